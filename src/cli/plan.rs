@@ -1,0 +1,190 @@
+//! `opflow plan` and `opflow list`: the flows, their stages and parameters,
+//! and how each parameter was bound. The JSON form is documented in the README
+//! and stable.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value as J, json};
+
+use crate::graph::{Flow, FlowGraph, FlowParam};
+use crate::hierarchy;
+use crate::resolve::{Binding, Operation};
+
+fn names(graph: &FlowGraph, ops: &[usize]) -> Vec<String> {
+    ops.iter()
+        .map(|&i| graph.manifest.operations[i].name.clone())
+        .collect()
+}
+
+fn param_json(param: &FlowParam) -> J {
+    json!({
+        "name": param.name,
+        "type": param.ty.as_ref().map(ToString::to_string),
+        "default": param.default.as_ref().map_or(J::Null, crate::resolve::Literal::to_json),
+        "required": param.default.is_none(),
+    })
+}
+
+/// Where a binding takes its value from, as `plan` prints it: the operation's
+/// name, `op.output` for a named output, `$name` for a flow parameter.
+fn source(graph: &FlowGraph, binding: &Binding) -> String {
+    match binding {
+        Binding::Operation { op, output: None } => graph.manifest.operations[*op].name.clone(),
+        Binding::Operation {
+            op,
+            output: Some(output),
+        } => format!("{}.{output}", graph.manifest.operations[*op].name),
+        Binding::FlowParam { name } => format!("${name}"),
+    }
+}
+
+fn operation_json(graph: &FlowGraph, op: &Operation) -> J {
+    let parsed = hierarchy::parse(&op.name);
+    let mut bindings = Map::new();
+    for param in &op.params {
+        bindings.insert(
+            param.name.clone(),
+            json!({
+                "rule": param.rule.as_str(),
+                "from": source(graph, &param.binding),
+                "type": param.ty.as_ref().map(ToString::to_string),
+            }),
+        );
+    }
+    json!({
+        "name": op.name,
+        "level": parsed.level,
+        "parent": parsed.parent,
+        "step": parsed.step,
+        "call": format!("{}:{}", op.call.module, op.call.qualname),
+        "async": op.is_async,
+        "returns": op.returns.as_ref().map(ToString::to_string),
+        "outputs": op.outputs.iter().map(|(name, ty)| (name.clone(), J::String(ty.to_string()))).collect::<Map<_, _>>(),
+        "bindings": bindings,
+        "after": names(graph, &op.after),
+    })
+}
+
+fn flow_json(graph: &FlowGraph, flow: &Flow) -> J {
+    json!({
+        "name": flow.name,
+        "description": flow.settings.description,
+        "task_runner": flow.settings.task_runner,
+        "params": flow.params.iter().map(param_json).collect::<Vec<_>>(),
+        "stages": flow.stages.iter().map(|stage| names(graph, stage)).collect::<Vec<_>>(),
+        "sinks": names(graph, &flow.sinks),
+        "critical_path": names(graph, &flow.critical_path),
+        "operations": flow.operations.iter().map(|&i| operation_json(graph, &graph.manifest.operations[i])).collect::<Vec<_>>(),
+    })
+}
+
+pub fn json(graph: &FlowGraph) -> String {
+    let plan = json!({
+        "flows": graph.flows.iter().map(|flow| flow_json(graph, flow)).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&plan).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn param_text(param: &FlowParam) -> String {
+    let mut text = param.name.clone();
+    if let Some(ty) = &param.ty {
+        let _ = write!(text, ": {ty}");
+    }
+    if let Some(default) = &param.default {
+        let _ = write!(text, " = {default}");
+    }
+    text
+}
+
+pub fn text(graph: &FlowGraph) -> String {
+    let mut out = String::new();
+    for flow in &graph.flows {
+        let _ = writeln!(
+            out,
+            "flow {} ({} operation{}, {} stage{})",
+            flow.name,
+            flow.operations.len(),
+            if flow.operations.len() == 1 { "" } else { "s" },
+            flow.stages.len(),
+            if flow.stages.len() == 1 { "" } else { "s" },
+        );
+        if let Some(description) = &flow.settings.description {
+            let _ = writeln!(out, "  {}", description.escape_debug());
+        }
+        if !flow.params.is_empty() {
+            let params: Vec<String> = flow.params.iter().map(param_text).collect();
+            let _ = writeln!(out, "  params: {}", params.join(", "));
+        }
+        for (i, stage) in flow.stages.iter().enumerate() {
+            let _ = writeln!(out, "  stage {}: {}", i + 1, names(graph, stage).join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "  critical path: {}",
+            names(graph, &flow.critical_path).join(" -> ")
+        );
+        for &i in &flow.operations {
+            let op = &graph.manifest.operations[i];
+            let _ = writeln!(
+                out,
+                "  {} = {}:{}",
+                op.name, op.call.module, op.call.qualname
+            );
+            for param in &op.params {
+                let _ = writeln!(
+                    out,
+                    "    {} <- {} ({})",
+                    param.name,
+                    source(graph, &param.binding),
+                    param.rule.as_str()
+                );
+            }
+            if !op.after.is_empty() {
+                let _ = writeln!(out, "    after {}", names(graph, &op.after).join(", "));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn list_text(graph: &FlowGraph) -> String {
+    let mut out = String::new();
+    let width = graph.flows.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    for flow in &graph.flows {
+        let params: Vec<String> = flow.params.iter().map(param_text).collect();
+        let _ = writeln!(
+            out,
+            "{:width$}  {:>4} operation{}  {}",
+            flow.name,
+            flow.operations.len(),
+            if flow.operations.len() == 1 { " " } else { "s" },
+            if params.is_empty() {
+                "(no parameters)".to_owned()
+            } else {
+                params.join(", ")
+            },
+        );
+    }
+    out
+}
+
+pub fn list_json(graph: &FlowGraph) -> String {
+    let flows: Vec<J> = graph
+        .flows
+        .iter()
+        .map(|flow| {
+            json!({
+                "name": flow.name,
+                "description": flow.settings.description,
+                "operations": flow.operations.len(),
+                "params": flow.params.iter().map(param_json).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&json!({ "flows": flows })).unwrap_or_default();
+    text.push('\n');
+    text
+}

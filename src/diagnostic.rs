@@ -1,0 +1,552 @@
+//! Every error opflow reports, as data, and the one place they are printed.
+//!
+//! Each variant has a stable code (`opflow::<stage>::<kind>`), a label on the
+//! exact span, a second label where another place is involved, and a help line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use miette::{
+    Diagnostic as _, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan,
+};
+use serde::Serialize;
+
+use crate::manifest::{Format, Source};
+
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
+pub enum Diagnostic {
+    // ---- manifest: reading and parsing ----
+    #[error("cannot read `{}`: {reason}", path.display())]
+    #[diagnostic(
+        code(opflow::manifest::unreadable),
+        help("check that the path names a readable manifest file")
+    )]
+    Unreadable { path: PathBuf, reason: String },
+
+    #[error("`{}` is not a manifest: unknown file extension", path.display())]
+    #[diagnostic(
+        code(opflow::manifest::unknown_format),
+        help("name the manifest `.toml`, `.yaml`, `.yml` or `.json`")
+    )]
+    UnknownFormat { path: PathBuf },
+
+    #[error("no manifest found in `{}`", dir.display())]
+    #[diagnostic(
+        code(opflow::manifest::not_found),
+        help(
+            "create `operations.toml` there, or give the manifest's path: `opflow check path/to/operations.toml`"
+        )
+    )]
+    NotFound { dir: PathBuf },
+
+    #[error("{format} syntax error: {message}")]
+    #[diagnostic(
+        code(opflow::manifest::syntax),
+        help("fix the {format} syntax at the marked place")
+    )]
+    Syntax {
+        format: Format,
+        message: String,
+        #[label("here")]
+        span: SourceSpan,
+    },
+
+    #[error("values are nested more than {limit} levels deep")]
+    #[diagnostic(
+        code(opflow::manifest::too_deep),
+        help("a manifest needs only a few levels; flatten this value")
+    )]
+    TooDeep {
+        #[label("too deep")]
+        span: SourceSpan,
+        limit: usize,
+    },
+
+    #[error("unsupported manifest version {found}")]
+    #[diagnostic(
+        code(opflow::manifest::unsupported_version),
+        help("this opflow reads manifest format version 1: set `version = 1`")
+    )]
+    UnsupportedVersion {
+        found: String,
+        #[label("expected 1")]
+        span: SourceSpan,
+    },
+
+    // ---- schema: the manifest's shape ----
+    #[error("unknown field `{field}`")]
+    #[diagnostic(code(opflow::schema::unknown_field))]
+    UnknownField {
+        field: String,
+        #[label("not a field here")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("missing field `{field}`")]
+    #[diagnostic(
+        code(opflow::schema::missing_field),
+        help("add `{field}` to this table")
+    )]
+    MissingField {
+        field: String,
+        #[label("`{field}` is required here")]
+        span: SourceSpan,
+    },
+
+    #[error("expected {expected}, found {found}")]
+    #[diagnostic(code(opflow::schema::wrong_type))]
+    WrongType {
+        expected: String,
+        found: String,
+        #[label("expected {expected}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(opflow::schema::invalid_value))]
+    InvalidValue {
+        message: String,
+        #[label("invalid value")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    // ---- hierarchy: operation names ----
+    #[error("invalid name `{name}`: {reason}")]
+    #[diagnostic(code(opflow::hierarchy::invalid_name))]
+    InvalidName {
+        name: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("name `{name}` has {depth} segments, more than the limit of {max}")]
+    #[diagnostic(
+        code(opflow::hierarchy::too_deep),
+        help("shorten the name, or raise the limit with `max_depth` in `[project]`")
+    )]
+    NameTooDeep {
+        name: String,
+        depth: usize,
+        max: usize,
+        #[label("segment {} is past the limit", max + 1)]
+        span: SourceSpan,
+    },
+
+    // ---- resolve: binding parameters ----
+    #[error("operation `{name}` is defined twice")]
+    #[diagnostic(
+        code(opflow::resolve::duplicate_operation),
+        help("rename one of them: operation names are unique")
+    )]
+    DuplicateOperation {
+        name: String,
+        #[label("defined again here")]
+        span: SourceSpan,
+        #[label("first defined here")]
+        first: SourceSpan,
+    },
+
+    #[error("`{operation}` depends on unknown operation `{name}`")]
+    #[diagnostic(code(opflow::resolve::unknown_dependency))]
+    UnknownDependency {
+        operation: String,
+        name: String,
+        #[label("no operation has this name")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("parameter `{param}` of `{operation}` takes its value from unknown operation `{from}`")]
+    #[diagnostic(code(opflow::resolve::unknown_source))]
+    UnknownSource {
+        operation: String,
+        param: String,
+        from: String,
+        #[label("no operation has this name")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("operation `{source_op}` has no output `{output}`")]
+    #[diagnostic(code(opflow::resolve::unknown_output))]
+    UnknownOutput {
+        source_op: String,
+        output: String,
+        #[label("not an output of `{source_op}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("operation `{name}` depends on itself")]
+    #[diagnostic(
+        code(opflow::resolve::self_dependency),
+        help("remove `{name}` from its own dependencies")
+    )]
+    SelfDependency {
+        name: String,
+        #[label("refers to the operation it is in")]
+        span: SourceSpan,
+    },
+
+    #[error(
+        "parameter `{param}` of `{operation}` matches {count} candidates by {rule}: {candidates}"
+    )]
+    #[diagnostic(code(opflow::resolve::ambiguous_binding))]
+    AmbiguousBinding {
+        operation: String,
+        param: String,
+        rule: &'static str,
+        count: usize,
+        candidates: String,
+        #[label("ambiguous")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("flow parameter `{param}` has two types: `{first_type}` and `{second_type}`")]
+    #[diagnostic(
+        code(opflow::resolve::conflicting_parameter),
+        help(
+            "give both parameters the same type, or rename one so they become different flow parameters"
+        )
+    )]
+    ConflictingParameter {
+        param: String,
+        first_type: String,
+        second_type: String,
+        #[label("`{second_type}` here")]
+        span: SourceSpan,
+        #[label("`{first_type}` here")]
+        first: SourceSpan,
+    },
+
+    #[error("flow parameter `{param}` has two defaults: {first_default} and {second_default}")]
+    #[diagnostic(
+        code(opflow::resolve::conflicting_default),
+        help("give both parameters the same default, or leave it out on one of them")
+    )]
+    ConflictingDefault {
+        param: String,
+        first_default: String,
+        second_default: String,
+        #[label("default {second_default} here")]
+        span: SourceSpan,
+        #[label("default {first_default} here")]
+        first: SourceSpan,
+    },
+
+    #[error("invalid call `{call}`: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::invalid_call),
+        help("write the callable as `module.path:function`, e.g. `jobs.scrapers:fetch_stepstone`")
+    )]
+    InvalidCall {
+        call: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid type `{ty}`: {reason}")]
+    #[diagnostic(code(opflow::resolve::invalid_type))]
+    InvalidType {
+        ty: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("default of `{param}` is not a literal: {reason}")]
+    #[diagnostic(code(opflow::resolve::invalid_default))]
+    InvalidDefault {
+        param: String,
+        reason: String,
+        #[label("not a literal")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("invalid parameter name `{param}`: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::invalid_parameter_name),
+        help(
+            "parameter names are Python identifiers that are not keywords, e.g. `keywords` or `max_pages`"
+        )
+    )]
+    InvalidParameterName {
+        param: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("`[flows.{flow}]` configures a flow no operation belongs to")]
+    #[diagnostic(code(opflow::resolve::unknown_flow))]
+    UnknownFlow {
+        flow: String,
+        #[label("no operation name starts with `{flow}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("flow name `{name}` is reserved")]
+    #[diagnostic(
+        code(opflow::resolve::reserved_flow_name),
+        help("`all` is the root flow that runs every operation; choose another name")
+    )]
+    ReservedFlowName {
+        name: String,
+        #[label("reserved")]
+        span: SourceSpan,
+    },
+
+    #[error("operation `{operation}` has both `returns` and `outputs`")]
+    #[diagnostic(
+        code(opflow::resolve::returns_and_outputs),
+        help("use `returns` for a single value, or `outputs` for several named values, not both")
+    )]
+    ReturnsAndOutputs {
+        operation: String,
+        #[label("`outputs` here")]
+        span: SourceSpan,
+        #[label("`returns` here")]
+        returns: SourceSpan,
+    },
+
+    #[error("flow parameter `{param}` of `{operation}` has no type")]
+    #[diagnostic(
+        code(opflow::resolve::untyped_parameter),
+        help(
+            "nothing upstream provides `{param}`, so it becomes a flow parameter, which needs a type: add `type = \"...\"`"
+        )
+    )]
+    UntypedParameter {
+        operation: String,
+        param: String,
+        #[label("needs a type")]
+        span: SourceSpan,
+    },
+
+    // ---- graph ----
+    #[error("dependency cycle `{path}`")]
+    #[diagnostic(
+        code(opflow::graph::cycle),
+        help("an operation cannot run before itself: remove one of the marked dependencies")
+    )]
+    Cycle {
+        path: String,
+        #[label("{first_label}")]
+        span: SourceSpan,
+        first_label: String,
+        #[label(collection)]
+        others: Vec<LabeledSpan>,
+    },
+}
+
+pub use crate::manifest::Span;
+
+/// Shorthand: a miette span from ours.
+pub fn at(span: Span) -> SourceSpan {
+    span.into()
+}
+
+impl Diagnostic {
+    /// The position the diagnostic is reported at: its first label, if any.
+    pub fn offset(&self) -> Option<usize> {
+        self.labels()
+            .and_then(|mut labels| labels.next())
+            .map(|label| label.offset())
+    }
+
+    pub fn code_str(&self) -> String {
+        self.code().map(|code| code.to_string()).unwrap_or_default()
+    }
+}
+
+/// Sort diagnostics by position (those without one first) and drop exact repeats.
+pub fn sort(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostics.sort_by_key(|d| (d.offset(), d.code_str()));
+    diagnostics.dedup_by(|a, b| {
+        a.offset() == b.offset() && a.code_str() == b.code_str() && a.to_string() == b.to_string()
+    });
+}
+
+/// How diagnostics are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Style {
+    /// For people: the source with labelled spans.
+    Human,
+    /// One line each: `file:line:col: error[code]: message`.
+    Short,
+    /// A JSON array, for tools.
+    Json,
+}
+
+/// A diagnostic as JSON (`opflow check --format json`).
+#[derive(Debug, Serialize)]
+pub struct JsonDiagnostic {
+    pub code: String,
+    pub severity: &'static str,
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub span: Option<JsonSpan>,
+    pub help: Option<String>,
+    pub labels: Vec<JsonLabel>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonSpan {
+    pub offset: usize,
+    pub length: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonLabel {
+    pub message: Option<String>,
+    pub line: usize,
+    pub column: usize,
+    pub span: JsonSpan,
+}
+
+/// Where the diagnostics of a run point into.
+pub struct Context<'a> {
+    pub source: Option<&'a Source>,
+    /// The file name as shown to the user.
+    pub display_path: String,
+}
+
+impl Context<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        self.source.map_or((1, 1), |source| source.line_col(offset))
+    }
+
+    pub fn to_json(&self, diagnostic: &Diagnostic) -> JsonDiagnostic {
+        let labels: Vec<LabeledSpan> = diagnostic
+            .labels()
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        let first = labels.first();
+        let position = first.map(|label| self.line_col(label.offset()));
+        JsonDiagnostic {
+            code: diagnostic.code_str(),
+            severity: "error",
+            message: diagnostic.to_string(),
+            file: first.map(|_| self.display_path.clone()),
+            line: position.map(|p| p.0),
+            column: position.map(|p| p.1),
+            span: first.map(|label| JsonSpan {
+                offset: label.offset(),
+                length: label.len(),
+            }),
+            help: diagnostic.help().map(|help| help.to_string()),
+            labels: labels
+                .iter()
+                .map(|label| {
+                    let (line, column) = self.line_col(label.offset());
+                    JsonLabel {
+                        message: label.label().map(str::to_owned),
+                        line,
+                        column,
+                        span: JsonSpan {
+                            offset: label.offset(),
+                            length: label.len(),
+                        },
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Print the diagnostics in the given style. JSON goes to `out` (it is the
+    /// command's output); the other styles go to `err`.
+    pub fn print(
+        &self,
+        diagnostics: &[Diagnostic],
+        style: Style,
+        color: bool,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        match style {
+            Style::Json => {
+                let json: Vec<JsonDiagnostic> =
+                    diagnostics.iter().map(|d| self.to_json(d)).collect();
+                serde_json::to_writer_pretty(&mut *out, &json)?;
+                writeln!(out)
+            }
+            Style::Short => {
+                for diagnostic in diagnostics {
+                    let json = self.to_json(diagnostic);
+                    match (json.line, json.column) {
+                        (Some(line), Some(column)) => writeln!(
+                            err,
+                            "{}:{line}:{column}: error[{}]: {}",
+                            self.display_path, json.code, json.message
+                        )?,
+                        _ => writeln!(err, "error[{}]: {}", json.code, json.message)?,
+                    }
+                }
+                Ok(())
+            }
+            Style::Human => {
+                let theme = if color {
+                    GraphicalTheme::unicode()
+                } else {
+                    GraphicalTheme::unicode_nocolor()
+                };
+                let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
+                let source = self.source.map(|source| {
+                    NamedSource::new(
+                        self.display_path.clone(),
+                        Arc::<str>::from(source.text.as_str()),
+                    )
+                });
+                for diagnostic in diagnostics {
+                    let mut rendered = String::new();
+                    let report = match (&source, diagnostic.offset()) {
+                        (Some(source), Some(_)) => {
+                            miette::Report::new(diagnostic.clone()).with_source_code(source.clone())
+                        }
+                        _ => miette::Report::new(diagnostic.clone()),
+                    };
+                    if handler
+                        .render_report(&mut rendered, report.as_ref())
+                        .is_err()
+                    {
+                        rendered = format!("error: {diagnostic}\n");
+                    }
+                    write!(err, "{rendered}")?;
+                }
+                let count = diagnostics.len();
+                if count > 0 {
+                    writeln!(
+                        err,
+                        "error: {count} problem{} found",
+                        if count == 1 { "" } else { "s" }
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

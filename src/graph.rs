@@ -1,0 +1,309 @@
+//! Stage 5: [`Manifest`] → [`FlowGraph`]: the dependency DAG (petgraph),
+//! cycles, stages (topological layers), flows and their critical paths.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use miette::LabeledSpan;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::diagnostic::{Diagnostic, at};
+use crate::hierarchy;
+use crate::manifest::Span;
+use crate::resolve::{Binding, FlowSettings, Literal, Manifest, ROOT_FLOW, TypeExpr};
+
+/// The resolved manifest as a graph, with its flows.
+#[derive(Debug, Clone)]
+pub struct FlowGraph {
+    pub manifest: Manifest,
+    /// One node per operation (node `i` is operation `i`); edges run upstream → downstream.
+    pub dag: DiGraph<usize, ()>,
+    /// Stage of each operation: 0 for those that wait for nothing.
+    pub stage_of: Vec<usize>,
+    /// Flows by name: one per top-level segment, one per `[flows."a.b"]`, and `all`.
+    pub flows: Vec<Flow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub name: String,
+    pub settings: FlowSettings,
+    /// The operations the flow runs, ordered by stage, then name.
+    pub operations: Vec<usize>,
+    /// The same operations grouped by stage.
+    pub stages: Vec<Vec<usize>>,
+    pub params: Vec<FlowParam>,
+    /// Operations whose result nothing in the flow uses: the flow returns them.
+    pub sinks: Vec<usize>,
+    /// The longest chain of operations, upstream first.
+    pub critical_path: Vec<usize>,
+}
+
+/// A parameter of a flow, merged from the operations' unbound parameters.
+#[derive(Debug, Clone)]
+pub struct FlowParam {
+    pub name: String,
+    pub ty: Option<TypeExpr>,
+    pub default: Option<Literal>,
+}
+
+/// Build the graph, or report its cycles.
+pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
+    let ops = &manifest.operations;
+    let mut dag: DiGraph<usize, ()> = DiGraph::with_capacity(ops.len(), ops.len());
+    for i in 0..ops.len() {
+        dag.add_node(i);
+    }
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        for up in op.upstream() {
+            dag.add_edge(NodeIndex::new(up), NodeIndex::new(i), ());
+            edges.push((up, i));
+        }
+    }
+    let (layers, leftover) = hierarchy::layers(ops.len(), &edges);
+    if !leftover.is_empty() {
+        return Err(cycles(&manifest, &dag));
+    }
+    let mut stage_of = vec![0; ops.len()];
+    for (stage, layer) in layers.iter().enumerate() {
+        for &op in layer {
+            stage_of[op] = stage;
+        }
+    }
+
+    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        let flow = if op.name.contains('.') {
+            hierarchy::top(&op.name)
+        } else {
+            manifest.project.name.as_str()
+        };
+        members.entry(flow.to_owned()).or_default().push(i);
+    }
+    for name in manifest.flows.keys().filter(|name| name.contains('.')) {
+        let prefix = format!("{name}.");
+        let own: Vec<usize> = (0..ops.len())
+            .filter(|&i| ops[i].name == *name || ops[i].name.starts_with(&prefix))
+            .collect();
+        members.insert(name.clone(), own);
+    }
+    members.insert(ROOT_FLOW.to_owned(), (0..ops.len()).collect());
+
+    let flows = members
+        .into_iter()
+        .map(|(name, own)| {
+            let settings = manifest.flows.get(&name).cloned().unwrap_or_default();
+            flow(&manifest, &dag, &stage_of, name, settings, &own)
+        })
+        .collect();
+    Ok(FlowGraph {
+        manifest,
+        dag,
+        stage_of,
+        flows,
+    })
+}
+
+fn flow(
+    manifest: &Manifest,
+    dag: &DiGraph<usize, ()>,
+    stage_of: &[usize],
+    name: String,
+    settings: FlowSettings,
+    own: &[usize],
+) -> Flow {
+    let ops = &manifest.operations;
+    // The upstream closure: everything the flow's own operations wait for.
+    let mut inside = vec![false; ops.len()];
+    let mut queue: VecDeque<usize> = own.iter().copied().collect();
+    for &op in own {
+        inside[op] = true;
+    }
+    while let Some(op) = queue.pop_front() {
+        for up in dag.neighbors_directed(NodeIndex::new(op), petgraph::Direction::Incoming) {
+            if !inside[up.index()] {
+                inside[up.index()] = true;
+                queue.push_back(up.index());
+            }
+        }
+    }
+    let mut operations: Vec<usize> = (0..ops.len()).filter(|&i| inside[i]).collect();
+    operations.sort_by(|&a, &b| {
+        stage_of[a]
+            .cmp(&stage_of[b])
+            .then_with(|| ops[a].name.cmp(&ops[b].name))
+    });
+
+    let mut stages: Vec<Vec<usize>> = Vec::new();
+    for &op in &operations {
+        if stages.len() <= stage_of[op] {
+            stages.resize_with(stage_of[op] + 1, Vec::new);
+        }
+        stages[stage_of[op]].push(op);
+    }
+    stages.retain(|stage| !stage.is_empty());
+
+    let sinks: Vec<usize> = operations
+        .iter()
+        .copied()
+        .filter(|&op| {
+            !dag.neighbors_directed(NodeIndex::new(op), petgraph::Direction::Outgoing)
+                .any(|down| inside[down.index()])
+        })
+        .collect();
+
+    let mut params: Vec<FlowParam> = Vec::new();
+    let mut position: BTreeMap<&str, usize> = BTreeMap::new();
+    for &op in &operations {
+        for param in &ops[op].params {
+            let Binding::FlowParam { name } = &param.binding else {
+                continue;
+            };
+            if let Some(&at) = position.get(name.as_str()) {
+                let merged = &mut params[at];
+                if merged.ty.is_none() {
+                    merged.ty.clone_from(&param.ty);
+                }
+                if merged.default.is_none() {
+                    merged.default.clone_from(&param.default);
+                }
+            } else {
+                position.insert(name, params.len());
+                params.push(FlowParam {
+                    name: name.clone(),
+                    ty: param.ty.clone(),
+                    default: param.default.clone(),
+                });
+            }
+        }
+    }
+
+    Flow {
+        critical_path: critical_path(manifest, dag, &operations, &inside),
+        name,
+        settings,
+        operations,
+        stages,
+        params,
+        sinks,
+    }
+}
+
+/// The longest chain (by number of operations) through the flow, upstream
+/// first; ties go to the alphabetically first operation.
+fn critical_path(
+    manifest: &Manifest,
+    dag: &DiGraph<usize, ()>,
+    topo: &[usize],
+    inside: &[bool],
+) -> Vec<usize> {
+    let ops = &manifest.operations;
+    let mut length = vec![0usize; ops.len()];
+    let mut previous: Vec<Option<usize>> = vec![None; ops.len()];
+    for &op in topo {
+        let best = dag
+            .neighbors_directed(NodeIndex::new(op), petgraph::Direction::Incoming)
+            .map(NodeIndex::index)
+            .filter(|&up| inside[up])
+            .max_by(|&a, &b| {
+                length[a]
+                    .cmp(&length[b])
+                    .then_with(|| ops[b].name.cmp(&ops[a].name))
+            });
+        length[op] = 1 + best.map_or(0, |up| length[up]);
+        previous[op] = best;
+    }
+    let Some(mut end) = topo.iter().copied().max_by(|&a, &b| {
+        length[a]
+            .cmp(&length[b])
+            .then_with(|| ops[b].name.cmp(&ops[a].name))
+    }) else {
+        return Vec::new();
+    };
+    let mut path = vec![end];
+    while let Some(up) = previous[end] {
+        path.push(up);
+        end = up;
+    }
+    path.reverse();
+    path
+}
+
+/// One diagnostic per strongly connected component: a cycle through it,
+/// starting at the operation written first, with a label on every edge.
+fn cycles(manifest: &Manifest, dag: &DiGraph<usize, ()>) -> Vec<Diagnostic> {
+    let ops = &manifest.operations;
+    let mut diagnostics = Vec::new();
+    for component in tarjan_scc(dag) {
+        if component.len() < 2 {
+            continue;
+        }
+        let members: BTreeSet<usize> = component.iter().map(|n| n.index()).collect();
+        let Some(&start) = members.first() else {
+            continue;
+        };
+        // Shortest way round from `start` back to itself, inside the component.
+        let mut previous: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut queue = VecDeque::from([start]);
+        let mut last = None;
+        'search: while let Some(op) = queue.pop_front() {
+            let mut next: Vec<usize> = dag
+                .neighbors_directed(NodeIndex::new(op), petgraph::Direction::Outgoing)
+                .map(NodeIndex::index)
+                .filter(|n| members.contains(n))
+                .collect();
+            next.sort_unstable();
+            for down in next {
+                if down == start {
+                    last = Some(op);
+                    break 'search;
+                }
+                if let std::collections::btree_map::Entry::Vacant(entry) = previous.entry(down) {
+                    entry.insert(op);
+                    queue.push_back(down);
+                }
+            }
+        }
+        let Some(mut op) = last else { continue };
+        let mut path = vec![start, op];
+        while op != start {
+            op = previous[&op];
+            path.push(op);
+        }
+        path.reverse(); // start -> ... -> start
+        let mut labels: Vec<(Span, String)> = path
+            .windows(2)
+            .map(|edge| {
+                let (up, down) = (edge[0], edge[1]);
+                let span = ops[down]
+                    .references
+                    .iter()
+                    .filter(|(from, _)| *from == up)
+                    .map(|(_, span)| *span)
+                    .min()
+                    .unwrap_or(ops[down].span);
+                (
+                    span,
+                    format!("`{}` needs `{}`", ops[down].name, ops[up].name),
+                )
+            })
+            .collect();
+        labels.sort_by_key(|(span, _)| *span);
+        let (first_span, first_label) = labels.remove(0);
+        diagnostics.push(Diagnostic::Cycle {
+            path: path
+                .iter()
+                .map(|&i| ops[i].name.as_str())
+                .collect::<Vec<_>>()
+                .join(" -> "),
+            span: at(first_span),
+            first_label,
+            others: labels
+                .into_iter()
+                .map(|(span, label)| LabeledSpan::new_with_span(Some(label), at(span)))
+                .collect(),
+        });
+    }
+    diagnostics
+}

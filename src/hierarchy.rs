@@ -1,0 +1,334 @@
+//! Stage 3: hierarchical operation names (`scraping.stepstone.fetch`).
+//!
+//! A name is dot-separated ASCII Python identifiers, none a keyword. The first
+//! segment names the flow; the last is the step; the rest is the parent.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Default for `[project] max_depth`.
+pub const DEFAULT_MAX_DEPTH: usize = 8;
+
+/// Python's hard keywords: not usable as identifiers.
+pub const KEYWORDS: [&str; 35] = [
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// A name split into its parts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ParsedName {
+    /// The whole name: `scraping.stepstone.fetch`.
+    pub full_name: String,
+    /// Its segments: `["scraping", "stepstone", "fetch"]`.
+    pub hierarchy: Vec<String>,
+    /// The number of segments: 3.
+    pub level: usize,
+    /// The last segment: `fetch`.
+    pub step: String,
+    /// Everything before the step: `scraping.stepstone`; `None` for a flat name.
+    pub parent: Option<String>,
+}
+
+/// Why a name is invalid, and which part of it (a byte range in the name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameError {
+    pub reason: String,
+    pub range: (usize, usize),
+    pub help: String,
+}
+
+/// Is `s` an ASCII Python identifier (keywords included)?
+pub fn is_identifier(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+pub fn is_keyword(s: &str) -> bool {
+    KEYWORDS.contains(&s)
+}
+
+/// Why `segment` is not a usable identifier, if it is not.
+pub fn identifier_problem(segment: &str) -> Option<String> {
+    if segment.is_empty() {
+        Some("empty segment".to_owned())
+    } else if segment.as_bytes()[0].is_ascii_digit() {
+        Some(format!("`{segment}` starts with a digit"))
+    } else if !is_identifier(segment) {
+        match segment
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+        {
+            Some(c) if c.is_whitespace() => Some(format!("`{segment}` contains whitespace")),
+            Some(c) => Some(format!("`{segment}` contains `{}`", c.escape_default())),
+            None => Some(format!("`{segment}` is not an identifier")),
+        }
+    } else if is_keyword(segment) {
+        Some(format!("`{segment}` is a Python keyword"))
+    } else {
+        None
+    }
+}
+
+/// Check a dotted name: identifiers separated by single dots, at most `max_depth` segments.
+pub fn validate(name: &str, max_depth: usize) -> Result<(), NameError> {
+    let help = "names are dot-separated Python identifiers (letters, digits, `_`; not starting with a digit; not a keyword), e.g. `scraping.stepstone.fetch`";
+    if name.is_empty() {
+        return Err(NameError {
+            reason: "the name is empty".to_owned(),
+            range: (0, 0),
+            help: help.to_owned(),
+        });
+    }
+    let mut start = 0;
+    for (index, segment) in name.split('.').enumerate() {
+        if let Some(reason) = identifier_problem(segment) {
+            return Err(NameError {
+                reason,
+                range: (start, start + segment.len()),
+                help: help.to_owned(),
+            });
+        }
+        if index == max_depth {
+            return Err(NameError {
+                reason: format!("more than {max_depth} segments"),
+                range: (start, name.len()),
+                help: "shorten the name, or raise the limit with `max_depth` in `[project]`"
+                    .to_owned(),
+            });
+        }
+        start += segment.len() + 1;
+    }
+    Ok(())
+}
+
+/// Split a name into its parts. The name is not validated.
+pub fn parse(name: &str) -> ParsedName {
+    let hierarchy: Vec<String> = name.split('.').map(str::to_owned).collect();
+    let (parent, step) = match name.rsplit_once('.') {
+        Some((parent, step)) => (Some(parent.to_owned()), step.to_owned()),
+        None => (None, name.to_owned()),
+    };
+    ParsedName {
+        full_name: name.to_owned(),
+        level: hierarchy.len(),
+        hierarchy,
+        step,
+        parent,
+    }
+}
+
+/// The number of segments of a name.
+pub fn get_level(name: &str) -> usize {
+    name.split('.').count()
+}
+
+/// The parent of a name (`None` for a flat name).
+pub fn parent(name: &str) -> Option<&str> {
+    name.rsplit_once('.').map(|(parent, _)| parent)
+}
+
+/// The last segment of a name.
+pub fn step(name: &str) -> &str {
+    name.rsplit_once('.').map_or(name, |(_, step)| step)
+}
+
+/// The first segment of a name.
+pub fn top(name: &str) -> &str {
+    name.split_once('.').map_or(name, |(top, _)| top)
+}
+
+/// Siblings grouped by parent (`""` for flat names), each group sorted.
+pub fn group_by_parent<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> BTreeMap<&'a str, Vec<&'a str>> {
+    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for name in names {
+        groups
+            .entry(parent(name).unwrap_or(""))
+            .or_default()
+            .push(name);
+    }
+    for group in groups.values_mut() {
+        group.sort_unstable();
+    }
+    groups
+}
+
+/// Groups of names that can run at the same time, in order: each group's
+/// dependencies are all in earlier groups, and each name is in the earliest
+/// group it can be. `edges` are `(upstream, downstream)` pairs. Returns the
+/// names left over if the dependencies have a cycle.
+pub fn find_parallel_groups<'a>(
+    names: &[&'a str],
+    edges: &[(&'a str, &'a str)],
+) -> Result<Vec<Vec<&'a str>>, Vec<&'a str>> {
+    let index: std::collections::HashMap<&str, usize> =
+        names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let pairs: Vec<(usize, usize)> = edges
+        .iter()
+        .filter_map(|(from, to)| Some((*index.get(from)?, *index.get(to)?)))
+        .collect();
+    let (layers, leftover) = layers(names.len(), &pairs);
+    if !leftover.is_empty() {
+        let mut leftover: Vec<&str> = leftover.into_iter().map(|i| names[i]).collect();
+        leftover.sort_unstable();
+        return Err(leftover);
+    }
+    Ok(layers
+        .into_iter()
+        .map(|layer| {
+            let mut layer: Vec<&str> = layer.into_iter().map(|i| names[i]).collect();
+            layer.sort_unstable();
+            layer
+        })
+        .collect())
+}
+
+/// Topological layers of nodes `0..n` (Kahn's algorithm, longest path from a
+/// source): the nodes of layer k have all their predecessors in layers < k.
+/// Also returns the nodes on or behind a cycle, which no layer holds.
+pub fn layers(n: usize, edges: &[(usize, usize)]) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut indegree = vec![0usize; n];
+    let mut successors: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(from, to) in edges {
+        indegree[to] += 1;
+        successors[from].push(to);
+    }
+    let mut current: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut layers = Vec::new();
+    let mut placed = 0;
+    while !current.is_empty() {
+        let mut next = Vec::new();
+        for &node in &current {
+            for &succ in &successors[node] {
+                indegree[succ] -= 1;
+                if indegree[succ] == 0 {
+                    next.push(succ);
+                }
+            }
+        }
+        placed += current.len();
+        layers.push(std::mem::replace(&mut current, next));
+    }
+    let leftover = if placed == n {
+        Vec::new()
+    } else {
+        (0..n).filter(|&i| indegree[i] > 0).collect()
+    };
+    (layers, leftover)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_seed_example() {
+        assert_eq!(
+            parse("scraping.stepstone.fetch"),
+            ParsedName {
+                full_name: "scraping.stepstone.fetch".into(),
+                hierarchy: vec!["scraping".into(), "stepstone".into(), "fetch".into()],
+                level: 3,
+                step: "fetch".into(),
+                parent: Some("scraping.stepstone".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn flat_names_have_no_parent() {
+        let parsed = parse("merge");
+        assert_eq!(parsed.level, 1);
+        assert_eq!(parsed.step, "merge");
+        assert_eq!(parsed.parent, None);
+        assert_eq!(top("merge"), "merge");
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(get_level("a"), 1);
+        assert_eq!(get_level("a.b"), 2);
+        assert_eq!(get_level("a.b.c.d"), 4);
+    }
+
+    #[test]
+    fn groups_siblings_by_parent() {
+        let groups = group_by_parent([
+            "scraping.merge",
+            "scraping.stepstone.fetch",
+            "scraping.linkedin.fetch",
+            "report",
+        ]);
+        assert_eq!(groups[""], vec!["report"]);
+        assert_eq!(groups["scraping"], vec!["scraping.merge"]);
+        assert_eq!(groups["scraping.linkedin"], vec!["scraping.linkedin.fetch"]);
+        assert_eq!(groups.len(), 4);
+    }
+
+    #[test]
+    fn parallel_groups_follow_dependencies() {
+        let names = [
+            "scraping.merge",
+            "scraping.stepstone.fetch",
+            "scraping.linkedin.fetch",
+        ];
+        let edges = [
+            ("scraping.stepstone.fetch", "scraping.merge"),
+            ("scraping.linkedin.fetch", "scraping.merge"),
+        ];
+        assert_eq!(
+            find_parallel_groups(&names, &edges),
+            Ok(vec![
+                vec!["scraping.linkedin.fetch", "scraping.stepstone.fetch"],
+                vec!["scraping.merge"]
+            ])
+        );
+    }
+
+    #[test]
+    fn parallel_groups_place_each_name_as_early_as_possible() {
+        // a -> b -> c, and d depends only on a: d runs beside b.
+        let names = ["a", "b", "c", "d"];
+        let edges = [("a", "b"), ("b", "c"), ("a", "d")];
+        assert_eq!(
+            find_parallel_groups(&names, &edges),
+            Ok(vec![vec!["a"], vec!["b", "d"], vec!["c"]])
+        );
+    }
+
+    #[test]
+    fn parallel_groups_report_cycles() {
+        let names = ["a", "b", "c"];
+        let edges = [("a", "b"), ("b", "a"), ("b", "c")];
+        assert_eq!(
+            find_parallel_groups(&names, &edges),
+            Err(vec!["a", "b", "c"])
+        );
+    }
+
+    #[test]
+    fn validates_names() {
+        assert!(validate("scraping.stepstone.fetch", 8).is_ok());
+        assert!(validate("merge", 8).is_ok());
+        assert!(validate("_private.x1", 8).is_ok());
+        let keyword = validate("scraping.class.fetch", 8).unwrap_err();
+        assert_eq!(keyword.range, (9, 14));
+        assert!(keyword.reason.contains("keyword"));
+        assert_eq!(validate("scraping.1st", 8).unwrap_err().range, (9, 12));
+        assert_eq!(validate("a..b", 8).unwrap_err().range, (2, 2));
+        assert_eq!(validate("a.b.", 8).unwrap_err().range, (4, 4));
+        assert_eq!(validate(".a", 8).unwrap_err().range, (0, 0));
+        assert_eq!(validate("", 8).unwrap_err().range, (0, 0));
+        assert!(validate("a-b", 8).unwrap_err().reason.contains("`-`"));
+        assert!(validate("naïve", 8).is_err());
+        let deep = validate("a.b.c", 2).unwrap_err();
+        assert_eq!(deep.range, (4, 5));
+        assert!(validate("a.b", 2).is_ok());
+    }
+}

@@ -1,0 +1,64 @@
+//! opflow compiles a declarative manifest of Python operations into Prefect 3
+//! flows. The stages, in order (DESIGN.md §1):
+//!
+//! 1. [`manifest`]: bytes → spanned document tree → raw model
+//! 2. [`schema`]: the raw model's shape, against the JSON Schema
+//! 3. [`hierarchy`]: hierarchical operation names
+//! 4. [`resolve`]: names, calls, types, defaults checked; parameters bound
+//! 5. [`graph`]: the DAG, cycles, stages, flows
+//!
+//! [`compile`] runs them once each; [`diagnostic`] prints what they report.
+
+pub mod graph;
+pub mod hierarchy;
+pub mod manifest;
+pub mod resolve;
+pub mod schema;
+
+pub mod cli;
+pub mod diagnostic;
+mod suggest;
+
+use std::path::Path;
+
+use diagnostic::Diagnostic;
+use graph::FlowGraph;
+use manifest::{Document, Format, Source};
+
+/// A compile that failed: the diagnostics, and the source they point into.
+#[derive(Debug)]
+pub struct Failure {
+    pub source: Option<Source>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A compiled manifest: its document and its graph.
+#[derive(Debug)]
+pub struct Compiled {
+    pub document: Document,
+    pub graph: FlowGraph,
+}
+
+/// Read and compile the manifest at `path`.
+pub fn compile(path: &Path) -> Result<Compiled, Failure> {
+    compile_document(manifest::load(path)?)
+}
+
+/// Compile a manifest's text, in the given format.
+pub fn compile_source(source: Source, format: Format) -> Result<Compiled, Failure> {
+    compile_document(manifest::parse(source, format)?)
+}
+
+fn compile_document(document: Document) -> Result<Compiled, Failure> {
+    let fail = |document: &Document, mut diagnostics: Vec<Diagnostic>| {
+        diagnostic::sort(&mut diagnostics);
+        Failure {
+            source: Some(document.source.clone()),
+            diagnostics,
+        }
+    };
+    let raw = schema::check(&document).map_err(|d| fail(&document, d))?;
+    let manifest = resolve::resolve(&document, &raw).map_err(|d| fail(&document, d))?;
+    let graph = graph::build(manifest).map_err(|d| fail(&document, d))?;
+    Ok(Compiled { document, graph })
+}

@@ -1,0 +1,329 @@
+//! The raw model: the manifest as written, with spans, before anything is
+//! checked beyond its shape. The JSON Schema is derived from these types, so
+//! their doc comments are the descriptions editors show on hover.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::Spanned;
+
+/// An opflow manifest: Python operations, named hierarchically, compiled into
+/// Prefect flows by `opflow build`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "opflow manifest")]
+pub struct RawManifest {
+    /// Version of the manifest format. Must be `1`.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// Project-wide settings.
+    #[serde(default)]
+    pub project: RawProject,
+    /// Task settings every operation inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: RawDefaults,
+    /// Settings per flow, keyed by the flow's name: a top-level segment such as
+    /// `scraping`, or a deeper prefix such as `"scraping.stepstone"` (quoted in
+    /// TOML), which then becomes a flow of its own.
+    #[serde(default)]
+    pub flows: Entries<RawFlow>,
+    /// Settings for the generated `prefect.yaml` deployments.
+    #[serde(default)]
+    pub deploy: RawDeploy,
+    /// The operations: each one a Python callable with its signature.
+    #[serde(default)]
+    pub operations: Vec<Spanned<RawOperation>>,
+}
+
+/// Project-wide settings.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawProject {
+    /// Name of the project. Operations with a flat name (no dot) form the flow of
+    /// this name. Default: `main`.
+    pub name: Option<Spanned<String>>,
+    /// Folder of the generated Python package, relative to the manifest's folder.
+    /// Default: `run_cache/orchestration`.
+    pub output: Option<Spanned<String>>,
+    /// Folders, relative to the manifest's folder, that the generated package puts
+    /// on `sys.path` so the operations' modules import. Default: `["."]`.
+    pub python_path: Option<Vec<Spanned<String>>>,
+    /// Deepest hierarchy of operation names, in segments. Default: 8.
+    #[schemars(range(min = 1, max = 64))]
+    pub max_depth: Option<Spanned<u32>>,
+}
+
+/// Task settings every operation inherits unless it sets its own.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// Where sync operations run. Default: `thread`.
+    pub executor: Option<Executor>,
+    /// How many times Prefect retries a failed operation. Default: 0.
+    pub retries: Option<u32>,
+    /// Seconds to wait between retries. Default: 0.
+    #[schemars(range(min = 0))]
+    pub retry_delay_seconds: Option<f64>,
+    /// Seconds after which a running operation is stopped and fails. Default: none.
+    #[schemars(range(min = 0))]
+    pub timeout_seconds: Option<f64>,
+    /// Whether Prefect reuses earlier results instead of running again. Default: `none`.
+    pub cache: Option<Cache>,
+    /// How long a cached result stays valid, in seconds. Default: forever.
+    #[schemars(range(min = 0))]
+    pub cache_expiration_seconds: Option<f64>,
+    /// Prefect tags added to every task run.
+    pub tags: Option<Vec<String>>,
+}
+
+/// Settings of one flow.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    /// What the flow does, shown in Prefect and in the generated module's docstring.
+    pub description: Option<String>,
+    /// Where the flow's tasks run. Default: `thread`.
+    pub task_runner: Option<TaskRunner>,
+}
+
+/// Settings for the generated `prefect.yaml` deployments.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeploy {
+    /// Prefect work pool the deployments run on. Default: `opflow`.
+    pub work_pool: Option<String>,
+}
+
+/// One operation: a Python callable, its signature and its task settings.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperation {
+    /// Full hierarchical name, dot-separated Python identifiers:
+    /// `scraping.stepstone.fetch`. The first segment names the flow.
+    pub name: Spanned<String>,
+    /// The Python callable, as `module.path:qualname`.
+    pub call: Spanned<String>,
+    /// Whether the callable is an `async def` function.
+    #[serde(default, rename = "async")]
+    pub is_async: bool,
+    /// Parameters in call order: name → type string, or a table with `type`,
+    /// `default` and `from`. Each is bound to an upstream operation (explicit
+    /// `from`, then by name, then by type) or becomes a flow parameter.
+    #[serde(default)]
+    pub params: Entries<RawParam>,
+    /// Type of the value the callable returns, e.g. `list[jobs.models.Listing]`.
+    pub returns: Option<Spanned<String>>,
+    /// Named outputs, for a callable that returns several values (a dict, a
+    /// `NamedTuple` or a tuple): name → type string. Downstream parameters bind to
+    /// them by name or with `from = "op.name.output"`.
+    pub outputs: Option<Entries<Spanned<String>>>,
+    /// Operations that must finish before this one. A parameter binds to one of
+    /// them by name or type; those bound to no parameter only order the run.
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
+    /// Where a sync operation runs: `thread` (default) or `process` for CPU-bound work.
+    pub executor: Option<Executor>,
+    /// How many times Prefect retries this operation when it fails.
+    pub retries: Option<u32>,
+    /// Seconds to wait between retries.
+    #[schemars(range(min = 0))]
+    pub retry_delay_seconds: Option<f64>,
+    /// Seconds after which the operation is stopped and fails.
+    #[schemars(range(min = 0))]
+    pub timeout_seconds: Option<f64>,
+    /// Whether Prefect reuses earlier results instead of running again.
+    pub cache: Option<Cache>,
+    /// How long a cached result stays valid, in seconds.
+    #[schemars(range(min = 0))]
+    pub cache_expiration_seconds: Option<f64>,
+    /// Prefect tags added to this operation's task runs.
+    pub tags: Option<Vec<String>>,
+    /// What the operation does; shown in the generated code and in Prefect.
+    pub doc: Option<String>,
+}
+
+/// Where a sync operation runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Executor {
+    /// In a worker thread, beside the other operations (I/O-bound work).
+    Thread,
+    /// In a separate process, so CPU-bound work does not hold the interpreter.
+    Process,
+}
+
+/// Which Prefect task runner a flow uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskRunner {
+    /// `ThreadPoolTaskRunner`: threads in the flow's process.
+    Thread,
+    /// `ProcessPoolTaskRunner`: worker processes on this machine.
+    Process,
+    /// `prefect_dask.DaskTaskRunner`: a Dask cluster (package `prefect-dask`).
+    Dask,
+    /// `prefect_ray.RayTaskRunner`: a Ray cluster (package `prefect-ray`).
+    Ray,
+}
+
+/// Prefect cache policy of an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cache {
+    /// Never cache: run every time.
+    None,
+    /// Reuse a result when the inputs are the same.
+    Inputs,
+    /// Reuse a result while the operation's source code is unchanged.
+    TaskSource,
+    /// Prefect's default: same inputs, same source, same flow run.
+    Default,
+}
+
+/// A parameter: a type string, or a table with `type`, `default` and `from`.
+#[derive(Debug)]
+pub enum RawParam {
+    /// `name = "type"`
+    Type(Spanned<String>),
+    /// `name = { type = "...", default = ..., from = "..." }`
+    Table(RawParamTable),
+}
+
+/// A parameter written as a table.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawParamTable {
+    /// Type of the parameter, e.g. `int` or `list[jobs.models.Listing]`.
+    #[serde(rename = "type")]
+    pub ty: Option<Spanned<String>>,
+    /// Default value (a literal) used when the parameter becomes a flow parameter.
+    pub default: Option<Spanned<AnyValue>>,
+    /// Where the value comes from: an operation (`a.b.c`), a named output
+    /// (`a.b.c.output`), or a flow parameter (`$name`).
+    pub from: Option<Spanned<String>>,
+}
+
+/// The schema of [`RawParam`], for schemars only.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum RawParamSchema {
+    /// Type of the parameter, e.g. `int` or `list[jobs.models.Listing]`.
+    Type(String),
+    /// A parameter with a default or an explicit source.
+    Table(RawParamTable),
+}
+
+impl JsonSchema for RawParam {
+    fn schema_name() -> Cow<'static, str> {
+        "Param".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        RawParamSchema::json_schema(generator)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawParam {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<ParamShape>::deserialize(deserializer)?;
+        Ok(match spanned.value {
+            ParamShape::Type(ty) => Self::Type(Spanned::new(ty, spanned.span)),
+            ParamShape::Table(table) => Self::Table(table),
+        })
+    }
+}
+
+enum ParamShape {
+    Type(String),
+    Table(RawParamTable),
+}
+
+impl<'de> Deserialize<'de> for ParamShape {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShapeVisitor;
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = ParamShape;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a type string or a table with `type`, `default` and `from`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ParamShape, E> {
+                Ok(ParamShape::Type(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ParamShape, A::Error> {
+                RawParamTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(ParamShape::Table)
+            }
+        }
+        deserializer.deserialize_any(ShapeVisitor)
+    }
+}
+
+/// Any value; read from the document tree where it is needed (defaults).
+#[derive(Debug, Clone, Copy)]
+pub struct AnyValue;
+
+impl<'de> Deserialize<'de> for AnyValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de::IgnoredAny::deserialize(deserializer).map(|_| Self)
+    }
+}
+
+impl JsonSchema for AnyValue {
+    fn schema_name() -> Cow<'static, str> {
+        "Literal".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A literal: string, number, boolean, array or table of literals."
+        })
+    }
+}
+
+/// An ordered table whose keys keep their spans: `params`, `outputs`, `flows`.
+#[derive(Debug)]
+pub struct Entries<V>(pub Vec<(Spanned<String>, V)>);
+
+impl<V> Default for Entries<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<V> {
+            type Value = Entries<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<V>, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(key) = map.next_key()? {
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<V: JsonSchema> JsonSchema for Entries<V> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Table_of_{}", V::schema_name()).into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "additionalProperties": generator.subschema_for::<V>(),
+        })
+    }
+}

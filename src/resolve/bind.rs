@@ -1,0 +1,590 @@
+//! Binding parameters to their sources (DESIGN.md §4).
+
+use std::collections::HashMap;
+
+use super::types::{self, TypeExpr};
+use super::{Binding, Call, Lowered, Operation, Param, Resolver, Rule, TaskSettings, suggestion};
+use crate::diagnostic::{Diagnostic, at};
+use crate::hierarchy;
+use crate::manifest::raw::RawParam;
+use crate::manifest::{RawManifest, Span, Spanned};
+use crate::resolve::Literal;
+
+/// A candidate source of a parameter: an operation, or one of its named outputs.
+#[derive(Clone, PartialEq, Eq)]
+struct Candidate {
+    op: usize,
+    output: Option<String>,
+}
+
+/// The outcome of one rule.
+enum Found {
+    None,
+    One(Candidate),
+    Many(Vec<Candidate>),
+}
+
+impl Found {
+    fn from(mut candidates: Vec<Candidate>) -> Self {
+        candidates.dedup();
+        match candidates.len() {
+            0 => Self::None,
+            1 => Self::One(candidates.remove(0)),
+            _ => Self::Many(candidates),
+        }
+    }
+}
+
+struct Graph<'g> {
+    names: Vec<&'g str>,
+    index: &'g HashMap<&'g str, usize>,
+    /// Operations under each proper prefix (`scraping.stepstone` → its subtree).
+    subtrees: HashMap<&'g str, Vec<usize>>,
+    /// Upstream operations of each operation found so far (bindings and `depends_on`).
+    upstream: Vec<Vec<usize>>,
+    /// Memo: the sinks of each subtree, once all its members are bound.
+    sinks: HashMap<&'g str, Vec<usize>>,
+    /// Return type and named outputs of each operation.
+    returns: Vec<Option<TypeExpr>>,
+    outputs: Vec<Vec<(String, TypeExpr)>>,
+}
+
+impl Graph<'_> {
+    /// Members of `members` that no other member depends on.
+    fn sinks_of(&self, members: &[usize]) -> Vec<usize> {
+        let mut used = std::collections::HashSet::new();
+        for &member in members {
+            for &up in &self.upstream[member] {
+                if up != member {
+                    used.insert(up);
+                }
+            }
+        }
+        members
+            .iter()
+            .copied()
+            .filter(|m| !used.contains(m))
+            .collect()
+    }
+
+    fn subtree_sinks(&mut self, prefix: &str) -> Vec<usize> {
+        if let Some(sinks) = self.sinks.get(prefix) {
+            return sinks.clone();
+        }
+        let Some((key, members)) = self.subtrees.get_key_value(prefix) else {
+            return Vec::new();
+        };
+        let key = *key;
+        let members = members.clone();
+        let sinks = self.sinks_of(&members);
+        self.sinks.insert(key, sinks.clone());
+        sinks
+    }
+}
+
+impl Resolver<'_> {
+    pub(super) fn bind(
+        &mut self,
+        raw: &RawManifest,
+        lowered: &[Lowered<'_>],
+        index: &HashMap<&str, usize>,
+        valid: &[bool],
+    ) -> Vec<Operation> {
+        let names: Vec<&str> = raw.operations.iter().map(|op| op.name.as_str()).collect();
+        let mut subtrees: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, name) in names.iter().enumerate() {
+            if !valid[i] || index.get(name) != Some(&i) {
+                continue;
+            }
+            for (dot, _) in name.match_indices('.') {
+                subtrees.entry(&name[..dot]).or_default().push(i);
+            }
+        }
+        let mut graph = Graph {
+            names: names.clone(),
+            index,
+            subtrees,
+            upstream: lowered
+                .iter()
+                .map(|l| l.depends_on.iter().map(|(op, _)| *op).collect())
+                .collect(),
+            sinks: HashMap::new(),
+            returns: lowered
+                .iter()
+                .map(|l| l.raw.returns.as_ref().and_then(|r| types::parse(r).ok()))
+                .collect(),
+            outputs: lowered
+                .iter()
+                .map(|l| {
+                    l.raw
+                        .outputs
+                        .iter()
+                        .flat_map(|o| &o.0)
+                        .filter_map(|(k, ty)| Some((k.value.clone(), types::parse(ty).ok()?)))
+                        .collect()
+                })
+                .collect(),
+        };
+
+        // Deeper operations first: a sibling subtree's sink is known once all
+        // its (deeper) members are bound.
+        let mut order: Vec<usize> = (0..lowered.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(hierarchy::get_level(names[i])));
+
+        let mut bound: Vec<Option<Vec<Param>>> = vec![None; lowered.len()];
+        let mut references: Vec<Vec<(usize, Span)>> = vec![Vec::new(); lowered.len()];
+        for i in order {
+            let params = self.bind_operation(i, &lowered[i], &mut graph, &mut references[i]);
+            for param in &params {
+                if let Binding::Operation { op, .. } = param.binding
+                    && !graph.upstream[i].contains(&op)
+                {
+                    graph.upstream[i].push(op);
+                }
+            }
+            bound[i] = Some(params);
+        }
+
+        let Graph {
+            returns, outputs, ..
+        } = graph;
+        lowered
+            .iter()
+            .zip(bound)
+            .zip(returns.into_iter().zip(outputs))
+            .zip(references)
+            .enumerate()
+            .map(|(i, (((low, params), (returns, outputs)), mut refs))| {
+                let op = low.raw;
+                let params = params.unwrap_or_default();
+                let after: Vec<usize> = {
+                    let mut after = Vec::new();
+                    for &(dep, span) in &low.depends_on {
+                        refs.push((dep, span));
+                        let binds = params.iter().any(
+                            |p| matches!(&p.binding, Binding::Operation { op, .. } if *op == dep),
+                        );
+                        if !binds && !after.contains(&dep) {
+                            after.push(dep);
+                        }
+                    }
+                    after
+                };
+                let (module, qualname) = op.call.split_once(':').unwrap_or((op.call.as_str(), ""));
+                Operation {
+                    name: op.name.value.clone(),
+                    span: raw.operations[i].name.span,
+                    call: Call {
+                        module: module.to_owned(),
+                        qualname: qualname.to_owned(),
+                    },
+                    is_async: op.is_async,
+                    params,
+                    returns,
+                    outputs,
+                    after,
+                    settings: settings(raw, op),
+                    doc: op.doc.clone(),
+                    references: refs,
+                }
+            })
+            .collect()
+    }
+
+    fn bind_operation(
+        &mut self,
+        i: usize,
+        low: &Lowered<'_>,
+        graph: &mut Graph<'_>,
+        refs: &mut Vec<(usize, Span)>,
+    ) -> Vec<Param> {
+        let op = low.raw;
+        let mut params = Vec::with_capacity(op.params.0.len());
+        for (position, (key, param)) in op.params.0.iter().enumerate() {
+            let ty = low.param_types[position].clone();
+            let (from, default, typed) = match param {
+                RawParam::Type(_) => (None, None, true),
+                RawParam::Table(table) => (
+                    table.from.as_ref(),
+                    table.default.as_ref(),
+                    table.ty.is_some(),
+                ),
+            };
+            let default = default.and_then(|d| self.default(i, key, d.span));
+            let (binding, rule) = match from {
+                Some(from) => match self.explicit(i, op.name.as_str(), key, from, graph) {
+                    Some(binding) => (binding, Rule::Explicit),
+                    None => continue,
+                },
+                None => match self.implicit(i, low, key, ty.as_ref(), graph) {
+                    Ok(Some((binding, rule))) => (binding, rule),
+                    Ok(None) => (
+                        Binding::FlowParam {
+                            name: key.value.clone(),
+                        },
+                        Rule::FlowParam,
+                    ),
+                    Err(()) => continue,
+                },
+            };
+            match &binding {
+                Binding::Operation { op: upstream, .. } => {
+                    let span = from.map_or(key.span, |f| f.span);
+                    refs.push((*upstream, span));
+                }
+                Binding::FlowParam { .. } if !typed => {
+                    self.error(Diagnostic::UntypedParameter {
+                        operation: op.name.value.clone(),
+                        param: key.value.clone(),
+                        span: at(key.span),
+                    });
+                }
+                Binding::FlowParam { .. } => {}
+            }
+            params.push(Param {
+                name: key.value.clone(),
+                span: key.span,
+                ty,
+                default,
+                binding,
+                rule,
+            });
+        }
+        params
+    }
+
+    fn default(&mut self, i: usize, key: &Spanned<String>, span: Span) -> Option<Literal> {
+        let pointer = format!(
+            "/operations/{i}/params/{}/default",
+            key.value.replace('~', "~0").replace('/', "~1")
+        );
+        let node = self.document.root.pointer(&pointer)?;
+        debug_assert_eq!(node.span, span);
+        match Literal::from_node(node) {
+            Ok(literal) => Some(literal),
+            Err((reason, span)) => {
+                self.error(Diagnostic::InvalidDefault {
+                    param: key.value.clone(),
+                    reason,
+                    span: at(span),
+                    help: "write a string, number, boolean, array or table; a date-time can be given as a string".to_owned(),
+                });
+                None
+            }
+        }
+    }
+
+    /// Rule 1: `from = "a.b.c"`, `"a.b.c.output"` or `"$flow_param"`.
+    fn explicit(
+        &mut self,
+        i: usize,
+        operation: &str,
+        key: &Spanned<String>,
+        from: &Spanned<String>,
+        graph: &Graph<'_>,
+    ) -> Option<Binding> {
+        if let Some(name) = from.strip_prefix('$') {
+            if let Some(reason) = hierarchy::identifier_problem(name) {
+                let span = self.sub(from, (1, from.len()));
+                self.error(Diagnostic::InvalidParameterName {
+                    param: name.to_owned(),
+                    reason,
+                    span: at(span),
+                });
+                return None;
+            }
+            return Some(Binding::FlowParam {
+                name: name.to_owned(),
+            });
+        }
+        if !self.check_name(from, usize::MAX) {
+            return None;
+        }
+        let target = graph.index.get(from.as_str()).copied();
+        let (op, output) = match target {
+            Some(op) => (op, None),
+            None => {
+                if let Some((op, output)) = from
+                    .rsplit_once('.')
+                    .and_then(|(op, out)| Some((*graph.index.get(op)?, out)))
+                {
+                    (op, Some(output.to_owned()))
+                } else {
+                    let help = suggestion(
+                        &from.value,
+                        &graph.names,
+                        "name an existing operation, `op.name.output`, or `$flow_param`",
+                    );
+                    self.error(Diagnostic::UnknownSource {
+                        operation: operation.to_owned(),
+                        param: key.value.clone(),
+                        from: from.value.clone(),
+                        span: at(from.span),
+                        help,
+                    });
+                    return None;
+                }
+            }
+        };
+        if op == i {
+            self.error(Diagnostic::SelfDependency {
+                name: operation.to_owned(),
+                span: at(from.span),
+            });
+            return None;
+        }
+        if let Some(output) = &output {
+            let outputs: Vec<&str> = graph.outputs[op]
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect();
+            if !outputs.contains(&output.as_str()) {
+                let help = if outputs.is_empty() {
+                    format!(
+                        "`{}` declares no `outputs`; bind to the whole result with `from = \"{}\"`",
+                        graph.names[op], graph.names[op]
+                    )
+                } else {
+                    crate::suggest::did_you_mean(output, outputs.iter().copied()).map_or_else(
+                        || {
+                            format!(
+                                "its outputs are {}",
+                                outputs
+                                    .iter()
+                                    .map(|o| format!("`{o}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        },
+                        |close| format!("did you mean `{close}`?"),
+                    )
+                };
+                self.error(Diagnostic::UnknownOutput {
+                    source_op: graph.names[op].to_owned(),
+                    output: output.clone(),
+                    span: at(from.span),
+                    help,
+                });
+                return None;
+            }
+        }
+        Some(Binding::Operation { op, output })
+    }
+
+    /// Rules 2 (name) and 3 (type). `Ok(None)`: no rule matched.
+    fn implicit(
+        &mut self,
+        i: usize,
+        low: &Lowered<'_>,
+        key: &Spanned<String>,
+        ty: Option<&TypeExpr>,
+        graph: &mut Graph<'_>,
+    ) -> Result<Option<(Binding, Rule)>, ()> {
+        let op = low.raw;
+        let p = key.as_str();
+        let restricted = !op.depends_on.is_empty();
+        let deps: Vec<usize> = low.depends_on.iter().map(|(d, _)| *d).collect();
+        let allowed = |c: usize| c != i && (!restricted || deps.contains(&c));
+        let parent = hierarchy::parent(op.name.as_str());
+        let sibling_name = parent.map_or_else(|| p.to_owned(), |parent| format!("{parent}.{p}"));
+
+        // 2a. an operation whose full name is p; 2b. a sibling whose step is p.
+        for name in [p, sibling_name.as_str()] {
+            if let Some(&c) = graph.index.get(name)
+                && allowed(c)
+            {
+                return Ok(Some((
+                    Binding::Operation {
+                        op: c,
+                        output: None,
+                    },
+                    Rule::Name,
+                )));
+            }
+        }
+        // 2c. a sibling subtree `parent.p.*` with exactly one sink.
+        let sinks = if restricted {
+            let members: Vec<usize> = graph
+                .subtrees
+                .get(sibling_name.as_str())
+                .map(|m| m.iter().copied().filter(|&c| allowed(c)).collect())
+                .unwrap_or_default();
+            graph.sinks_of(&members)
+        } else {
+            graph
+                .subtree_sinks(&sibling_name)
+                .into_iter()
+                .filter(|&c| allowed(c))
+                .collect()
+        };
+        if let Some(c) = self.pick(
+            low,
+            key,
+            "name",
+            sinks
+                .into_iter()
+                .map(|op| Candidate { op, output: None })
+                .collect(),
+            graph,
+        )? {
+            return Ok(Some((
+                Binding::Operation {
+                    op: c.op,
+                    output: None,
+                },
+                Rule::Name,
+            )));
+        }
+        // 2d. a named output p of an operation in depends_on.
+        let named: Vec<Candidate> = deps
+            .iter()
+            .filter(|&&d| graph.outputs[d].iter().any(|(name, _)| name == p))
+            .map(|&d| Candidate {
+                op: d,
+                output: Some(p.to_owned()),
+            })
+            .collect();
+        if let Some(c) = self.pick(low, key, "name", named, graph)? {
+            return Ok(Some((
+                Binding::Operation {
+                    op: c.op,
+                    output: c.output,
+                },
+                Rule::Name,
+            )));
+        }
+        // 3. type, among depends_on only.
+        let Some(ty) = ty else { return Ok(None) };
+        let wanted = ty.normalized();
+        let mut typed = Vec::new();
+        for &d in &deps {
+            if graph.returns[d]
+                .as_ref()
+                .is_some_and(|r| r.normalized() == wanted)
+            {
+                typed.push(Candidate {
+                    op: d,
+                    output: None,
+                });
+            }
+            for (name, out_ty) in &graph.outputs[d] {
+                if out_ty.normalized() == wanted {
+                    typed.push(Candidate {
+                        op: d,
+                        output: Some(name.clone()),
+                    });
+                }
+            }
+        }
+        Ok(self.pick(low, key, "type", typed, graph)?.map(|c| {
+            (
+                Binding::Operation {
+                    op: c.op,
+                    output: c.output,
+                },
+                Rule::Type,
+            )
+        }))
+    }
+
+    fn pick(
+        &mut self,
+        low: &Lowered<'_>,
+        key: &Spanned<String>,
+        rule: &'static str,
+        candidates: Vec<Candidate>,
+        graph: &Graph<'_>,
+    ) -> Result<Option<Candidate>, ()> {
+        match Found::from(candidates) {
+            Found::None => Ok(None),
+            Found::One(c) => Ok(Some(c)),
+            Found::Many(many) => {
+                let shown: Vec<String> = many
+                    .iter()
+                    .map(|c| match &c.output {
+                        Some(output) => format!("`{}.{output}`", graph.names[c.op]),
+                        None => format!("`{}`", graph.names[c.op]),
+                    })
+                    .collect();
+                let first = shown[0].trim_matches('`').to_owned();
+                self.error(Diagnostic::AmbiguousBinding {
+                    operation: low.raw.name.value.clone(),
+                    param: key.value.clone(),
+                    rule,
+                    count: many.len(),
+                    candidates: shown.join(", "),
+                    span: at(key.span),
+                    help: format!(
+                        "say which one with `from`, e.g. `{} = {{ from = \"{first}\" }}`",
+                        key.value
+                    ),
+                });
+                Err(())
+            }
+        }
+    }
+}
+
+/// An operation's task settings: its own, else `[defaults]`. Tags add up.
+fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskSettings {
+    let d = &raw.defaults;
+    let mut tags: Vec<String> = d.tags.clone().unwrap_or_default();
+    for tag in op.tags.iter().flatten() {
+        if !tags.contains(tag) {
+            tags.push(tag.clone());
+        }
+    }
+    TaskSettings {
+        executor: op.executor.or(d.executor),
+        retries: op.retries.or(d.retries),
+        retry_delay_seconds: op.retry_delay_seconds.or(d.retry_delay_seconds),
+        timeout_seconds: op.timeout_seconds.or(d.timeout_seconds),
+        cache: op.cache.or(d.cache),
+        cache_expiration_seconds: op.cache_expiration_seconds.or(d.cache_expiration_seconds),
+        tags,
+    }
+}
+
+impl Resolver<'_> {
+    /// Flow parameters are merged by name across all operations (the root flow
+    /// runs them all): one name, one type, at most one default.
+    pub(super) fn check_flow_params(&mut self, operations: &[Operation]) {
+        let mut seen: HashMap<&str, &Param> = HashMap::new();
+        for op in operations {
+            for param in &op.params {
+                let Binding::FlowParam { name } = &param.binding else {
+                    continue;
+                };
+                let Some(first) = seen.get(name.as_str()).copied() else {
+                    seen.insert(name, param);
+                    continue;
+                };
+                if let (Some(a), Some(b)) = (&first.ty, &param.ty)
+                    && !types::same(a, b)
+                {
+                    self.error(Diagnostic::ConflictingParameter {
+                        param: name.clone(),
+                        first_type: a.to_string(),
+                        second_type: b.to_string(),
+                        span: at(param.span),
+                        first: at(first.span),
+                    });
+                } else if let (Some(a), Some(b)) = (&first.default, &param.default)
+                    && a.to_string() != b.to_string()
+                {
+                    self.error(Diagnostic::ConflictingDefault {
+                        param: name.clone(),
+                        first_default: a.to_string(),
+                        second_default: b.to_string(),
+                        span: at(param.span),
+                        first: at(first.span),
+                    });
+                } else if first.default.is_none() && param.default.is_some()
+                    || first.ty.is_none() && param.ty.is_some()
+                {
+                    seen.insert(name, param);
+                }
+            }
+        }
+    }
+}

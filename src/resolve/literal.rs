@@ -1,0 +1,99 @@
+//! Default values: literals only, read exactly from the document tree.
+
+use serde::Serialize;
+
+use crate::manifest::{Node, Value};
+
+/// A literal value of a default: what can be written as a Python literal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    None,
+    Bool(bool),
+    Int(i64),
+    /// An integer beyond 64 bits, kept exact as its digits.
+    BigInt(String),
+    Float(f64),
+    Str(String),
+    List(Vec<Literal>),
+    Dict(Vec<(String, Literal)>),
+}
+
+impl Literal {
+    /// Read a literal from a node, or say why it is not one.
+    pub fn from_node(node: &Node) -> Result<Self, (String, crate::manifest::Span)> {
+        Ok(match &node.value {
+            Value::Null => Self::None,
+            Value::Bool(b) => Self::Bool(*b),
+            Value::Int(i) => Self::Int(*i),
+            Value::BigInt(s) => Self::BigInt(s.clone()),
+            Value::Float(f) => Self::Float(*f),
+            Value::Str(s) => Self::Str(s.clone()),
+            Value::Datetime(d) => return Err((format!("`{d}` is a date-time"), node.span)),
+            Value::Array(items) => Self::List(
+                items
+                    .iter()
+                    .map(Self::from_node)
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Table(entries) => Self::Dict(
+                entries
+                    .iter()
+                    .map(|(key, value)| Ok((key.name.clone(), Self::from_node(value)?)))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+
+    /// As JSON, for `opflow plan --format json`. Values JSON cannot hold
+    /// (`nan`, `inf`, huge integers) are written as strings of their Python spelling.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Self::None => J::Null,
+            Self::Bool(b) => J::Bool(*b),
+            Self::Int(i) => J::from(*i),
+            Self::BigInt(s) | Self::Str(s) => J::String(s.clone()),
+            Self::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or_else(|| J::String(python_float(*f)), J::Number),
+            Self::List(items) => J::Array(items.iter().map(Self::to_json).collect()),
+            Self::Dict(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl Serialize for Literal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+/// How Python spells a float (`float("nan")` style for the non-finite ones).
+pub fn python_float(f: f64) -> String {
+    if f.is_nan() {
+        "float(\"nan\")".to_owned()
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            "float(\"inf\")".to_owned()
+        } else {
+            "float(\"-inf\")".to_owned()
+        }
+    } else {
+        let text = format!("{f:?}");
+        text
+    }
+}
+
+impl std::fmt::Display for Literal {
+    /// A short, readable form for messages and `opflow plan`: JSON-like.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Float(x) if !x.is_finite() => f.write_str(&python_float(*x)),
+            _ => write!(f, "{}", self.to_json()),
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! Stage 4: [`RawManifest`] → [`Manifest`]. Checks names, calls, types and
+//! defaults, and binds every parameter to its source by the rules of
+//! DESIGN.md §4: explicit `from`, then name, then type, else a flow parameter.
+
+pub mod literal;
+pub mod types;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+pub use literal::Literal;
+pub use types::TypeExpr;
+
+use crate::diagnostic::{Diagnostic, at};
+use crate::hierarchy::{self, DEFAULT_MAX_DEPTH, identifier_problem};
+use crate::manifest::raw::{Cache, Executor, RawOperation, RawParam, TaskRunner};
+use crate::manifest::{Document, RawManifest, Span, Spanned};
+use crate::suggest::did_you_mean;
+
+/// Name of the root flow that runs every operation.
+pub const ROOT_FLOW: &str = "all";
+
+/// Default `[project] name`: the flow of flat operations.
+pub const DEFAULT_PROJECT: &str = "main";
+
+/// A checked manifest: every name valid, every parameter bound.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub project: Project,
+    /// `[flows.X]` settings, by flow name.
+    pub flows: BTreeMap<String, FlowSettings>,
+    pub work_pool: String,
+    /// Operations in the order they were written.
+    pub operations: Vec<Operation>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    pub output: String,
+    pub python_path: Vec<String>,
+    pub max_depth: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FlowSettings {
+    pub description: Option<String>,
+    pub task_runner: Option<TaskRunner>,
+}
+
+/// Task settings after `[defaults]` are applied.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TaskSettings {
+    pub executor: Option<Executor>,
+    pub retries: Option<u32>,
+    pub retry_delay_seconds: Option<f64>,
+    pub timeout_seconds: Option<f64>,
+    pub cache: Option<Cache>,
+    pub cache_expiration_seconds: Option<f64>,
+    pub tags: Vec<String>,
+}
+
+/// `module.path:qualname`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub module: String,
+    pub qualname: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub name: String,
+    pub span: Span,
+    pub call: Call,
+    pub is_async: bool,
+    pub params: Vec<Param>,
+    pub returns: Option<TypeExpr>,
+    pub outputs: Vec<(String, TypeExpr)>,
+    /// Operations listed in `depends_on` that bind no parameter: they only order the run.
+    pub after: Vec<usize>,
+    pub settings: TaskSettings,
+    pub doc: Option<String>,
+    /// Every place that makes this operation depend on another: (upstream, span).
+    pub references: Vec<(usize, Span)>,
+}
+
+impl Operation {
+    /// Every operation this one waits for (bound or ordering-only), in order, without repeats.
+    pub fn upstream(&self) -> Vec<usize> {
+        let mut upstream: Vec<usize> = Vec::new();
+        for param in &self.params {
+            if let Binding::Operation { op, .. } = param.binding
+                && !upstream.contains(&op)
+            {
+                upstream.push(op);
+            }
+        }
+        for &op in &self.after {
+            if !upstream.contains(&op) {
+                upstream.push(op);
+            }
+        }
+        upstream
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    pub span: Span,
+    pub ty: Option<TypeExpr>,
+    pub default: Option<Literal>,
+    pub binding: Binding,
+    pub rule: Rule,
+}
+
+/// Where a parameter's value comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Binding {
+    /// The result of an upstream operation, or one of its named outputs.
+    Operation { op: usize, output: Option<String> },
+    /// A parameter of the flow.
+    FlowParam { name: String },
+}
+
+/// The rule of DESIGN.md §4 that bound a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Explicit,
+    Name,
+    Type,
+    FlowParam,
+}
+
+impl Rule {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Explicit => "explicit",
+            Self::Name => "name",
+            Self::Type => "type",
+            Self::FlowParam => "flow_param",
+        }
+    }
+}
+
+/// Check and bind a raw manifest.
+pub fn resolve(document: &Document, raw: &RawManifest) -> Result<Manifest, Vec<Diagnostic>> {
+    let mut resolver = Resolver {
+        document,
+        diagnostics: Vec::new(),
+    };
+    let manifest = resolver.run(raw);
+    if resolver.diagnostics.is_empty() {
+        Ok(manifest)
+    } else {
+        Err(resolver.diagnostics)
+    }
+}
+
+struct Resolver<'a> {
+    document: &'a Document,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// What the binding pass knows of an operation.
+struct Lowered<'r> {
+    raw: &'r RawOperation,
+    /// Index into `operations` of every valid `depends_on` entry, with its span.
+    depends_on: Vec<(usize, Span)>,
+    /// Parsed parameter types (None when absent or invalid).
+    param_types: Vec<Option<TypeExpr>>,
+}
+
+impl Resolver<'_> {
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// A diagnostic span inside a string value (see [`Document::sub_span`]).
+    fn sub(&self, spanned: &Spanned<String>, range: (usize, usize)) -> Span {
+        self.document.sub_span(spanned.span, &spanned.value, range)
+    }
+
+    fn check_name(&mut self, name: &Spanned<String>, max_depth: usize) -> bool {
+        match hierarchy::validate(name, max_depth) {
+            Ok(()) => true,
+            Err(error) => {
+                let span = self.sub(name, error.range);
+                if error.reason.starts_with("more than") {
+                    self.error(Diagnostic::NameTooDeep {
+                        name: name.value.clone(),
+                        depth: hierarchy::get_level(name),
+                        max: max_depth,
+                        span: at(span),
+                    });
+                } else {
+                    self.error(Diagnostic::InvalidName {
+                        name: name.value.clone(),
+                        reason: error.reason,
+                        span: at(span),
+                        help: error.help,
+                    });
+                }
+                false
+            }
+        }
+    }
+
+    fn check_type(&mut self, ty: &Spanned<String>) -> Option<TypeExpr> {
+        match types::parse(ty) {
+            Ok(parsed) => Some(parsed),
+            Err(error) => {
+                let span = self.sub(ty, error.range);
+                self.error(Diagnostic::InvalidType {
+                    ty: ty.value.clone(),
+                    reason: error.reason,
+                    span: at(span),
+                    help: error.help,
+                });
+                None
+            }
+        }
+    }
+
+    fn check_call(&mut self, call: &Spanned<String>) -> Call {
+        let (module, qualname) = call.split_once(':').unwrap_or((call.as_str(), ""));
+        let problem = if !call.contains(':') {
+            Some((
+                "missing `:` between module and function".to_owned(),
+                (0, call.len()),
+            ))
+        } else if call.matches(':').count() > 1 {
+            let second = call.rfind(':').unwrap_or(0);
+            Some(("more than one `:`".to_owned(), (second, second + 1)))
+        } else {
+            dotted_problem(module, "module", 0)
+                .or_else(|| dotted_problem(qualname, "function", module.len() + 1))
+        };
+        if let Some((reason, range)) = problem {
+            let span = self.sub(call, range);
+            self.error(Diagnostic::InvalidCall {
+                call: call.value.clone(),
+                reason,
+                span: at(span),
+            });
+        }
+        Call {
+            module: module.to_owned(),
+            qualname: qualname.to_owned(),
+        }
+    }
+
+    fn run(&mut self, raw: &RawManifest) -> Manifest {
+        let project = self.project(raw);
+        let max_depth = project.max_depth;
+
+        // Names first: the index every reference is looked up in.
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(raw.operations.len());
+        let mut valid = vec![false; raw.operations.len()];
+        for (i, op) in raw.operations.iter().enumerate() {
+            if !self.check_name(&op.name, max_depth) {
+                continue;
+            }
+            valid[i] = true;
+            if let Some(&first) = index.get(op.name.as_str()) {
+                let first_span = raw.operations[first].name.span;
+                self.error(Diagnostic::DuplicateOperation {
+                    name: op.name.value.clone(),
+                    span: at(op.name.span),
+                    first: at(first_span),
+                });
+            } else {
+                index.insert(op.name.as_str(), i);
+            }
+            if hierarchy::top(&op.name) == ROOT_FLOW
+                || (!op.name.contains('.') && project.name == ROOT_FLOW)
+            {
+                self.error(Diagnostic::ReservedFlowName {
+                    name: ROOT_FLOW.to_owned(),
+                    span: at(self.sub(&op.name, (0, hierarchy::top(&op.name).len()))),
+                });
+            }
+        }
+        let names: Vec<&str> = raw.operations.iter().map(|op| op.name.as_str()).collect();
+
+        // Per operation: call, types, parameter names, depends_on.
+        let mut lowered = Vec::with_capacity(raw.operations.len());
+        for (i, op) in raw.operations.iter().enumerate() {
+            let op = &op.value;
+            self.check_call(&op.call);
+            let mut param_types = Vec::with_capacity(op.params.0.len());
+            for (key, param) in &op.params.0 {
+                if let Some(reason) = identifier_problem(key) {
+                    self.error(Diagnostic::InvalidParameterName {
+                        param: key.value.clone(),
+                        reason,
+                        span: at(key.span),
+                    });
+                }
+                let ty = match param {
+                    RawParam::Type(ty) => Some(ty),
+                    RawParam::Table(table) => table.ty.as_ref(),
+                };
+                param_types.push(ty.and_then(|ty| self.check_type(ty)));
+            }
+            if let Some(returns) = &op.returns {
+                self.check_type(returns);
+            }
+            for (key, ty) in op.outputs.iter().flat_map(|o| &o.0) {
+                if let Some(reason) = identifier_problem(key) {
+                    self.error(Diagnostic::InvalidParameterName {
+                        param: key.value.clone(),
+                        reason,
+                        span: at(key.span),
+                    });
+                }
+                self.check_type(ty);
+            }
+            if let (Some(returns), Some(outputs)) = (&op.returns, &op.outputs) {
+                let outputs_span = outputs.0.first().map_or(returns.span, |(key, _)| key.span);
+                self.error(Diagnostic::ReturnsAndOutputs {
+                    operation: op.name.value.clone(),
+                    span: at(outputs_span),
+                    returns: at(returns.span),
+                });
+            }
+            let mut depends_on = Vec::with_capacity(op.depends_on.len());
+            for dep in &op.depends_on {
+                if !self.check_name(dep, usize::MAX) {
+                    continue;
+                }
+                match index.get(dep.as_str()) {
+                    Some(&target) if target == i || dep.value == op.name.value => {
+                        self.error(Diagnostic::SelfDependency {
+                            name: op.name.value.clone(),
+                            span: at(dep.span),
+                        });
+                    }
+                    Some(&target) => depends_on.push((target, dep.span)),
+                    None => {
+                        let help = suggestion(&dep.value, &names, "list an existing operation");
+                        self.error(Diagnostic::UnknownDependency {
+                            operation: op.name.value.clone(),
+                            name: dep.value.clone(),
+                            span: at(dep.span),
+                            help,
+                        });
+                    }
+                }
+            }
+            lowered.push(Lowered {
+                raw: op,
+                depends_on,
+                param_types,
+            });
+        }
+
+        let operations = self.bind(raw, &lowered, &index, &valid);
+        self.check_flow_params(&operations);
+        let flows = self.flow_settings(raw, &names, &project);
+        Manifest {
+            project,
+            flows,
+            work_pool: raw
+                .deploy
+                .work_pool
+                .clone()
+                .unwrap_or_else(|| "opflow".to_owned()),
+            operations,
+        }
+    }
+
+    fn project(&mut self, raw: &RawManifest) -> Project {
+        let name = match &raw.project.name {
+            Some(name) => {
+                if let Some(reason) = identifier_problem(name) {
+                    self.error(Diagnostic::InvalidName {
+                        name: name.value.clone(),
+                        reason,
+                        span: at(name.span),
+                        help: "the project name names the flow of flat operations: a Python identifier such as `jobs`".to_owned(),
+                    });
+                }
+                name.value.clone()
+            }
+            None => DEFAULT_PROJECT.to_owned(),
+        };
+        Project {
+            name,
+            output: raw
+                .project
+                .output
+                .as_ref()
+                .map_or_else(|| "run_cache/orchestration".to_owned(), |o| o.value.clone()),
+            python_path: raw.project.python_path.as_ref().map_or_else(
+                || vec![".".to_owned()],
+                |paths| paths.iter().map(|p| p.value.clone()).collect(),
+            ),
+            max_depth: raw
+                .project
+                .max_depth
+                .as_ref()
+                .map_or(DEFAULT_MAX_DEPTH, |d| {
+                    usize::try_from(d.value).unwrap_or(DEFAULT_MAX_DEPTH)
+                }),
+        }
+    }
+
+    fn flow_settings(
+        &mut self,
+        raw: &RawManifest,
+        names: &[&str],
+        project: &Project,
+    ) -> BTreeMap<String, FlowSettings> {
+        let mut flows = BTreeMap::new();
+        for (key, settings) in &raw.flows.0 {
+            if !self.check_name(key, usize::MAX) {
+                continue;
+            }
+            if key.value == ROOT_FLOW {
+                self.error(Diagnostic::ReservedFlowName {
+                    name: key.value.clone(),
+                    span: at(key.span),
+                });
+                continue;
+            }
+            let prefix = format!("{}.", key.value);
+            let flat_flow = key.value == project.name && names.iter().any(|n| !n.contains('.'));
+            if !flat_flow
+                && !names
+                    .iter()
+                    .any(|n| *n == key.value || n.starts_with(&prefix))
+            {
+                let mut prefixes: Vec<&str> = names
+                    .iter()
+                    .flat_map(|n| n.match_indices('.').map(move |(i, _)| &n[..i]))
+                    .collect();
+                prefixes.sort_unstable();
+                prefixes.dedup();
+                let help = did_you_mean(&key.value, prefixes.iter().copied()).map_or_else(
+                    || {
+                        "a flow is a top-level segment or a deeper prefix of operation names"
+                            .to_owned()
+                    },
+                    |close| format!("did you mean `{close}`?"),
+                );
+                self.error(Diagnostic::UnknownFlow {
+                    flow: key.value.clone(),
+                    span: at(key.span),
+                    help,
+                });
+                continue;
+            }
+            flows.insert(
+                key.value.clone(),
+                FlowSettings {
+                    description: settings.description.clone(),
+                    task_runner: settings.task_runner,
+                },
+            );
+        }
+        flows
+    }
+}
+
+/// Why a dotted identifier (`jobs.scrapers`) is not one, and where.
+fn dotted_problem(text: &str, what: &str, offset: usize) -> Option<(String, (usize, usize))> {
+    if text.is_empty() {
+        return Some((format!("the {what} part is empty"), (offset, offset)));
+    }
+    let mut start = offset;
+    for segment in text.split('.') {
+        if let Some(reason) = identifier_problem(segment) {
+            return Some((
+                format!("{reason} in the {what} part"),
+                (start, start + segment.len()),
+            ));
+        }
+        start += segment.len() + 1;
+    }
+    None
+}
+
+fn suggestion(name: &str, names: &[&str], otherwise: &str) -> String {
+    did_you_mean(name, names.iter().copied()).map_or_else(
+        || otherwise.to_owned(),
+        |close| format!("did you mean `{close}`?"),
+    )
+}
+
+mod bind;

@@ -1,0 +1,550 @@
+//! Type strings (`list[jobs.models.Listing]`, `str | None`): a small grammar,
+//! so nothing but a type can reach the generated code.
+//!
+//! ```text
+//! type    := primary ('|' primary)*
+//! primary := NAME ('[' list ']')? | 'None' | '...' | '[' list? ']'
+//! list    := type (',' type)* ','?
+//! NAME    := IDENT ('.' IDENT)*
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::hierarchy::{is_identifier, is_keyword};
+
+/// Builtin names usable in a type without a module.
+const BUILTINS: &[&str] = &[
+    "int",
+    "float",
+    "complex",
+    "bool",
+    "str",
+    "bytes",
+    "bytearray",
+    "memoryview",
+    "list",
+    "dict",
+    "set",
+    "frozenset",
+    "tuple",
+    "type",
+    "object",
+    "range",
+    "slice",
+    "Exception",
+    "BaseException",
+];
+
+/// `typing` names usable without a module (the generated module imports them from `typing`).
+pub const TYPING: &[&str] = &[
+    "Any",
+    "AnyStr",
+    "AbstractSet",
+    "AsyncGenerator",
+    "AsyncIterable",
+    "AsyncIterator",
+    "Awaitable",
+    "BinaryIO",
+    "ByteString",
+    "Callable",
+    "ChainMap",
+    "Collection",
+    "Container",
+    "Coroutine",
+    "Counter",
+    "DefaultDict",
+    "Deque",
+    "Dict",
+    "FrozenSet",
+    "Generator",
+    "Hashable",
+    "IO",
+    "Iterable",
+    "Iterator",
+    "List",
+    "Mapping",
+    "Match",
+    "MutableMapping",
+    "MutableSequence",
+    "MutableSet",
+    "Never",
+    "NoReturn",
+    "Optional",
+    "OrderedDict",
+    "Pattern",
+    "Reversible",
+    "Sequence",
+    "Set",
+    "Sized",
+    "Text",
+    "TextIO",
+    "Tuple",
+    "Type",
+    "Union",
+];
+
+/// `typing` aliases of builtins, normalised for comparison (`List` → `list`).
+const ALIASES: &[(&str, &str)] = &[
+    ("List", "list"),
+    ("Dict", "dict"),
+    ("Set", "set"),
+    ("FrozenSet", "frozenset"),
+    ("Tuple", "tuple"),
+    ("Type", "type"),
+    ("Text", "str"),
+];
+
+/// A parsed type.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TypeExpr {
+    /// A (dotted) name, possibly with arguments: `int`, `list[str]`, `jobs.models.Listing`.
+    Name {
+        name: String,
+        args: Option<Vec<TypeExpr>>,
+    },
+    /// A bracketed list, as in `Callable[[int], str]`.
+    List(Vec<TypeExpr>),
+    /// `A | B`.
+    Union(Vec<TypeExpr>),
+    None,
+    Ellipsis,
+}
+
+/// A type string that does not parse: why, and where (byte range in the string).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeError {
+    pub reason: String,
+    pub range: (usize, usize),
+    pub help: String,
+}
+
+const GRAMMAR_HELP: &str = "a type is a dotted name with optional `[...]` arguments, `None`, `...`, or a union with `|`, e.g. `list[jobs.models.Listing]` or `str | None`";
+
+pub fn parse(text: &str) -> Result<TypeExpr, TypeError> {
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    parser.skip_ws();
+    if parser.pos == text.len() {
+        return Err(Parser::error(
+            "empty type",
+            parser.pos,
+            parser.pos,
+            GRAMMAR_HELP,
+        ));
+    }
+    let ty = parser.union()?;
+    parser.skip_ws();
+    if parser.pos < text.len() {
+        let end = parser.pos + parser.peek().map_or(0, char::len_utf8);
+        return Err(Parser::error(
+            &format!("unexpected `{}`", parser.peek().unwrap_or(' ')),
+            parser.pos,
+            end,
+            GRAMMAR_HELP,
+        ));
+    }
+    Ok(ty)
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+    depth: usize,
+}
+
+const MAX_DEPTH: usize = 32;
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<char> {
+        self.text[self.pos..].chars().next()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(c) = self.peek() {
+            if c == ' ' || c == '\t' {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn error(reason: &str, start: usize, end: usize, help: &str) -> TypeError {
+        TypeError {
+            reason: reason.to_owned(),
+            range: (start, end),
+            help: help.to_owned(),
+        }
+    }
+
+    fn union(&mut self) -> Result<TypeExpr, TypeError> {
+        let mut members = vec![self.primary()?];
+        loop {
+            self.skip_ws();
+            if self.peek() == Some('|') {
+                self.pos += 1;
+                members.push(self.primary()?);
+            } else {
+                break;
+            }
+        }
+        Ok(if members.len() == 1 {
+            members.remove(0)
+        } else {
+            TypeExpr::Union(members)
+        })
+    }
+
+    fn primary(&mut self) -> Result<TypeExpr, TypeError> {
+        self.skip_ws();
+        let start = self.pos;
+        match self.peek() {
+            Some('[') => {
+                let items = self.bracketed()?;
+                Ok(TypeExpr::List(items))
+            }
+            Some('.') if self.text[self.pos..].starts_with("...") => {
+                self.pos += 3;
+                Ok(TypeExpr::Ellipsis)
+            }
+            Some(c) if c.is_ascii_alphabetic() || c == '_' => {
+                let name = self.dotted_name()?;
+                if name == "None" {
+                    return Ok(TypeExpr::None);
+                }
+                check_name(&name, start)?;
+                self.skip_ws();
+                let args = if self.peek() == Some('[') {
+                    Some(self.bracketed()?)
+                } else {
+                    None
+                };
+                if args.as_ref().is_some_and(Vec::is_empty) {
+                    return Err(Self::error(
+                        "empty `[]` after a name",
+                        start,
+                        self.pos,
+                        GRAMMAR_HELP,
+                    ));
+                }
+                Ok(TypeExpr::Name { name, args })
+            }
+            Some(c) => {
+                let reason = match c {
+                    '"' | '\'' => "string literals are not supported in types".to_owned(),
+                    _ => format!("unexpected `{c}`"),
+                };
+                Err(Self::error(
+                    &reason,
+                    start,
+                    start + c.len_utf8(),
+                    GRAMMAR_HELP,
+                ))
+            }
+            None => Err(Self::error(
+                "the type ends too early",
+                start,
+                start,
+                GRAMMAR_HELP,
+            )),
+        }
+    }
+
+    fn dotted_name(&mut self) -> Result<String, TypeError> {
+        let start = self.pos;
+        loop {
+            let seg_start = self.pos;
+            while let Some(c) = self.peek() {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    self.pos += 1;
+                } else {
+                    break;
+                }
+            }
+            let segment = &self.text[seg_start..self.pos];
+            if !is_identifier(segment) {
+                return Err(Self::error(
+                    &format!("`{segment}` is not an identifier"),
+                    seg_start,
+                    self.pos.max(seg_start + 1).min(self.text.len()),
+                    GRAMMAR_HELP,
+                ));
+            }
+            if is_keyword(segment) && segment != "None" {
+                return Err(Self::error(
+                    &format!("`{segment}` is a Python keyword"),
+                    seg_start,
+                    self.pos,
+                    GRAMMAR_HELP,
+                ));
+            }
+            if self.peek() == Some('.') && !self.text[self.pos..].starts_with("...") {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        Ok(self.text[start..self.pos].to_owned())
+    }
+
+    fn bracketed(&mut self) -> Result<Vec<TypeExpr>, TypeError> {
+        let open = self.pos;
+        self.pos += 1; // '['
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Self::error(
+                "types are nested too deeply",
+                open,
+                open + 1,
+                GRAMMAR_HELP,
+            ));
+        }
+        let mut items = Vec::new();
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(']') => {
+                    self.pos += 1;
+                    break;
+                }
+                None => {
+                    return Err(Self::error(
+                        "`[` is never closed",
+                        open,
+                        open + 1,
+                        "close it with `]`",
+                    ));
+                }
+                _ => {}
+            }
+            items.push(self.union()?);
+            self.skip_ws();
+            match self.peek() {
+                Some(',') => self.pos += 1,
+                Some(']') => {}
+                None => {
+                    return Err(Self::error(
+                        "`[` is never closed",
+                        open,
+                        open + 1,
+                        "close it with `]`",
+                    ));
+                }
+                Some(c) => {
+                    return Err(Self::error(
+                        &format!("unexpected `{c}`"),
+                        self.pos,
+                        self.pos + c.len_utf8(),
+                        "separate arguments with `,` and close with `]`",
+                    ));
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(items)
+    }
+}
+
+fn check_name(name: &str, start: usize) -> Result<(), TypeError> {
+    if name.contains('.') || BUILTINS.contains(&name) || TYPING.contains(&name) {
+        return Ok(());
+    }
+    Err(TypeError {
+        reason: format!("`{name}` is neither a builtin nor a `typing` name"),
+        range: (start, start + name.len()),
+        help: format!(
+            "write the class with its module, e.g. `mypackage.models.{name}`, so the generated code can import it"
+        ),
+    })
+}
+
+impl TypeExpr {
+    /// The form used to compare types: aliases resolved (`List` → `list`,
+    /// `Optional[X]` → `X | None`), union members sorted and deduplicated.
+    #[must_use]
+    pub fn normalized(&self) -> Self {
+        match self {
+            Self::Name { name, args } => {
+                let base = name
+                    .strip_prefix("typing.")
+                    .or_else(|| name.strip_prefix("builtins."))
+                    .unwrap_or(name);
+                let args: Option<Vec<Self>> = args
+                    .as_ref()
+                    .map(|args| args.iter().map(Self::normalized).collect());
+                match (base, args) {
+                    ("Optional", Some(args)) if args.len() == 1 => {
+                        Self::Union(vec![args[0].clone(), Self::None]).normalized()
+                    }
+                    ("Union", Some(args)) => Self::Union(args).normalized(),
+                    (base, args) => {
+                        let base = ALIASES
+                            .iter()
+                            .find(|(alias, _)| *alias == base)
+                            .map_or(base, |(_, to)| to);
+                        Self::Name {
+                            name: base.to_owned(),
+                            args,
+                        }
+                    }
+                }
+            }
+            Self::List(items) => Self::List(items.iter().map(Self::normalized).collect()),
+            Self::Union(members) => {
+                let mut flat = BTreeSet::new();
+                for member in members {
+                    match member.normalized() {
+                        Self::Union(inner) => flat.extend(inner),
+                        other => {
+                            flat.insert(other);
+                        }
+                    }
+                }
+                let mut flat: Vec<Self> = flat.into_iter().collect();
+                if flat.len() == 1 {
+                    flat.remove(0)
+                } else {
+                    Self::Union(std::mem::take(&mut flat))
+                }
+            }
+            Self::None | Self::Ellipsis => self.clone(),
+        }
+    }
+
+    /// Modules the generated code imports for this type (`jobs.models` for
+    /// `jobs.models.Listing`); `typing` and `builtins` need no import.
+    pub fn modules(&self, out: &mut BTreeSet<String>) {
+        match self {
+            Self::Name { name, args } => {
+                if let Some((module, _)) = name.rsplit_once('.')
+                    && module != "builtins"
+                {
+                    out.insert(module.to_owned());
+                }
+                for arg in args.iter().flatten() {
+                    arg.modules(out);
+                }
+            }
+            Self::List(items) | Self::Union(items) => {
+                for item in items {
+                    item.modules(out);
+                }
+            }
+            Self::None | Self::Ellipsis => {}
+        }
+    }
+}
+
+impl fmt::Display for TypeExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, items: &[Self]| -> fmt::Result {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{item}")?;
+            }
+            Ok(())
+        };
+        match self {
+            Self::Name { name, args } => {
+                f.write_str(name)?;
+                if let Some(args) = args {
+                    f.write_str("[")?;
+                    list(f, args)?;
+                    f.write_str("]")?;
+                }
+                Ok(())
+            }
+            Self::List(items) => {
+                f.write_str("[")?;
+                list(f, items)?;
+                f.write_str("]")
+            }
+            Self::Union(members) => {
+                for (i, member) in members.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" | ")?;
+                    }
+                    write!(f, "{member}")?;
+                }
+                Ok(())
+            }
+            Self::None => f.write_str("None"),
+            Self::Ellipsis => f.write_str("..."),
+        }
+    }
+}
+
+/// Are two type strings the same type (after normalising)?
+pub fn same(a: &TypeExpr, b: &TypeExpr) -> bool {
+    a.normalized() == b.normalized()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(text: &str) -> String {
+        parse(text).unwrap().normalized().to_string()
+    }
+
+    #[test]
+    fn parses_common_shapes() {
+        for text in [
+            "int",
+            "list[jobs.models.Listing]",
+            "dict[str, list[int]]",
+            "str | None",
+            "tuple[int, ...]",
+            "Callable[[int, str], bool]",
+            "Optional[ int ]",
+            "collections.abc.Iterable[str]",
+            "list[int,]",
+        ] {
+            assert!(parse(text).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_type() {
+        let injection = parse("list[dict]); import os").unwrap_err();
+        assert_eq!(injection.range, (10, 11));
+        assert!(injection.reason.contains("`)`"));
+        assert_eq!(parse("list[int").unwrap_err().range, (4, 5));
+        assert!(parse("").is_err());
+        assert!(parse("Listing").unwrap_err().reason.contains("builtin"));
+        assert!(parse("Literal['a']").is_err());
+        assert!(parse("a..b").is_err());
+        assert!(parse("lambda").is_err());
+        assert!(parse("int]").is_err());
+        assert!(parse("__import__('os')").is_err());
+        assert!(parse(&"list[".repeat(100)).is_err());
+    }
+
+    #[test]
+    fn normalises_aliases_and_unions() {
+        assert_eq!(norm("List[int]"), "list[int]");
+        assert_eq!(norm("typing.Dict[str,int]"), "dict[str, int]");
+        assert_eq!(norm("Optional[str]"), norm("str | None"));
+        assert_eq!(norm("None | str"), norm("str|None"));
+        assert_eq!(norm("Union[int, str, int]"), norm("str | int"));
+        assert_ne!(norm("list[int]"), norm("list[str]"));
+    }
+
+    #[test]
+    fn collects_modules_to_import() {
+        let mut modules = BTreeSet::new();
+        parse("dict[str, list[jobs.models.Listing]] | pandas.DataFrame | typing.Any")
+            .unwrap()
+            .modules(&mut modules);
+        assert_eq!(
+            modules.into_iter().collect::<Vec<_>>(),
+            vec!["jobs.models", "pandas", "typing"]
+        );
+    }
+}
