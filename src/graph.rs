@@ -90,11 +90,18 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
     }
     members.insert(ROOT_FLOW.to_owned(), (0..ops.len()).collect());
 
+    // Every flow lists its operations in this one order: by stage, then name.
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        stage_of[a]
+            .cmp(&stage_of[b])
+            .then_with(|| ops[a].name.cmp(&ops[b].name))
+    });
     let flows = members
         .into_iter()
         .map(|(name, own)| {
             let settings = manifest.flows.get(&name).cloned().unwrap_or_default();
-            flow(&manifest, &dag, &stage_of, name, settings, &own)
+            flow(&manifest, &dag, &stage_of, &order, name, settings, &own)
         })
         .collect();
     Ok(FlowGraph {
@@ -109,6 +116,7 @@ fn flow(
     manifest: &Manifest,
     dag: &DiGraph<usize, ()>,
     stage_of: &[usize],
+    order: &[usize],
     name: String,
     settings: FlowSettings,
     own: &[usize],
@@ -128,12 +136,7 @@ fn flow(
             }
         }
     }
-    let mut operations: Vec<usize> = (0..ops.len()).filter(|&i| inside[i]).collect();
-    operations.sort_by(|&a, &b| {
-        stage_of[a]
-            .cmp(&stage_of[b])
-            .then_with(|| ops[a].name.cmp(&ops[b].name))
-    });
+    let operations: Vec<usize> = order.iter().copied().filter(|&i| inside[i]).collect();
 
     let mut stages: Vec<Vec<usize>> = Vec::new();
     for &op in &operations {

@@ -202,7 +202,12 @@ fn with_compiled(
         }
     };
     match crate::compile(&path) {
-        Ok(compiled) => then(&compiled, out),
+        Ok(compiled) => {
+            let code = then(&compiled, out);
+            // The process ends next: freeing a large graph piece by piece only costs time.
+            std::mem::forget(compiled);
+            code
+        }
         Err(failure) => {
             report(&failure, style, out);
             1

@@ -153,11 +153,17 @@ pub fn text(graph: &FlowGraph) -> String {
 pub fn list_text(graph: &FlowGraph) -> String {
     let mut out = String::new();
     let width = graph.flows.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    let digits = graph
+        .flows
+        .iter()
+        .map(|f| f.operations.len().to_string().len())
+        .max()
+        .unwrap_or(1);
     for flow in &graph.flows {
         let params: Vec<String> = flow.params.iter().map(param_text).collect();
         let _ = writeln!(
             out,
-            "{:width$}  {:>4} operation{}  {}",
+            "{:width$}  {:>digits$} operation{}  {}",
             flow.name,
             flow.operations.len(),
             if flow.operations.len() == 1 { " " } else { "s" },

@@ -42,6 +42,7 @@ pub struct RawManifest {
 /// Project-wide settings.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Project")]
 pub struct RawProject {
     /// Name of the project. Operations with a flat name (no dot) form the flow of
     /// this name. Default: `main`.
@@ -60,6 +61,7 @@ pub struct RawProject {
 /// Task settings every operation inherits unless it sets its own.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Defaults")]
 pub struct RawDefaults {
     /// Where sync operations run. Default: `thread`.
     pub executor: Option<Executor>,
@@ -83,6 +85,7 @@ pub struct RawDefaults {
 /// Settings of one flow.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Flow")]
 pub struct RawFlow {
     /// What the flow does, shown in Prefect and in the generated module's docstring.
     pub description: Option<String>,
@@ -93,6 +96,7 @@ pub struct RawFlow {
 /// Settings for the generated `prefect.yaml` deployments.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Deploy")]
 pub struct RawDeploy {
     /// Prefect work pool the deployments run on. Default: `opflow`.
     pub work_pool: Option<String>,
@@ -101,6 +105,7 @@ pub struct RawDeploy {
 /// One operation: a Python callable, its signature and its task settings.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Operation")]
 pub struct RawOperation {
     /// Full hierarchical name, dot-separated Python identifiers:
     /// `scraping.stepstone.fetch`. The first segment names the flow.
@@ -196,6 +201,7 @@ pub enum RawParam {
 /// A parameter written as a table.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ParamTable")]
 pub struct RawParamTable {
     /// Type of the parameter, e.g. `int` or `list[jobs.models.Listing]`.
     #[serde(rename = "type")]
@@ -207,7 +213,9 @@ pub struct RawParamTable {
     pub from: Option<Spanned<String>>,
 }
 
-/// The schema of [`RawParam`], for schemars only.
+// The schema of `RawParam`; its doc comment is what editors show.
+/// A parameter: a type string such as `"int"`, or a table with `type`,
+/// `default` and `from`.
 #[derive(JsonSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]

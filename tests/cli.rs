@@ -1,0 +1,1218 @@
+//! End-to-end tests of the `opflow` binary: exit codes, manifest discovery, the
+//! output formats of every command, unreadable inputs, and a large manifest.
+//!
+//! Each test runs the real binary in its own scratch folder under the system's
+//! temporary directory; the folder is removed when the test ends (pass or fail).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+// ---------------------------------------------------------------- helpers
+
+/// The example manifests, read at compile time so tests do not depend on the
+/// working directory.
+const EXAMPLE_TOML: &str = include_str!("../examples/scraping/operations.toml");
+const EXAMPLE_YAML: &str = include_str!("../examples/scraping/operations.yaml");
+
+/// A scratch folder, unique per test and per run, removed on drop.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "opflow-cli-{name}-{}-{nanos}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn remove(&self, relative: &str) {
+        fs::remove_file(self.path(relative)).unwrap();
+    }
+
+    /// Run `opflow ARGS...` in this folder.
+    fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_opflow"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run opflow");
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        };
+        assert!(
+            run.code != 101 && !run.stderr.contains("panicked"),
+            "opflow {args:?} panicked:\n{}",
+            run.stderr
+        );
+        run
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// A scratch folder holding the example as `operations.toml`.
+fn example() -> Scratch {
+    let scratch = Scratch::new("example");
+    scratch.write("operations.toml", EXAMPLE_TOML);
+    scratch
+}
+
+/// Five schema errors, written so that the validator's order (nested first)
+/// differs from their order in the file.
+const MULTI_SCHEMA_JSON: &str = r#"{
+  "version": 1,
+  "colour": "red",
+  "operations": [
+    { "name": "a", "call": "pkg.mod:a", "retries": "3" },
+    { "name": "b", "call": "pkg.mod:b", "async": "yes", "priority": 1 }
+  ],
+  "shade": "dark"
+}
+"#;
+
+/// Four resolve errors; the duplicate is found first but sits last in the file.
+const MULTI_RESOLVE_TOML: &str = r#"version = 1
+
+[[operations]]
+name = "a"
+call = "pkg.mod"
+returns = "int"
+
+[[operations]]
+name = "b"
+call = "pkg.mod:b"
+returns = "list[int"
+depends_on = ["a", "zz"]
+
+[[operations]]
+name = "a"
+call = "pkg.mod:a2"
+"#;
+
+const MINIMAL_TOML: &str =
+    "version = 1\n\n[[operations]]\nname = \"t.one\"\ncall = \"pkg.mod:one\"\n";
+
+/// The keys every `check --format json` diagnostic has.
+fn assert_diagnostic_shape(d: &Value) {
+    for key in [
+        "code", "severity", "message", "file", "line", "column", "span", "help", "labels",
+    ] {
+        assert!(d.get(key).is_some(), "diagnostic lacks `{key}`: {d:#}");
+    }
+    assert!(d["code"].as_str().unwrap().starts_with("opflow::"));
+    assert_eq!(d["severity"], "error");
+    assert!(!d["message"].as_str().unwrap().is_empty());
+    assert!(d["labels"].is_array());
+}
+
+// ---------------------------------------------------------------- exit codes
+
+#[test]
+fn check_valid_manifest_exits_0_and_says_ok_on_stderr() {
+    let scratch = example();
+    let run = scratch.run(&["check"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "ok: operations.toml has 3 operations in 2 flows\n"
+    );
+
+    let run = scratch.run(&["check", "operations.toml", "--format", "short"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "ok: operations.toml has 3 operations in 2 flows\n"
+    );
+}
+
+#[test]
+fn check_json_on_valid_manifest_prints_empty_array() {
+    let scratch = example();
+    let run = scratch.run(&["check", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "[]\n");
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn every_command_exits_1_on_diagnostics() {
+    let scratch = Scratch::new("diagnostics");
+    scratch.write("operations.toml", MULTI_RESOLVE_TOML);
+    for args in [
+        &["check"][..],
+        &["check", "--format", "short"],
+        &["check", "--format", "json"],
+        &["plan"],
+        &["plan", "--format", "json"],
+        &["graph"],
+        &["graph", "--format", "dot"],
+        &["graph", "--flow", "all"],
+        &["list"],
+        &["list", "--format", "json"],
+    ] {
+        let run = scratch.run(args);
+        assert_eq!(run.code, 1, "opflow {args:?}: {run:?}");
+        assert!(
+            run.stderr.contains("opflow::resolve::duplicate_operation")
+                || run.stdout.contains("opflow::resolve::duplicate_operation"),
+            "opflow {args:?} does not report the problem: {run:?}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let scratch = example();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["check", "--frobnicate"],
+            "unexpected argument '--frobnicate'",
+        ),
+        (&["plan", "--verbose"], "unexpected argument '--verbose'"),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (
+            &["check", "--format", "xml"],
+            "invalid value 'xml' for '--format <FORMAT>'",
+        ),
+        (
+            &["plan", "--format", "dot"],
+            "invalid value 'dot' for '--format <FORMAT>'",
+        ),
+        (
+            &["graph", "--format", "svg"],
+            "invalid value 'svg' for '--format <FORMAT>'",
+        ),
+        (
+            &["list", "--format", "yaml"],
+            "invalid value 'yaml' for '--format <FORMAT>'",
+        ),
+        (&["schema", "extra"], "unexpected argument 'extra'"),
+        (
+            &["check", "a.toml", "b.toml"],
+            "unexpected argument 'b.toml'",
+        ),
+        (
+            &["graph", "--flow"],
+            "a value is required for '--flow <FLOW>'",
+        ),
+        (&[], "Usage: opflow <COMMAND>"),
+    ];
+    for (args, message) in cases {
+        let run = scratch.run(args);
+        assert_eq!(run.code, 2, "opflow {args:?}: {run:?}");
+        assert_eq!(run.stdout, "", "opflow {args:?}");
+        assert!(
+            run.stderr.contains(message),
+            "opflow {args:?}: stderr lacks {message:?}:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let scratch = Scratch::new("help");
+    let run = scratch.run(&["--help"]);
+    run.expect_code(0);
+    for command in ["check", "plan", "graph", "schema", "list"] {
+        assert!(run.stdout.contains(command), "help lacks `{command}`");
+    }
+    let run = scratch.run(&["--version"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        format!("opflow {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn no_manifest_in_current_folder_exits_2() {
+    let scratch = Scratch::new("empty-folder");
+    // A file with another name, and a folder with a manifest's name, are not manifests.
+    scratch.write("manifest.toml", MINIMAL_TOML);
+    fs::create_dir(scratch.path("operations.toml")).unwrap();
+    // The binary reports its current folder as the OS gives it: symlinks resolved.
+    let dir = scratch.dir.canonicalize().unwrap();
+    let message = format!("no manifest found in `{}`", dir.display());
+
+    for command in ["check", "plan", "graph", "list"] {
+        let run = scratch.run(&[command]);
+        run.expect_code(2);
+        assert_eq!(run.stdout, "", "opflow {command}");
+        assert!(
+            run.stderr.contains(&message),
+            "opflow {command}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("help: create `operations.toml` there"),
+            "opflow {command}: {}",
+            run.stderr
+        );
+    }
+
+    let run = scratch.run(&["check", "--format", "short"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr,
+        format!("error[opflow::manifest::not_found]: {message}\n")
+    );
+
+    let run = scratch.run(&["check", "--format", "json"]);
+    run.expect_code(2);
+    let json = run.json();
+    let list = json.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_diagnostic_shape(&list[0]);
+    assert_eq!(list[0]["code"], "opflow::manifest::not_found");
+    assert_eq!(list[0]["message"], message);
+    assert_eq!(list[0]["file"], Value::Null);
+}
+
+// ---------------------------------------------------------------- discovery
+
+/// A manifest with `n` flat operations, in the given format, so that the
+/// `ok:` line tells which file was read.
+fn manifest_with(n: usize, format: &str) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("op{i}")).collect();
+    match format {
+        "toml" => {
+            let mut text = String::from("version = 1\n");
+            for name in &names {
+                let _ = write!(
+                    text,
+                    "\n[[operations]]\nname = \"{name}\"\ncall = \"pkg.mod:{name}\"\n"
+                );
+            }
+            text
+        }
+        "yaml" => {
+            let mut text = String::from("version: 1\noperations:\n");
+            for name in &names {
+                let _ = write!(text, "  - name: {name}\n    call: \"pkg.mod:{name}\"\n");
+            }
+            text
+        }
+        "json" => {
+            let ops: Vec<Value> = names
+                .iter()
+                .map(|name| serde_json::json!({ "name": name, "call": format!("pkg.mod:{name}") }))
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({ "version": 1, "operations": ops }))
+                .unwrap()
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn discovery_prefers_toml_then_yaml_then_yml_then_json() {
+    let scratch = Scratch::new("discovery");
+    scratch.write("operations.toml", manifest_with(1, "toml"));
+    scratch.write("operations.yaml", manifest_with(2, "yaml"));
+    scratch.write("operations.yml", manifest_with(3, "yaml"));
+    scratch.write("operations.json", manifest_with(4, "json"));
+
+    let expect = |file: &str, n: usize| {
+        let run = scratch.run(&["check"]);
+        run.expect_code(0);
+        let ops = if n == 1 { "operation" } else { "operations" };
+        assert_eq!(run.stderr, format!("ok: {file} has {n} {ops} in 2 flows\n"));
+        // The other commands find the same file.
+        let run = scratch.run(&["list", "--format", "json"]);
+        run.expect_code(0);
+        assert_eq!(run.json()["flows"][0]["operations"], n);
+    };
+    expect("operations.toml", 1);
+    scratch.remove("operations.toml");
+    expect("operations.yaml", 2);
+    scratch.remove("operations.yaml");
+    expect("operations.yml", 3);
+    scratch.remove("operations.yml");
+    expect("operations.json", 4);
+}
+
+#[test]
+fn discovery_toml_wins_over_yaml_for_the_example() {
+    let scratch = example();
+    // A broken YAML next to a valid TOML is never read.
+    scratch.write("operations.yaml", "version: [\n");
+    scratch.run(&["check"]).expect_code(0);
+    scratch.run(&["plan"]).expect_code(0);
+}
+
+#[test]
+fn discovery_json_only_folder_works() {
+    let scratch = Scratch::new("json-only");
+    let json = serde_json::json!({
+        "version": 1,
+        "project": { "name": "jobs" },
+        "operations": [
+            { "name": "etl.extract", "call": "pkg.etl:extract", "params": { "url": "str" }, "returns": "bytes" },
+            { "name": "etl.load", "call": "pkg.etl:load", "params": { "extract": "bytes" } }
+        ]
+    });
+    scratch.write(
+        "operations.json",
+        serde_json::to_string_pretty(&json).unwrap(),
+    );
+    let run = scratch.run(&["check"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr,
+        "ok: operations.json has 2 operations in 2 flows\n"
+    );
+    let run = scratch.run(&["plan", "--format", "json"]);
+    run.expect_code(0);
+    let plan = run.json();
+    let etl = plan["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "etl")
+        .expect("flow etl");
+    assert_eq!(
+        etl["stages"],
+        serde_json::json!([["etl.extract"], ["etl.load"]])
+    );
+    let run = scratch.run(&["list"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "all  2 operations  url: str\netl  2 operations  url: str\n"
+    );
+}
+
+#[test]
+fn manifest_in_a_subfolder_is_shown_relative_to_the_current_folder() {
+    let scratch = Scratch::new("subfolder");
+    scratch.write("project/pipelines/operations.toml", MULTI_RESOLVE_TOML);
+    let run = scratch.run(&[
+        "check",
+        "project/pipelines/operations.toml",
+        "--format",
+        "short",
+    ]);
+    run.expect_code(1);
+    let first = run.stderr.lines().next().unwrap();
+    assert_eq!(
+        first,
+        "project/pipelines/operations.toml:5:9: error[opflow::resolve::invalid_call]: \
+         invalid call `pkg.mod`: missing `:` between module and function"
+    );
+    let run = scratch.run(&[
+        "check",
+        "project/pipelines/operations.toml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.json()[0]["file"], "project/pipelines/operations.toml");
+}
+
+// ---------------------------------------------------------------- check formats
+
+#[test]
+fn check_json_lists_every_diagnostic_sorted_by_position() {
+    let scratch = Scratch::new("check-json");
+    scratch.write("operations.json", MULTI_SCHEMA_JSON);
+    let run = scratch.run(&["check", "--format", "json"]);
+    run.expect_code(1);
+    assert_eq!(run.stderr, "", "JSON goes to stdout only");
+    let json = run.json();
+    let list = json.as_array().expect("a JSON array");
+
+    let summary: Vec<String> = list
+        .iter()
+        .map(|d| {
+            assert_diagnostic_shape(d);
+            assert_eq!(d["file"], "operations.json");
+            format!(
+                "{}:{} {}",
+                d["line"],
+                d["column"],
+                d["code"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "3:3 opflow::schema::unknown_field",
+            "5:52 opflow::schema::wrong_type",
+            "6:50 opflow::schema::wrong_type",
+            "6:57 opflow::schema::unknown_field",
+            "8:3 opflow::schema::unknown_field",
+        ]
+    );
+
+    // Sorted by offset, and each span points at the offending text.
+    let offsets: Vec<u64> = list
+        .iter()
+        .map(|d| d["span"]["offset"].as_u64().unwrap())
+        .collect();
+    assert!(offsets.is_sorted(), "{offsets:?}");
+    let spanned: Vec<&str> = list
+        .iter()
+        .map(|d| {
+            let offset = usize::try_from(d["span"]["offset"].as_u64().unwrap()).unwrap();
+            let length = usize::try_from(d["span"]["length"].as_u64().unwrap()).unwrap();
+            &MULTI_SCHEMA_JSON[offset..offset + length]
+        })
+        .collect();
+    assert_eq!(
+        spanned,
+        [
+            "\"colour\"",
+            "\"3\"",
+            "\"yes\"",
+            "\"priority\"",
+            "\"shade\""
+        ]
+    );
+
+    let first = &list[0];
+    assert_eq!(first["message"], "unknown field `colour`");
+    assert_eq!(
+        first["help"],
+        "fields allowed here: `version`, `project`, `defaults`, `flows`, `deploy`, `operations`"
+    );
+    assert_eq!(
+        first["labels"],
+        serde_json::json!([{
+            "message": "not a field here",
+            "line": 3,
+            "column": 3,
+            "span": first["span"],
+        }])
+    );
+    assert_eq!(list[1]["message"], "expected an integer, found a string");
+    assert_eq!(list[1]["help"], "write an integer here");
+}
+
+#[test]
+fn check_json_carries_secondary_labels() {
+    let scratch = Scratch::new("check-json-labels");
+    scratch.write("operations.toml", MULTI_RESOLVE_TOML);
+    let run = scratch.run(&["check", "--format", "json"]);
+    run.expect_code(1);
+    let json = run.json();
+    let list = json.as_array().unwrap();
+    let codes: Vec<&str> = list.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "opflow::resolve::invalid_call",
+            "opflow::resolve::invalid_type",
+            "opflow::resolve::unknown_dependency",
+            "opflow::resolve::duplicate_operation",
+        ]
+    );
+    let duplicate = &list[3];
+    assert_diagnostic_shape(duplicate);
+    assert_eq!(duplicate["message"], "operation `a` is defined twice");
+    assert_eq!(
+        duplicate["help"],
+        "rename one of them: operation names are unique"
+    );
+    assert_eq!(
+        (&duplicate["line"], &duplicate["column"]),
+        (&15.into(), &8.into())
+    );
+    let labels: Vec<(String, u64, u64)> = duplicate["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["message"].as_str().unwrap().to_owned(),
+                l["line"].as_u64().unwrap(),
+                l["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("defined again here".to_owned(), 15, 8),
+            ("first defined here".to_owned(), 4, 8),
+        ]
+    );
+}
+
+#[test]
+fn check_short_prints_one_line_per_diagnostic_on_stderr() {
+    let scratch = Scratch::new("check-short");
+    scratch.write("operations.toml", MULTI_RESOLVE_TOML);
+    let run = scratch.run(&["check", "--format", "short"]);
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "operations.toml:5:9: error[opflow::resolve::invalid_call]: invalid call `pkg.mod`: missing `:` between module and function\n\
+         operations.toml:11:16: error[opflow::resolve::invalid_type]: invalid type `list[int`: `[` is never closed\n\
+         operations.toml:12:20: error[opflow::resolve::unknown_dependency]: `b` depends on unknown operation `zz`\n\
+         operations.toml:15:8: error[opflow::resolve::duplicate_operation]: operation `a` is defined twice\n"
+    );
+
+    scratch.remove("operations.toml");
+    scratch.write("operations.json", MULTI_SCHEMA_JSON);
+    let run = scratch.run(&["check", "--format", "short"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr,
+        "operations.json:3:3: error[opflow::schema::unknown_field]: unknown field `colour`\n\
+         operations.json:5:52: error[opflow::schema::wrong_type]: expected an integer, found a string\n\
+         operations.json:6:50: error[opflow::schema::wrong_type]: expected a boolean, found a string\n\
+         operations.json:6:57: error[opflow::schema::unknown_field]: unknown field `priority`\n\
+         operations.json:8:3: error[opflow::schema::unknown_field]: unknown field `shade`\n"
+    );
+}
+
+#[test]
+fn check_human_shows_position_source_and_help() {
+    let scratch = Scratch::new("check-human");
+    scratch.write("operations.toml", MULTI_RESOLVE_TOML);
+    let run = scratch.run(&["check"]);
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    let err = &run.stderr;
+    for needle in [
+        "opflow::resolve::invalid_call",
+        "× invalid call `pkg.mod`: missing `:` between module and function",
+        "[operations.toml:5:9]",
+        "call = \"pkg.mod\"",
+        "help: write the callable as `module.path:function`, e.g. `jobs.scrapers:fetch_stepstone`",
+        "[operations.toml:15:8]",
+        "defined again here",
+        "first defined here",
+        "help: rename one of them: operation names are unique",
+    ] {
+        assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+    }
+    assert!(err.ends_with("error: 4 problems found\n"), "{err}");
+    // In position order.
+    let at = |needle: &str| err.find(needle).unwrap();
+    assert!(at("operations.toml:5:9") < at("operations.toml:11:16"));
+    assert!(at("operations.toml:11:16") < at("operations.toml:12:20"));
+    assert!(at("operations.toml:12:20") < at("operations.toml:15:8"));
+    // No colour when NO_COLOR is set and stderr is not a terminal.
+    assert!(!err.contains('\u{1b}'), "escape codes in:\n{err}");
+}
+
+// ---------------------------------------------------------------- unreadable input
+
+/// `check --format short` and `--format json` on `manifest`: exit 1, one diagnostic.
+fn one_diagnostic(scratch: &Scratch, manifest: &str) -> (String, Value) {
+    let run = scratch.run(&["check", manifest, "--format", "short"]);
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let short = run.stderr.trim_end().to_owned();
+
+    let run = scratch.run(&["check", manifest, "--format", "json"]);
+    run.expect_code(1);
+    let json = run.json();
+    let list = json.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{json:#}");
+    assert_diagnostic_shape(&list[0]);
+
+    // Human output and the other commands: exit 1 as well, no panic.
+    let run = scratch.run(&["check", manifest]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.ends_with("error: 1 problem found\n"),
+        "{}",
+        run.stderr
+    );
+    for command in ["plan", "graph", "list"] {
+        scratch.run(&[command, manifest]).expect_code(1);
+    }
+    (short, list[0].clone())
+}
+
+#[test]
+fn unreadable_directory_given_as_manifest() {
+    let scratch = Scratch::new("unreadable-dir");
+    fs::create_dir(scratch.path("pipelines.toml")).unwrap();
+    let (short, json) = one_diagnostic(&scratch, "pipelines.toml");
+    assert_eq!(
+        short,
+        "error[opflow::manifest::unreadable]: cannot read `pipelines.toml`: it is a directory"
+    );
+    assert_eq!(json["code"], "opflow::manifest::unreadable");
+    assert_eq!(
+        json["help"],
+        "check that the path names a readable manifest file"
+    );
+}
+
+#[test]
+fn unreadable_missing_file() {
+    let scratch = Scratch::new("unreadable-missing");
+    let (short, json) = one_diagnostic(&scratch, "missing.toml");
+    // The OS's wording of "no such file" varies; the start does not.
+    assert!(
+        short.starts_with("error[opflow::manifest::unreadable]: cannot read `missing.toml`: "),
+        "{short}"
+    );
+    assert_eq!(json["code"], "opflow::manifest::unreadable");
+}
+
+#[test]
+fn unreadable_unknown_extension() {
+    let scratch = Scratch::new("unreadable-ext");
+    scratch.write("operations.txt", MINIMAL_TOML);
+    let (short, json) = one_diagnostic(&scratch, "operations.txt");
+    assert_eq!(
+        short,
+        "error[opflow::manifest::unknown_format]: `operations.txt` is not a manifest: unknown file extension"
+    );
+    assert_eq!(
+        json["help"],
+        "name the manifest `.toml`, `.yaml`, `.yml` or `.json`"
+    );
+    // Not picked up by discovery either.
+    scratch.run(&["check"]).expect_code(2);
+}
+
+#[test]
+fn unreadable_non_utf8_bytes() {
+    let scratch = Scratch::new("unreadable-utf8");
+    for (file, bytes) in [
+        ("bad.toml", &b"version = 1\nname = \"\xff\xfe\"\n"[..]),
+        ("bad.yaml", &b"version: 1\nname: \"\xc3\x28\"\n"[..]),
+        ("bad.json", &b"{\"version\": 1, \"x\": \"\x80\"}"[..]),
+    ] {
+        scratch.write(file, bytes);
+        let (short, json) = one_diagnostic(&scratch, file);
+        assert!(
+            short.starts_with(&format!(
+                "error[opflow::manifest::unreadable]: cannot read `{file}`: it is not UTF-8"
+            )),
+            "{short}"
+        );
+        assert_eq!(json["code"], "opflow::manifest::unreadable");
+    }
+}
+
+#[test]
+fn unreadable_empty_file_is_missing_version() {
+    let scratch = Scratch::new("unreadable-empty");
+    for file in ["operations.toml", "operations.yaml", "operations.json"] {
+        scratch.write(file, "");
+        let (short, json) = one_diagnostic(&scratch, file);
+        assert_eq!(
+            short,
+            format!("{file}:1:1: error[opflow::schema::missing_field]: missing field `version`")
+        );
+        assert_eq!(json["help"], "add `version` to this table");
+        assert_eq!(
+            json["span"],
+            serde_json::json!({ "offset": 0, "length": 0 })
+        );
+    }
+}
+
+#[test]
+fn deeply_nested_input_is_a_diagnostic_not_a_crash() {
+    let scratch = Scratch::new("deep");
+    let depth = 100_000;
+    let open = "[".repeat(depth);
+    let close = "]".repeat(depth);
+    scratch.write(
+        "deep.json",
+        format!("{{\"version\": 1, \"x\": {open}{close}}}"),
+    );
+    scratch.write("deep.yaml", format!("version: 1\nx: {open}{close}\n"));
+    scratch.write("deep.toml", format!("version = 1\nx = {open}{close}\n"));
+    for file in ["deep.json", "deep.yaml", "deep.toml"] {
+        let (short, _) = one_diagnostic(&scratch, file);
+        assert!(short.contains("error[opflow::manifest::"), "{short}");
+    }
+}
+
+// ---------------------------------------------------------------- plan
+
+#[test]
+fn plan_json_has_the_documented_shape() {
+    let scratch = example();
+    let run = scratch.run(&["plan", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "");
+    let plan = run.json();
+    let flows = plan["flows"].as_array().expect("flows[]");
+    let names: Vec<&str> = flows.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["all", "scraping"]);
+
+    for flow in flows {
+        assert!(flow["params"].is_array());
+        assert!(flow["stages"].is_array());
+        for op in flow["operations"].as_array().unwrap() {
+            assert!(op["name"].is_string());
+            assert!(op["after"].is_array(), "{op:#}");
+            for (param, binding) in op["bindings"].as_object().unwrap() {
+                assert!(binding["rule"].is_string(), "{param}: {binding:#}");
+                assert!(binding["from"].is_string(), "{param}: {binding:#}");
+            }
+        }
+    }
+
+    let scraping = &flows[1];
+    assert_eq!(
+        scraping["description"],
+        "Collect job listings from StepStone and LinkedIn and merge them"
+    );
+    assert_eq!(
+        scraping["stages"],
+        serde_json::json!([
+            ["scraping.linkedin.fetch", "scraping.stepstone.fetch"],
+            ["scraping.merge"]
+        ])
+    );
+    assert_eq!(
+        scraping["params"],
+        serde_json::json!([
+            { "name": "keywords", "type": "str", "default": null, "required": true },
+            { "name": "pages", "type": "int", "default": 2, "required": false }
+        ])
+    );
+    let ops = scraping["operations"].as_array().unwrap();
+    let op_names: Vec<&str> = ops.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        op_names,
+        [
+            "scraping.linkedin.fetch",
+            "scraping.stepstone.fetch",
+            "scraping.merge"
+        ]
+    );
+    let merge = &ops[2];
+    assert_eq!(
+        merge["bindings"],
+        serde_json::json!({
+            "stepstone": { "rule": "name", "from": "scraping.stepstone.fetch", "type": "list[jobs.models.Listing]" },
+            "linkedin": { "rule": "name", "from": "scraping.linkedin.fetch", "type": "list[jobs.models.Listing]" }
+        })
+    );
+    assert_eq!(merge["after"], serde_json::json!([]));
+    assert_eq!(
+        ops[0]["bindings"]["pages"],
+        serde_json::json!({ "rule": "flow_param", "from": "$pages", "type": "int" })
+    );
+}
+
+#[test]
+fn plan_is_identical_for_the_toml_and_yaml_examples() {
+    let scratch = Scratch::new("plan-same");
+    scratch.write("operations.toml", EXAMPLE_TOML);
+    scratch.write("operations.yaml", EXAMPLE_YAML);
+    for format in ["json", "text"] {
+        let toml = scratch.run(&["plan", "operations.toml", "--format", format]);
+        let yaml = scratch.run(&["plan", "operations.yaml", "--format", format]);
+        toml.expect_code(0);
+        yaml.expect_code(0);
+        assert!(!toml.stdout.is_empty());
+        assert_eq!(toml.stdout, yaml.stdout, "--format {format}");
+    }
+    for args in [&["list"][..], &["graph"], &["graph", "--format", "dot"]] {
+        let toml = scratch.run(&[args, &["operations.toml"]].concat());
+        let yaml = scratch.run(&[args, &["operations.yaml"]].concat());
+        assert_eq!(toml.stdout, yaml.stdout, "opflow {args:?}");
+    }
+}
+
+#[test]
+fn plan_text_mentions_every_operation_and_binding() {
+    let scratch = example();
+    let run = scratch.run(&["plan"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "");
+    let text = &run.stdout;
+    for op in [
+        "scraping.stepstone.fetch",
+        "scraping.linkedin.fetch",
+        "scraping.merge",
+    ] {
+        assert!(text.contains(op), "plan lacks {op}:\n{text}");
+    }
+    let scraping = text
+        .split("\n\n")
+        .find(|section| section.starts_with("flow scraping"))
+        .expect("a section for flow scraping");
+    assert_eq!(
+        scraping,
+        "flow scraping (3 operations, 2 stages)\n\
+         \x20 Collect job listings from StepStone and LinkedIn and merge them\n\
+         \x20 params: keywords: str, pages: int = 2\n\
+         \x20 stage 1: scraping.linkedin.fetch, scraping.stepstone.fetch\n\
+         \x20 stage 2: scraping.merge\n\
+         \x20 critical path: scraping.linkedin.fetch -> scraping.merge\n\
+         \x20 scraping.linkedin.fetch = jobs.scrapers:fetch_linkedin\n\
+         \x20   keywords <- $keywords (flow_param)\n\
+         \x20   pages <- $pages (flow_param)\n\
+         \x20 scraping.stepstone.fetch = jobs.scrapers:fetch_stepstone\n\
+         \x20   keywords <- $keywords (flow_param)\n\
+         \x20 scraping.merge = jobs.merge:merge\n\
+         \x20   stepstone <- scraping.stepstone.fetch (name)\n\
+         \x20   linkedin <- scraping.linkedin.fetch (name)"
+    );
+}
+
+// ---------------------------------------------------------------- graph
+
+/// The indentation of the line that opens the subgraph titled `title`, and its index.
+fn mermaid_subgraph(lines: &[&str], title: &str) -> (usize, usize) {
+    let index = lines
+        .iter()
+        .position(|l| {
+            l.trim_start().starts_with("subgraph ") && l.ends_with(&format!("[\"{title}\"]"))
+        })
+        .unwrap_or_else(|| panic!("no subgraph {title:?}"));
+    let indent = lines[index].len() - lines[index].trim_start().len();
+    (index, indent)
+}
+
+/// The index of the `end` that closes the subgraph opened at `open`.
+fn mermaid_end(lines: &[&str], open: usize, indent: usize) -> usize {
+    (open + 1..lines.len())
+        .find(|&i| {
+            lines[i].trim() == "end" && lines[i].len() - lines[i].trim_start().len() == indent
+        })
+        .expect("subgraph is closed")
+}
+
+#[test]
+fn graph_mermaid_nests_the_hierarchy() {
+    let scratch = example();
+    let run = scratch.run(&["graph"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "");
+    let text = &run.stdout;
+    assert!(text.starts_with("flowchart LR\n"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let (outer, outer_indent) = mermaid_subgraph(&lines, "scraping");
+    let outer_end = mermaid_end(&lines, outer, outer_indent);
+    for inner_title in ["stepstone", "linkedin"] {
+        let (inner, inner_indent) = mermaid_subgraph(&lines, inner_title);
+        assert!(
+            outer < inner && inner < outer_end,
+            "{inner_title} is not inside scraping:\n{text}"
+        );
+        assert!(inner_indent > outer_indent);
+        assert!(mermaid_end(&lines, inner, inner_indent) < outer_end);
+    }
+    // Both data edges are labelled with the parameter they feed.
+    assert!(text.contains("-->|stepstone|"), "{text}");
+    assert!(text.contains("-->|linkedin|"), "{text}");
+
+    let scraping = scratch.run(&["graph", "--flow", "scraping"]);
+    scraping.expect_code(0);
+    assert_eq!(
+        scraping.stdout,
+        "flowchart LR\n\
+         \x20 subgraph c0[\"scraping\"]\n\
+         \x20   subgraph c1[\"linkedin\"]\n\
+         \x20     n0[\"fetch\"]\n\
+         \x20   end\n\
+         \x20   subgraph c2[\"stepstone\"]\n\
+         \x20     n1[\"fetch\"]\n\
+         \x20   end\n\
+         \x20   n2[\"merge\"]\n\
+         \x20 end\n\
+         \x20 n1 -->|stepstone| n2\n\
+         \x20 n0 -->|linkedin| n2\n"
+    );
+}
+
+#[test]
+fn graph_dot_is_a_digraph_with_clusters() {
+    let scratch = example();
+    let run = scratch.run(&["graph", "--format", "dot", "--flow", "scraping"]);
+    run.expect_code(0);
+    let text = &run.stdout;
+    assert!(text.starts_with("digraph \"scraping\" {\n"), "{text}");
+    assert!(text.ends_with("}\n"), "{text}");
+    assert_eq!(
+        text.matches('{').count(),
+        text.matches('}').count(),
+        "{text}"
+    );
+    for cluster in [
+        "subgraph \"cluster_scraping\" {",
+        "subgraph \"cluster_scraping.stepstone\" {",
+        "subgraph \"cluster_scraping.linkedin\" {",
+    ] {
+        assert!(text.contains(cluster), "dot lacks {cluster:?}:\n{text}");
+    }
+    assert!(
+        text.contains("\"scraping.stepstone.fetch\" -> \"scraping.merge\" [label=\"stepstone\"];")
+    );
+    assert!(
+        text.contains("\"scraping.linkedin.fetch\" -> \"scraping.merge\" [label=\"linkedin\"];")
+    );
+
+    let all = scratch.run(&["graph", "--format", "dot"]);
+    all.expect_code(0);
+    assert!(
+        all.stdout.starts_with("digraph \"all\" {\n"),
+        "{}",
+        all.stdout
+    );
+}
+
+#[test]
+fn graph_unknown_flow_lists_the_flows() {
+    let scratch = example();
+    for format in ["mermaid", "dot"] {
+        let run = scratch.run(&["graph", "--flow", "nope", "--format", format]);
+        run.expect_code(2);
+        assert_eq!(run.stdout, "");
+        assert_eq!(
+            run.stderr,
+            "error: no flow named `nope`; the flows are: all, scraping\n"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- schema
+
+#[test]
+fn schema_is_draft_07_json() {
+    let scratch = Scratch::new("schema");
+    let run = scratch.run(&["schema"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "");
+    let schema = run.json();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert!(
+        run.stdout
+            .contains("\"$schema\": \"http://json-schema.org/draft-07/schema#\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("prefixItems"),
+        "draft 2020-12 keyword in a draft-07 schema"
+    );
+    assert_eq!(schema["type"], "object");
+    assert!(schema["properties"]["operations"].is_object());
+
+    // The committed copy (for editors' `#:schema` directives) matches, when present.
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/opflow.schema.json");
+    if let Ok(text) = fs::read_to_string(&committed) {
+        assert_eq!(
+            run.stdout,
+            text,
+            "{} is stale: regenerate it with `opflow schema > schema/opflow.schema.json`",
+            committed.display()
+        );
+    }
+}
+
+// ---------------------------------------------------------------- list
+
+#[test]
+fn list_shows_each_flow_with_its_parameters() {
+    let scratch = example();
+    let run = scratch.run(&["list"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "");
+    assert_eq!(
+        run.stdout,
+        "all       3 operations  keywords: str, pages: int = 2\n\
+         scraping  3 operations  keywords: str, pages: int = 2\n"
+    );
+
+    let run = scratch.run(&["list", "--format", "json"]);
+    run.expect_code(0);
+    let params = serde_json::json!([
+        { "name": "keywords", "type": "str", "default": null, "required": true },
+        { "name": "pages", "type": "int", "default": 2, "required": false }
+    ]);
+    assert_eq!(
+        run.json(),
+        serde_json::json!({ "flows": [
+            { "name": "all", "description": null, "operations": 3, "params": params },
+            {
+                "name": "scraping",
+                "description": "Collect job listings from StepStone and LinkedIn and merge them",
+                "operations": 3,
+                "params": params
+            }
+        ]})
+    );
+}
+
+#[test]
+fn list_says_when_a_flow_has_no_parameters() {
+    let scratch = Scratch::new("list-none");
+    scratch.write("operations.toml", MINIMAL_TOML);
+    let run = scratch.run(&["list"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "all  1 operation   (no parameters)\nt    1 operation   (no parameters)\n"
+    );
+}
+
+// ---------------------------------------------------------------- scale
+
+/// 20,000 operations: a chain of 9,999 (`chain.bNNN.sNN`, each taking the
+/// previous one's value by `from`), a flat `root`, and a fan-out of 10,000
+/// (`fan.gNNN.wNN`) that each take `root` by name.
+fn large_manifest() -> String {
+    const CHAIN: usize = 9_999;
+    const FAN: usize = 10_000;
+    let mut text = String::with_capacity(4 << 20);
+    text.push_str("version = 1\n\n[project]\nname = \"big\"\n");
+    let chain_name = |i: usize| format!("chain.b{:03}.s{:02}", i / 100, i % 100);
+    for i in 0..CHAIN {
+        let name = chain_name(i);
+        let params = if i == 0 {
+            "{ seed = \"int\" }".to_owned()
+        } else {
+            format!(
+                "{{ prev = {{ type = \"int\", from = \"{}\" }} }}",
+                chain_name(i - 1)
+            )
+        };
+        let _ = write!(
+            text,
+            "\n[[operations]]\nname = \"{name}\"\ncall = \"pkg.chain:step{i}\"\nparams = {params}\nreturns = \"int\"\n"
+        );
+    }
+    text.push_str(
+        "\n[[operations]]\nname = \"root\"\ncall = \"pkg.fan:root\"\nparams = { size = \"int\" }\nreturns = \"int\"\n",
+    );
+    for i in 0..FAN {
+        let _ = write!(
+            text,
+            "\n[[operations]]\nname = \"fan.g{:03}.w{:02}\"\ncall = \"pkg.fan:work\"\nparams = {{ root = \"int\" }}\nreturns = \"int\"\n",
+            i / 100,
+            i % 100
+        );
+    }
+    text
+}
+
+#[test]
+fn check_a_manifest_of_20000_operations() {
+    let scratch = Scratch::new("large");
+    scratch.write("operations.toml", large_manifest());
+
+    let started = Instant::now();
+    let run = scratch.run(&["check"]);
+    let elapsed = started.elapsed();
+    run.expect_code(0);
+    // Flows: all, big (the flat `root`), chain, fan.
+    assert_eq!(
+        run.stderr,
+        "ok: operations.toml has 20000 operations in 4 flows\n"
+    );
+    eprintln!("opflow check, 20,000 operations: {elapsed:?}");
+
+    let started = Instant::now();
+    let run = scratch.run(&["list"]);
+    let elapsed = started.elapsed();
+    run.expect_code(0);
+    let rows: Vec<Vec<&str>> = run
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            &[
+                "all",
+                "20000",
+                "operations",
+                "seed:",
+                "int,",
+                "size:",
+                "int"
+            ][..],
+            &["big", "1", "operation", "size:", "int"],
+            &["chain", "9999", "operations", "seed:", "int"],
+            &["fan", "10001", "operations", "size:", "int"],
+        ]
+    );
+    eprintln!("opflow list, 20,000 operations: {elapsed:?}");
+}
+
+#[test]
+fn list_aligns_operation_counts_of_any_width() {
+    let scratch = Scratch::new("list-align");
+    scratch.write("operations.toml", large_manifest());
+    let run = scratch.run(&["list"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "all    20000 operations  seed: int, size: int\n\
+         big        1 operation   size: int\n\
+         chain   9999 operations  seed: int\n\
+         fan    10001 operations  size: int\n"
+    );
+}
