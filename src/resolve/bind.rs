@@ -25,8 +25,14 @@ enum Found {
 }
 
 impl Found {
-    fn from(mut candidates: Vec<Candidate>) -> Self {
-        candidates.dedup();
+    fn from(candidates: Vec<Candidate>) -> Self {
+        let mut unique: Vec<Candidate> = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            if !unique.contains(&candidate) {
+                unique.push(candidate);
+            }
+        }
+        let mut candidates = unique;
         match candidates.len() {
             0 => Self::None,
             1 => Self::One(candidates.remove(0)),
@@ -402,8 +408,11 @@ impl Resolver<'_> {
                 )));
             }
         }
-        // 2c. a sibling subtree `parent.p.*` with exactly one sink.
-        let sinks = if restricted {
+        // 2c. a sibling subtree `parent.p.*` with exactly one sink (not the
+        // operation's own children, when `parent.p` is the operation itself).
+        let sinks = if sibling_name == op.name.value {
+            Vec::new()
+        } else if restricted {
             let members: Vec<usize> = graph
                 .subtrees
                 .get(sibling_name.as_str())

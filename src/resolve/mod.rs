@@ -375,7 +375,12 @@ impl Resolver<'_> {
     fn project(&mut self, raw: &RawManifest) -> Project {
         let name = match &raw.project.name {
             Some(name) => {
-                if let Some(reason) = identifier_problem(name) {
+                if name.value == ROOT_FLOW {
+                    self.error(Diagnostic::ReservedFlowName {
+                        name: name.value.clone(),
+                        span: at(name.span),
+                    });
+                } else if let Some(reason) = identifier_problem(name) {
                     self.error(Diagnostic::InvalidName {
                         name: name.value.clone(),
                         reason,
@@ -428,11 +433,10 @@ impl Resolver<'_> {
             }
             let prefix = format!("{}.", key.value);
             let flat_flow = key.value == project.name && names.iter().any(|n| !n.contains('.'));
-            if !flat_flow
-                && !names
-                    .iter()
-                    .any(|n| *n == key.value || n.starts_with(&prefix))
-            {
+            // A dotted key may name a single operation (a flow of one); a flat
+            // one must be a top-level segment, or the project's flow.
+            let own_name = key.value.contains('.') && names.contains(&key.value.as_str());
+            if !flat_flow && !own_name && !names.iter().any(|n| n.starts_with(&prefix)) {
                 let mut prefixes: Vec<&str> = names
                     .iter()
                     .flat_map(|n| n.match_indices('.').map(move |(i, _)| &n[..i]))
