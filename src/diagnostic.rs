@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use miette::{
-    Diagnostic as _, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan,
+    Diagnostic as _, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError,
+    MietteSpanContents, SourceCode, SourceSpan, SpanContents,
 };
 use serde::Serialize;
 
@@ -430,14 +431,40 @@ pub struct JsonLabel {
 
 /// Where the diagnostics of a run point into.
 pub struct Context<'a> {
-    pub source: Option<&'a Source>,
+    source: Option<&'a Source>,
     /// The file name as shown to the user.
-    pub display_path: String,
+    display_path: String,
+    /// Byte offset of the start of every line, so positions cost a binary
+    /// search, not a scan of the file (a run may report thousands of problems).
+    line_starts: Arc<Vec<usize>>,
 }
 
-impl Context<'_> {
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        self.source.map_or((1, 1), |source| source.line_col(offset))
+impl<'a> Context<'a> {
+    pub fn new(source: Option<&'a Source>, display_path: String) -> Self {
+        let line_starts = source.map_or_else(Vec::new, |source| line_starts(&source.text));
+        Self {
+            source,
+            display_path,
+            line_starts: Arc::new(line_starts),
+        }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let Some(source) = self.source else {
+            return (1, 1);
+        };
+        let text = &source.text;
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self
+            .line_starts
+            .partition_point(|&start| start <= offset)
+            .max(1);
+        let start = self.line_starts[line - 1];
+        (line, text[start..offset].chars().count() + 1)
     }
 
     pub fn to_json(&self, diagnostic: &Diagnostic) -> JsonDiagnostic {
@@ -451,7 +478,7 @@ impl Context<'_> {
             code: diagnostic.code_str(),
             severity: "error",
             message: diagnostic.to_string(),
-            file: first.map(|_| self.display_path.clone()),
+            file: (!self.display_path.is_empty()).then(|| self.display_path.clone()),
             line: position.map(|p| p.0),
             column: position.map(|p| p.1),
             span: first.map(|label| JsonSpan {
@@ -503,6 +530,11 @@ impl Context<'_> {
                             "{}:{line}:{column}: error[{}]: {}",
                             self.display_path, json.code, json.message
                         )?,
+                        _ if !self.display_path.is_empty() => writeln!(
+                            err,
+                            "{}: error[{}]: {}",
+                            self.display_path, json.code, json.message
+                        )?,
                         _ => writeln!(err, "error[{}]: {}", json.code, json.message)?,
                     }
                 }
@@ -515,11 +547,10 @@ impl Context<'_> {
                     GraphicalTheme::unicode_nocolor()
                 };
                 let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
-                let source = self.source.map(|source| {
-                    NamedSource::new(
-                        self.display_path.clone(),
-                        Arc::<str>::from(source.text.as_str()),
-                    )
+                let source = self.source.map(|source| IndexedSource {
+                    name: self.display_path.clone(),
+                    text: Arc::from(source.text.as_str()),
+                    line_starts: Arc::clone(&self.line_starts),
                 });
                 for diagnostic in diagnostics {
                     let mut rendered = String::new();
@@ -548,5 +579,60 @@ impl Context<'_> {
                 Ok(())
             }
         }
+    }
+}
+
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// The manifest's text for miette, which reads only the lines around a span
+/// (miette's own `str` source scans from the start of the file every time).
+#[derive(Clone)]
+struct IndexedSource {
+    name: String,
+    text: Arc<str>,
+    line_starts: Arc<Vec<usize>>,
+}
+
+impl SourceCode for IndexedSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let bytes = self.text.as_bytes();
+        let line_of = |offset: usize| {
+            self.line_starts
+                .partition_point(|&start| start <= offset)
+                .max(1)
+                - 1
+        };
+        let first = line_of(span.offset()).saturating_sub(context_lines_before);
+        let last = line_of(span.offset() + span.len().saturating_sub(1)) + context_lines_after + 1;
+        let start = self.line_starts[first];
+        let end = self
+            .line_starts
+            .get(last + 1)
+            .copied()
+            .unwrap_or(bytes.len())
+            .max(start);
+        let window = &bytes[start..end.min(bytes.len())];
+        let local = SourceSpan::new(span.offset().saturating_sub(start).into(), span.len());
+        let contents = window.read_span(&local, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            contents.data(),
+            SourceSpan::new(
+                (contents.span().offset() + start).into(),
+                contents.span().len(),
+            ),
+            contents.line() + first,
+            contents.column(),
+            contents.line_count(),
+        )))
     }
 }

@@ -55,10 +55,16 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
         dag.add_node(i);
     }
     let mut edges: Vec<(usize, usize)> = Vec::new();
+    let mut links = Links {
+        up: vec![Vec::new(); ops.len()],
+        down: vec![Vec::new(); ops.len()],
+    };
     for (i, op) in ops.iter().enumerate() {
         for up in op.upstream() {
             dag.add_edge(NodeIndex::new(up), NodeIndex::new(i), ());
             edges.push((up, i));
+            links.up[i].push(up);
+            links.down[up].push(i);
         }
     }
     let (layers, leftover) = hierarchy::layers(ops.len(), &edges);
@@ -91,17 +97,47 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
     members.insert(ROOT_FLOW.to_owned(), (0..ops.len()).collect());
 
     // Every flow lists its operations in this one order: by stage, then name.
+    let mut by_name: Vec<usize> = (0..ops.len()).collect();
+    by_name.sort_unstable_by(|&a, &b| ops[a].name.cmp(&ops[b].name));
+    let mut name_rank = vec![0; ops.len()];
+    for (rank, &op) in by_name.iter().enumerate() {
+        name_rank[op] = rank;
+    }
     let mut order: Vec<usize> = (0..ops.len()).collect();
-    order.sort_unstable_by(|&a, &b| {
-        stage_of[a]
-            .cmp(&stage_of[b])
-            .then_with(|| ops[a].name.cmp(&ops[b].name))
-    });
+    order.sort_unstable_by_key(|&op| (stage_of[op], name_rank[op]));
+
+    let members: Vec<(String, Vec<usize>)> = members.into_iter().collect();
+    let needed = membership(&links, &order, &members);
+    let words = members.len().div_ceil(64);
+    let everything = vec![true; ops.len()];
+    let context = Context {
+        manifest: &manifest,
+        links: &links,
+        stage_of: &stage_of,
+        order: &order,
+        name_rank: &name_rank,
+    };
+    // Flows whose upstream closure is every operation are the root flow under
+    // another name: computed once.
+    let root = context.flow(ROOT_FLOW.to_owned(), FlowSettings::default(), &everything);
     let flows = members
         .into_iter()
-        .map(|(name, own)| {
+        .enumerate()
+        .map(|(f, (name, _))| {
             let settings = manifest.flows.get(&name).cloned().unwrap_or_default();
-            flow(&manifest, &dag, &stage_of, &order, name, settings, &own)
+            let (word, bit) = (f / 64, 1u64 << (f % 64));
+            let inside: Vec<bool> = (0..ops.len())
+                .map(|op| needed[op * words + word] & bit != 0)
+                .collect();
+            if inside.iter().all(|&i| i) {
+                Flow {
+                    name,
+                    settings,
+                    ..root.clone()
+                }
+            } else {
+                context.flow(name, settings, &inside)
+            }
         })
         .collect();
     Ok(FlowGraph {
@@ -112,125 +148,139 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
     })
 }
 
-fn flow(
-    manifest: &Manifest,
-    dag: &DiGraph<usize, ()>,
-    stage_of: &[usize],
-    order: &[usize],
-    name: String,
-    settings: FlowSettings,
-    own: &[usize],
-) -> Flow {
-    let ops = &manifest.operations;
-    // The upstream closure: everything the flow's own operations wait for.
-    let mut inside = vec![false; ops.len()];
-    let mut queue: VecDeque<usize> = own.iter().copied().collect();
-    for &op in own {
-        inside[op] = true;
-    }
-    while let Some(op) = queue.pop_front() {
-        for up in dag.neighbors_directed(NodeIndex::new(op), petgraph::Direction::Incoming) {
-            if !inside[up.index()] {
-                inside[up.index()] = true;
-                queue.push_back(up.index());
-            }
-        }
-    }
-    let operations: Vec<usize> = order.iter().copied().filter(|&i| inside[i]).collect();
-
-    let mut stages: Vec<Vec<usize>> = Vec::new();
-    for &op in &operations {
-        if stages.len() <= stage_of[op] {
-            stages.resize_with(stage_of[op] + 1, Vec::new);
-        }
-        stages[stage_of[op]].push(op);
-    }
-    stages.retain(|stage| !stage.is_empty());
-
-    let sinks: Vec<usize> = operations
-        .iter()
-        .copied()
-        .filter(|&op| {
-            !dag.neighbors_directed(NodeIndex::new(op), petgraph::Direction::Outgoing)
-                .any(|down| inside[down.index()])
-        })
-        .collect();
-
-    let mut params: Vec<FlowParam> = Vec::new();
-    let mut position: BTreeMap<&str, usize> = BTreeMap::new();
-    for &op in &operations {
-        for param in &ops[op].params {
-            let Binding::FlowParam { name } = &param.binding else {
-                continue;
-            };
-            if let Some(&at) = position.get(name.as_str()) {
-                let merged = &mut params[at];
-                if merged.ty.is_none() {
-                    merged.ty.clone_from(&param.ty);
-                }
-                if merged.default.is_none() {
-                    merged.default.clone_from(&param.default);
-                }
-            } else {
-                position.insert(name, params.len());
-                params.push(FlowParam {
-                    name: name.clone(),
-                    ty: param.ty.clone(),
-                    default: param.default.clone(),
-                });
-            }
-        }
-    }
-
-    Flow {
-        critical_path: critical_path(manifest, dag, &operations, &inside),
-        name,
-        settings,
-        operations,
-        stages,
-        params,
-        sinks,
-    }
+/// Each operation's direct upstream and downstream operations.
+struct Links {
+    up: Vec<Vec<usize>>,
+    down: Vec<Vec<usize>>,
 }
 
-/// The longest chain (by number of operations) through the flow, upstream
-/// first; ties go to the alphabetically first operation.
-fn critical_path(
-    manifest: &Manifest,
-    dag: &DiGraph<usize, ()>,
-    topo: &[usize],
-    inside: &[bool],
-) -> Vec<usize> {
-    let ops = &manifest.operations;
-    let mut length = vec![0usize; ops.len()];
-    let mut previous: Vec<Option<usize>> = vec![None; ops.len()];
-    for &op in topo {
-        let best = dag
-            .neighbors_directed(NodeIndex::new(op), petgraph::Direction::Incoming)
-            .map(NodeIndex::index)
-            .filter(|&up| inside[up])
-            .max_by(|&a, &b| {
-                length[a]
-                    .cmp(&length[b])
-                    .then_with(|| ops[b].name.cmp(&ops[a].name))
-            });
-        length[op] = 1 + best.map_or(0, |up| length[up]);
-        previous[op] = best;
+/// Which flows need each operation, as bitsets (`words` u64s per operation,
+/// bit `f` for flow `f`): a flow needs its own operations and everything they
+/// wait for. One pass, downstream first, instead of one search per flow.
+fn membership(links: &Links, order: &[usize], members: &[(String, Vec<usize>)]) -> Vec<u64> {
+    let words = members.len().div_ceil(64);
+    let mut needed = vec![0u64; links.up.len() * words];
+    for (f, (_, own)) in members.iter().enumerate() {
+        for &op in own {
+            needed[op * words + f / 64] |= 1 << (f % 64);
+        }
     }
-    let Some(mut end) = topo.iter().copied().max_by(|&a, &b| {
-        length[a]
-            .cmp(&length[b])
-            .then_with(|| ops[b].name.cmp(&ops[a].name))
-    }) else {
-        return Vec::new();
-    };
-    let mut path = vec![end];
-    while let Some(up) = previous[end] {
-        path.push(up);
-        end = up;
+    for &op in order.iter().rev() {
+        for &up in &links.up[op] {
+            for word in 0..words {
+                let bits = needed[op * words + word];
+                needed[up * words + word] |= bits;
+            }
+        }
     }
-    path.reverse();
-    path
+    needed
+}
+
+/// What every flow is computed from.
+struct Context<'a> {
+    manifest: &'a Manifest,
+    links: &'a Links,
+    stage_of: &'a [usize],
+    order: &'a [usize],
+    name_rank: &'a [usize],
+}
+
+impl Context<'_> {
+    /// A flow of the operations marked `inside` (an upstream closure).
+    fn flow(&self, name: String, settings: FlowSettings, inside: &[bool]) -> Flow {
+        let Self {
+            manifest,
+            links,
+            stage_of,
+            order,
+            ..
+        } = *self;
+        let ops = &manifest.operations;
+        let operations: Vec<usize> = order.iter().copied().filter(|&i| inside[i]).collect();
+
+        let mut stages: Vec<Vec<usize>> = Vec::new();
+        for &op in &operations {
+            if stages.len() <= stage_of[op] {
+                stages.resize_with(stage_of[op] + 1, Vec::new);
+            }
+            stages[stage_of[op]].push(op);
+        }
+        stages.retain(|stage| !stage.is_empty());
+
+        let sinks: Vec<usize> = operations
+            .iter()
+            .copied()
+            .filter(|&op| !links.down[op].iter().any(|&down| inside[down]))
+            .collect();
+
+        let mut params: Vec<FlowParam> = Vec::new();
+        let mut position: BTreeMap<&str, usize> = BTreeMap::new();
+        for &op in &operations {
+            for param in &ops[op].params {
+                let Binding::FlowParam { name } = &param.binding else {
+                    continue;
+                };
+                if let Some(&at) = position.get(name.as_str()) {
+                    let merged = &mut params[at];
+                    if merged.ty.is_none() {
+                        merged.ty.clone_from(&param.ty);
+                    }
+                    if merged.default.is_none() {
+                        merged.default.clone_from(&param.default);
+                    }
+                } else {
+                    position.insert(name, params.len());
+                    params.push(FlowParam {
+                        name: name.clone(),
+                        ty: param.ty.clone(),
+                        default: param.default.clone(),
+                    });
+                }
+            }
+        }
+
+        Flow {
+            critical_path: self.critical_path(&operations, inside),
+            name,
+            settings,
+            operations,
+            stages,
+            params,
+            sinks,
+        }
+    }
+
+    /// The longest chain (by number of operations) through the flow, upstream
+    /// first; ties go to the alphabetically first operation.
+    fn critical_path(&self, topo: &[usize], inside: &[bool]) -> Vec<usize> {
+        let rank = self.name_rank;
+        let mut length = vec![0usize; inside.len()];
+        let mut previous: Vec<Option<usize>> = vec![None; inside.len()];
+        let better = |a: usize, b: usize, length: &[usize]| {
+            length[a]
+                .cmp(&length[b])
+                .then_with(|| rank[b].cmp(&rank[a]))
+        };
+        for &op in topo {
+            let best = self.links.up[op]
+                .iter()
+                .copied()
+                .filter(|&up| inside[up])
+                .max_by(|&a, &b| better(a, b, &length));
+            length[op] = 1 + best.map_or(0, |up| length[up]);
+            previous[op] = best;
+        }
+        let Some(mut end) = topo.iter().copied().max_by(|&a, &b| better(a, b, &length)) else {
+            return Vec::new();
+        };
+        let mut path = vec![end];
+        while let Some(up) = previous[end] {
+            path.push(up);
+            end = up;
+        }
+        path.reverse();
+        path
+    }
 }
 
 /// One diagnostic per strongly connected component: a cycle through it,

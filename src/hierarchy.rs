@@ -64,7 +64,15 @@ pub fn identifier_problem(segment: &str) -> Option<String> {
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
         {
             Some(c) if c.is_whitespace() => Some(format!("`{segment}` contains whitespace")),
-            Some(c) => Some(format!("`{segment}` contains `{}`", c.escape_default())),
+            Some(c) if c.is_control() => Some(format!(
+                "`{}` contains `{}`",
+                segment.escape_default(),
+                c.escape_default()
+            )),
+            Some(c) if !c.is_ascii() => Some(format!(
+                "`{segment}` contains `{c}`, not an ASCII letter, digit or `_`"
+            )),
+            Some(c) => Some(format!("`{segment}` contains `{c}`")),
             None => Some(format!("`{segment}` is not an identifier")),
         }
     } else if is_keyword(segment) {

@@ -57,8 +57,23 @@ fn compile_document(document: Document) -> Result<Compiled, Failure> {
             diagnostics,
         }
     };
-    let raw = schema::check(&document).map_err(|d| fail(&document, d))?;
-    let manifest = resolve::resolve(&document, &raw).map_err(|d| fail(&document, d))?;
-    let graph = graph::build(manifest).map_err(|d| fail(&document, d))?;
+    // Validation against the schema only decides whether the rest may be
+    // reported; it produces nothing the later stages read. So it runs on a
+    // second core while they work on the same document, and its problems,
+    // when it has any, are the ones reported.
+    let (problems, rest) = std::thread::scope(|scope| {
+        let validation = scope.spawn(|| schema::validate(&document));
+        let rest = schema::read(&document)
+            .and_then(|raw| resolve::resolve(&document, &raw))
+            .and_then(graph::build);
+        let problems = validation
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (problems, rest)
+    });
+    if !problems.is_empty() {
+        return Err(fail(&document, problems));
+    }
+    let graph = rest.map_err(|d| fail(&document, d))?;
     Ok(Compiled { document, graph })
 }

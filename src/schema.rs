@@ -36,15 +36,24 @@ static VALIDATOR: LazyLock<Option<Validator>> =
 
 /// Check the document's shape and read the raw model from it.
 pub fn check(document: &Document) -> Result<RawManifest, Vec<Diagnostic>> {
+    let diagnostics = validate(document);
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    read(document)
+}
+
+/// The document's shape against the schema: every problem, or none.
+pub fn validate(document: &Document) -> Vec<Diagnostic> {
     let root = &document.root;
     if let Some(version) = root.get("version")
         && let Value::Int(found) = version.value
         && found != 1
     {
-        return Err(vec![Diagnostic::UnsupportedVersion {
+        return vec![Diagnostic::UnsupportedVersion {
             found: found.to_string(),
             span: at(version.span),
-        }]);
+        }];
     }
     let instance = root.to_json();
     let mut diagnostics = Vec::new();
@@ -53,10 +62,13 @@ pub fn check(document: &Document) -> Result<RawManifest, Vec<Diagnostic>> {
             map_error(root, &error, &mut diagnostics);
         }
     }
-    if !diagnostics.is_empty() {
-        return Err(diagnostics);
-    }
-    from_node::<RawManifest>(root).map_err(|error| {
+    diagnostics
+}
+
+/// The raw model, read from a document. Meaningful once [`validate`] found
+/// nothing; on a document of another shape it fails with a coarser error.
+pub fn read(document: &Document) -> Result<RawManifest, Vec<Diagnostic>> {
+    from_node::<RawManifest>(&document.root).map_err(|error| {
         vec![Diagnostic::InvalidValue {
             message: error.message,
             span: at(error.span.unwrap_or_default()),

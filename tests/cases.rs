@@ -68,10 +68,7 @@ fn run_case(dir: &Path, failures: &mut Vec<String>) {
     let file_name = manifest.file_name().unwrap().to_string_lossy().into_owned();
     match opflow::compile(&manifest) {
         Err(failure) => {
-            let context = Context {
-                source: failure.source.as_ref(),
-                display_path: file_name,
-            };
+            let context = Context::new(failure.source.as_ref(), file_name);
             let mut positions = String::new();
             for diagnostic in &failure.diagnostics {
                 let json = context.to_json(diagnostic);

@@ -699,9 +699,11 @@ fn unreadable_directory_given_as_manifest() {
     let (short, json) = one_diagnostic(&scratch, "pipelines.toml");
     assert_eq!(
         short,
-        "error[opflow::manifest::unreadable]: cannot read `pipelines.toml`: it is a directory"
+        "pipelines.toml: error[opflow::manifest::unreadable]: cannot read `pipelines.toml`: it is a directory"
     );
     assert_eq!(json["code"], "opflow::manifest::unreadable");
+    assert_eq!(json["file"], "pipelines.toml");
+    assert_eq!(json["line"], Value::Null);
     assert_eq!(
         json["help"],
         "check that the path names a readable manifest file"
@@ -714,7 +716,9 @@ fn unreadable_missing_file() {
     let (short, json) = one_diagnostic(&scratch, "missing.toml");
     // The OS's wording of "no such file" varies; the start does not.
     assert!(
-        short.starts_with("error[opflow::manifest::unreadable]: cannot read `missing.toml`: "),
+        short.starts_with(
+            "missing.toml: error[opflow::manifest::unreadable]: cannot read `missing.toml`: "
+        ),
         "{short}"
     );
     assert_eq!(json["code"], "opflow::manifest::unreadable");
@@ -727,7 +731,7 @@ fn unreadable_unknown_extension() {
     let (short, json) = one_diagnostic(&scratch, "operations.txt");
     assert_eq!(
         short,
-        "error[opflow::manifest::unknown_format]: `operations.txt` is not a manifest: unknown file extension"
+        "operations.txt: error[opflow::manifest::unknown_format]: `operations.txt` is not a manifest: unknown file extension"
     );
     assert_eq!(
         json["help"],
@@ -749,7 +753,7 @@ fn unreadable_non_utf8_bytes() {
         let (short, json) = one_diagnostic(&scratch, file);
         assert!(
             short.starts_with(&format!(
-                "error[opflow::manifest::unreadable]: cannot read `{file}`: it is not UTF-8"
+                "{file}: error[opflow::manifest::unreadable]: cannot read `{file}`: it is not UTF-8"
             )),
             "{short}"
         );

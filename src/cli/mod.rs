@@ -197,6 +197,7 @@ fn with_compiled(
                 },
                 style,
                 out,
+                None,
             );
             return 2;
         }
@@ -209,22 +210,23 @@ fn with_compiled(
             code
         }
         Err(failure) => {
-            report(&failure, style, out);
+            report(&failure, style, out, Some(&path));
             1
         }
     }
 }
 
-fn report(failure: &Failure, style: Style, out: &mut dyn Write) {
+/// Print a failure's diagnostics; `path` names the manifest when its text
+/// could not be read.
+fn report(failure: &Failure, style: Style, out: &mut dyn Write, path: Option<&Path>) {
     let display = failure
         .source
         .as_ref()
-        .map(|s| display_path(&s.path))
+        .map(|s| s.path.as_path())
+        .or(path)
+        .map(display_path)
         .unwrap_or_default();
-    let context = Context {
-        source: failure.source.as_ref(),
-        display_path: display,
-    };
+    let context = Context::new(failure.source.as_ref(), display);
     let stderr = std::io::stderr();
     let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = context.print(&failure.diagnostics, style, color, out, &mut stderr.lock());

@@ -115,21 +115,8 @@ impl Resolver<'_> {
                 .map(|l| l.depends_on.iter().map(|(op, _)| *op).collect())
                 .collect(),
             sinks: HashMap::new(),
-            returns: lowered
-                .iter()
-                .map(|l| l.raw.returns.as_ref().and_then(|r| types::parse(r).ok()))
-                .collect(),
-            outputs: lowered
-                .iter()
-                .map(|l| {
-                    l.raw
-                        .outputs
-                        .iter()
-                        .flat_map(|o| &o.0)
-                        .filter_map(|(k, ty)| Some((k.value.clone(), types::parse(ty).ok()?)))
-                        .collect()
-                })
-                .collect(),
+            returns: lowered.iter().map(|l| l.returns.clone()).collect(),
+            outputs: lowered.iter().map(|l| l.outputs.clone()).collect(),
         };
 
         // Deeper operations first: a sibling subtree's sink is known once all

@@ -171,6 +171,9 @@ struct Lowered<'r> {
     depends_on: Vec<(usize, Span)>,
     /// Parsed parameter types (None when absent or invalid).
     param_types: Vec<Option<TypeExpr>>,
+    /// Parsed return type and named outputs (those that parse).
+    returns: Option<TypeExpr>,
+    outputs: Vec<(String, TypeExpr)>,
 }
 
 impl Resolver<'_> {
@@ -305,9 +308,11 @@ impl Resolver<'_> {
                 };
                 param_types.push(ty.and_then(|ty| self.check_type(ty)));
             }
-            if let Some(returns) = &op.returns {
-                self.check_type(returns);
-            }
+            let returns = op
+                .returns
+                .as_ref()
+                .and_then(|returns| self.check_type(returns));
+            let mut outputs = Vec::new();
             for (key, ty) in op.outputs.iter().flat_map(|o| &o.0) {
                 if let Some(reason) = identifier_problem(key) {
                     self.error(Diagnostic::InvalidParameterName {
@@ -316,7 +321,9 @@ impl Resolver<'_> {
                         span: at(key.span),
                     });
                 }
-                self.check_type(ty);
+                if let Some(parsed) = self.check_type(ty) {
+                    outputs.push((key.value.clone(), parsed));
+                }
             }
             if let (Some(returns), Some(outputs)) = (&op.returns, &op.outputs) {
                 let outputs_span = outputs.0.first().map_or(returns.span, |(key, _)| key.span);
@@ -354,6 +361,8 @@ impl Resolver<'_> {
                 raw: op,
                 depends_on,
                 param_types,
+                returns,
+                outputs,
             });
         }
 
