@@ -346,6 +346,32 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    // ---- emit: writing the package ----
+    #[error("`{}` was edited by hand since opflow generated it", path.display())]
+    #[diagnostic(
+        code(opflow::emit::edited_file),
+        help(
+            "move your changes into the manifest or your own modules, or pass `--force` to overwrite the file"
+        )
+    )]
+    EditedFile { path: PathBuf },
+
+    #[error("`{}` is in the way: opflow did not generate it", path.display())]
+    #[diagnostic(
+        code(opflow::emit::foreign_file),
+        help(
+            "opflow never overwrites a file it did not write: move the file, or choose another `output` folder"
+        )
+    )]
+    ForeignFile { path: PathBuf },
+
+    #[error("cannot write `{}`: {reason}", path.display())]
+    #[diagnostic(
+        code(opflow::emit::io),
+        help("check that the output folder is writable and the disk has room")
+    )]
+    WriteFailed { path: PathBuf, reason: String },
+
     // ---- graph ----
     #[error("dependency cycle `{path}`")]
     #[diagnostic(

@@ -9,9 +9,11 @@
 //!
 //! [`compile`] runs them once each; [`diagnostic`] prints what they report.
 
+pub mod emit;
 pub mod graph;
 pub mod hierarchy;
 pub mod manifest;
+pub mod render;
 pub mod resolve;
 pub mod schema;
 

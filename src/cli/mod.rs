@@ -42,6 +42,19 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Style,
     },
+    /// Generate the Prefect package: a module per flow, `__init__.py`, `__main__.py`, `prefect.yaml`.
+    Build {
+        manifest: Option<PathBuf>,
+        /// Output folder (default: `[project] output`, relative to the manifest).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write nothing; print a diff and exit 1 if the package on disk is stale.
+        #[arg(long)]
+        check: bool,
+        /// Overwrite generated files that were edited by hand.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show the flows, their stages and parameters, and how each parameter was bound.
     Plan {
         manifest: Option<PathBuf>,
@@ -127,6 +140,14 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                 0
             })
         }
+        Command::Build {
+            manifest,
+            out: out_dir,
+            check,
+            force,
+        } => with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
+            build(compiled, out_dir.as_deref(), check, force, out)
+        }),
         Command::Plan { manifest, format } => {
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
                 let text = match format {
@@ -173,6 +194,69 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             let _ = out.write_all(text.as_bytes());
             0
         }),
+    }
+}
+
+/// `opflow build`: render, then write (or, with `check`, compare).
+fn build(
+    compiled: &Compiled,
+    out_dir: Option<&Path>,
+    check: bool,
+    force: bool,
+    out: &mut dyn Write,
+) -> u8 {
+    let source = &compiled.document.source.path;
+    let manifest_name = source.file_name().map_or_else(
+        || "operations.toml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let files = crate::render::render(&compiled.graph, &manifest_name);
+    let dir = out_dir.map_or_else(
+        || {
+            source
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&compiled.graph.manifest.project.output)
+        },
+        Path::to_path_buf,
+    );
+    let shown = display_path(&dir);
+    let failure = |diagnostics| Failure {
+        source: None,
+        diagnostics,
+    };
+    if check {
+        return match crate::emit::diff(&dir, &files) {
+            Ok(diff) if diff.is_empty() => {
+                eprintln!("ok: {shown} is up to date");
+                0
+            }
+            Ok(diff) => {
+                let _ = out.write_all(diff.as_bytes());
+                eprintln!("error: {shown} is stale; run `opflow build` to update it");
+                1
+            }
+            Err(diagnostics) => {
+                report(&failure(diagnostics), Style::Human, out, None);
+                1
+            }
+        };
+    }
+    match crate::emit::emit(&dir, &files, force) {
+        Ok(changes) => {
+            eprintln!(
+                "wrote {} file{} to {shown} ({} unchanged, {} removed)",
+                changes.written.len(),
+                plural(changes.written.len()),
+                changes.unchanged.len(),
+                changes.removed.len()
+            );
+            0
+        }
+        Err(diagnostics) => {
+            report(&failure(diagnostics), Style::Human, out, None);
+            1
+        }
     }
 }
 

@@ -1,0 +1,574 @@
+//! One flow's module: imports, a task per operation, the `@flow` that
+//! submits them in topological order, and the helpers it needs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use askama::Template;
+
+use super::python::{self, Names};
+use super::{function_name, render_template};
+use crate::graph::{Flow, FlowGraph};
+use crate::manifest::raw::{Cache, Executor, TaskRunner};
+use crate::resolve::types::TYPING;
+use crate::resolve::{Binding, Literal, Operation, TypeExpr};
+
+/// The line length `ruff format` wraps at.
+const LINE: usize = 88;
+
+#[derive(Template)]
+#[template(path = "flow.py", escape = "none")]
+struct FlowTemplate {
+    docstring: String,
+    imports: String,
+    in_process: bool,
+    tasks: Vec<TaskDef>,
+    flow_args: Vec<String>,
+    function: String,
+    params: Vec<String>,
+    returns: String,
+    flow_docstring: String,
+    stages: Vec<Vec<Submit>>,
+    outcome: String,
+    futures: Vec<(String, String)>,
+    sinks: Vec<String>,
+    output: Option<String>,
+}
+
+struct TaskDef {
+    var: String,
+    args: Vec<String>,
+}
+
+struct Submit {
+    var: String,
+    target: String,
+    args: Vec<String>,
+}
+
+/// Names every generated module defines or imports for itself.
+const FIXED: &[&str] = &[
+    "flow",
+    "task",
+    "wait",
+    "PrefectFuture",
+    "Any",
+    "Callable",
+    "Mapping",
+    "functools",
+    "math",
+    "timedelta",
+    "ProcessPoolExecutor",
+    "ThreadPoolTaskRunner",
+    "ProcessPoolTaskRunner",
+    "DaskTaskRunner",
+    "RayTaskRunner",
+    "INPUTS",
+    "TASK_SOURCE",
+    "DEFAULT",
+    "NO_CACHE",
+    "OperationFailed",
+    "_pick",
+    "_in_process",
+    "_processes",
+];
+
+pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
+    let ops = &graph.manifest.operations;
+    let mut names = Names::default();
+
+    // Names that cannot move: flow parameters (the flow's API), the module
+    // roots of type annotations, typing names, and the module's own imports.
+    let mut modules = BTreeSet::new();
+    let mut typing = BTreeSet::from(["Any".to_owned()]);
+    let mut types: Vec<&TypeExpr> = Vec::new();
+    for param in &flow.params {
+        types.extend(&param.ty);
+    }
+    if let [sink] = flow.sinks.as_slice() {
+        types.extend(&ops[*sink].returns);
+    }
+    for ty in &types {
+        ty.modules(&mut modules);
+        bare_typing_names(ty, &mut typing);
+    }
+    for param in &flow.params {
+        names.reserve(&param.name);
+    }
+    for module in &modules {
+        names.reserve(module.split('.').next().unwrap_or(module));
+    }
+    for name in FIXED
+        .iter()
+        .copied()
+        .chain(typing.iter().map(String::as_str))
+    {
+        names.reserve(name);
+    }
+    let outcome = names.claim("_outcome");
+    let output_task = names.claim("_output");
+
+    // The operations' callables, imported directly: `from module import first`.
+    let mut imported: BTreeMap<(String, String), String> = BTreeMap::new();
+    for &op in &flow.operations {
+        let call = &ops[op].call;
+        let first = call
+            .qualname
+            .split('.')
+            .next()
+            .unwrap_or(&call.qualname)
+            .to_owned();
+        let key = (call.module.clone(), first.clone());
+        imported.entry(key).or_insert_with(|| names.claim(&first));
+    }
+
+    let mut uses_math = false;
+    let mut uses_timedelta = false;
+    let mut policies = BTreeSet::new();
+    let mut in_process = false;
+    let mut tasks = Vec::new();
+    let mut task_vars = BTreeMap::new();
+    for &op in &flow.operations {
+        let operation = &ops[op];
+        let var = names.claim(&format!("{}_task", python::ident(&operation.name)));
+        let first = operation.call.qualname.split('.').next().unwrap_or("");
+        let binding = &imported[&(operation.call.module.clone(), first.to_owned())];
+        let rest = &operation.call.qualname[first.len()..];
+        let mut callable = format!("{binding}{rest}");
+        if operation.settings.executor == Some(Executor::Process) && !operation.is_async {
+            callable = format!("_in_process({callable})");
+            in_process = true;
+        }
+        let mut args = vec![
+            callable,
+            format!("name={}", python::string(&operation.name)),
+        ];
+        if let Some(doc) = &operation.doc {
+            args.push(format!("description={}", python::string(doc.trim())));
+        }
+        let settings = &operation.settings;
+        if let Some(retries) = settings.retries {
+            args.push(format!("retries={retries}"));
+        }
+        if let Some(delay) = settings.retry_delay_seconds {
+            args.push(format!("retry_delay_seconds={}", number(delay)));
+        }
+        if let Some(timeout) = settings.timeout_seconds {
+            args.push(format!("timeout_seconds={}", number(timeout)));
+        }
+        if let Some(cache) = settings.cache {
+            let policy = match cache {
+                Cache::None => "NO_CACHE",
+                Cache::Inputs => "INPUTS",
+                Cache::TaskSource => "TASK_SOURCE",
+                Cache::Default => "DEFAULT",
+            };
+            policies.insert(policy);
+            args.push(format!("cache_policy={policy}"));
+        }
+        if let Some(expiration) = settings.cache_expiration_seconds {
+            uses_timedelta = true;
+            args.push(format!(
+                "cache_expiration=timedelta(seconds={})",
+                number(expiration)
+            ));
+        }
+        if !settings.tags.is_empty() {
+            let tags: Vec<Literal> = settings
+                .tags
+                .iter()
+                .map(|t| Literal::Str(t.clone()))
+                .collect();
+            args.push(format!(
+                "tags={}",
+                expression(&Literal::List(tags), 4, 4 + "tags=".len(), 1)
+            ));
+        }
+        task_vars.insert(op, var.clone());
+        tasks.push(TaskDef { var, args });
+    }
+
+    // The flow body: one future per operation, named after it.
+    let mut futures_vars = BTreeMap::new();
+    for &op in &flow.operations {
+        futures_vars.insert(op, names.claim(&python::ident(&ops[op].name)));
+    }
+    let mut output_vars: BTreeMap<(usize, String), String> = BTreeMap::new();
+    for &op in &flow.operations {
+        for param in &ops[op].params {
+            if let Binding::Operation {
+                op: up,
+                output: Some(output),
+            } = &param.binding
+            {
+                output_vars.entry((*up, output.clone())).or_insert_with(|| {
+                    names.claim(&format!("{}_{output}", python::ident(&ops[*up].name)))
+                });
+            }
+        }
+    }
+
+    let mut stages = Vec::new();
+    for stage in &flow.stages {
+        let mut submits = Vec::new();
+        for &op in stage {
+            let operation = &ops[op];
+            submits.push(Submit {
+                var: futures_vars[&op].clone(),
+                target: task_vars[&op].clone(),
+                args: submit_args(operation, &futures_vars, &output_vars, flow),
+            });
+            for ((producer, output), var) in &output_vars {
+                if *producer != op {
+                    continue;
+                }
+                let index = operation
+                    .outputs
+                    .iter()
+                    .position(|(name, _)| name == output)
+                    .unwrap_or(0);
+                submits.push(Submit {
+                    var: var.clone(),
+                    target: output_task.clone(),
+                    args: vec![
+                        futures_vars[&op].clone(),
+                        python::string(output),
+                        index.to_string(),
+                    ],
+                });
+            }
+        }
+        stages.push(submits);
+    }
+
+    // Flow parameters: required ones first (Python's rule), each in the
+    // order its operations run.
+    let mut params: Vec<String> = Vec::new();
+    for param in flow.params.iter().filter(|p| p.default.is_none()) {
+        params.push(format!("{}: {}", param.name, annotation(param.ty.as_ref())));
+    }
+    for param in flow.params.iter().filter(|p| p.default.is_some()) {
+        let default = param.default.as_ref().map_or(Literal::None, Clone::clone);
+        uses_math |= python::needs_math(&default);
+        let head = format!("{}: {} = ", param.name, annotation(param.ty.as_ref()));
+        let value = expression(&default, 4, 4 + head.chars().count(), 1);
+        params.push(format!("{head}{value}"));
+    }
+
+    let returns = match flow.sinks.as_slice() {
+        [sink] if ops[*sink].outputs.is_empty() => annotation(ops[*sink].returns.as_ref()),
+        [_] => "Any".to_owned(),
+        _ => "dict[str, Any]".to_owned(),
+    };
+
+    let description = flow
+        .settings
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let runner = match flow.settings.task_runner.unwrap_or(TaskRunner::Thread) {
+        TaskRunner::Thread => "ThreadPoolTaskRunner",
+        TaskRunner::Process => "ProcessPoolTaskRunner",
+        TaskRunner::Dask => "DaskTaskRunner",
+        TaskRunner::Ray => "RayTaskRunner",
+    };
+    let mut flow_args = vec![format!("name={}", python::string(&flow.name))];
+    if let Some(description) = description {
+        flow_args.push(format!("description={}", python::string(description)));
+    }
+    flow_args.push(format!("task_runner={runner}()"));
+
+    let uses_output = !output_vars.is_empty();
+    let imports = imports(&Imports {
+        modules: &modules,
+        typing: &typing,
+        imported: &imported,
+        policies: &policies,
+        runner,
+        uses_math,
+        uses_timedelta,
+        in_process,
+        uses_output,
+    });
+
+    let template = FlowTemplate {
+        docstring: module_docstring(graph, flow, description),
+        imports,
+        in_process,
+        tasks,
+        flow_args,
+        function: function_name(&flow.name),
+        params,
+        returns,
+        flow_docstring: python::docstring_text(
+            description.unwrap_or(&format!("Run the operations of `{}`.", flow.name)),
+        ),
+        stages,
+        outcome,
+        futures: flow
+            .operations
+            .iter()
+            .map(|op| (python::string(&ops[*op].name), futures_vars[op].clone()))
+            .collect(),
+        sinks: flow
+            .sinks
+            .iter()
+            .map(|op| python::string(&ops[*op].name))
+            .collect(),
+        output: uses_output.then_some(output_task),
+    };
+    render_template(&template)
+}
+
+fn submit_args(
+    operation: &Operation,
+    futures: &BTreeMap<usize, String>,
+    outputs: &BTreeMap<(usize, String), String>,
+    flow: &Flow,
+) -> Vec<String> {
+    let mut args: Vec<String> = operation
+        .params
+        .iter()
+        .map(|param| {
+            let value = match &param.binding {
+                Binding::Operation { op, output: None } => futures[op].clone(),
+                Binding::Operation {
+                    op,
+                    output: Some(output),
+                } => outputs[&(*op, output.clone())].clone(),
+                Binding::FlowParam { name } => name.clone(),
+            };
+            format!("{}={value}", param.name)
+        })
+        .collect();
+    if !operation.after.is_empty() {
+        let mut after: Vec<usize> = operation.after.clone();
+        after.sort_by_key(|op| flow.operations.iter().position(|o| o == op));
+        let vars: Vec<String> = after.iter().map(|op| futures[op].clone()).collect();
+        let inline = format!("wait_for=[{}]", vars.join(", "));
+        if 8 + inline.len() < LINE {
+            args.push(inline);
+        } else {
+            let items: String = vars.iter().map(|v| format!("            {v},\n")).collect();
+            args.push(format!("wait_for=[\n{items}        ]"));
+        }
+    }
+    args
+}
+
+fn annotation(ty: Option<&TypeExpr>) -> String {
+    ty.map_or_else(|| "Any".to_owned(), ToString::to_string)
+}
+
+/// Bare `typing` names a type uses (`Optional` in `Optional[int]`).
+fn bare_typing_names(ty: &TypeExpr, out: &mut BTreeSet<String>) {
+    match ty {
+        TypeExpr::Name { name, args } => {
+            if TYPING.contains(&name.as_str()) {
+                out.insert(name.clone());
+            }
+            for arg in args.iter().flatten() {
+                bare_typing_names(arg, out);
+            }
+        }
+        TypeExpr::List(items) | TypeExpr::Union(items) => {
+            for item in items {
+                bare_typing_names(item, out);
+            }
+        }
+        TypeExpr::None | TypeExpr::Ellipsis => {}
+    }
+}
+
+/// A number of seconds: integral values without a fraction.
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        python::literal(&Literal::Float(value))
+    }
+}
+
+/// A literal laid out as `ruff format` would: on one line when it fits in
+/// what is left of the line (on a line indented by `indent`, `used` columns
+/// taken, `tail` characters after it), else one element per line with a
+/// trailing comma.
+fn expression(value: &Literal, indent: usize, used: usize, tail: usize) -> String {
+    let inline = python::literal(value);
+    if used + inline.chars().count() + tail <= LINE {
+        return inline;
+    }
+    let outer = " ".repeat(indent);
+    let inner = " ".repeat(indent + 4);
+    match value {
+        Literal::List(items) if !items.is_empty() => {
+            let body: String = items
+                .iter()
+                .map(|item| format!("{inner}{},\n", expression(item, indent + 4, indent + 4, 1)))
+                .collect();
+            format!("[\n{body}{outer}]")
+        }
+        Literal::Dict(entries) if !entries.is_empty() => {
+            let body: String = entries
+                .iter()
+                .map(|(key, item)| {
+                    let key = python::string(key);
+                    let used = indent + 4 + key.chars().count() + 2;
+                    format!("{inner}{key}: {},\n", expression(item, indent + 4, used, 1))
+                })
+                .collect();
+            format!("{{\n{body}{outer}}}")
+        }
+        _ => inline,
+    }
+}
+
+#[allow(clippy::struct_excessive_bools)] // one flag per optional import
+struct Imports<'a> {
+    modules: &'a BTreeSet<String>,
+    typing: &'a BTreeSet<String>,
+    imported: &'a BTreeMap<(String, String), String>,
+    policies: &'a BTreeSet<&'static str>,
+    runner: &'static str,
+    uses_math: bool,
+    uses_timedelta: bool,
+    in_process: bool,
+    uses_output: bool,
+}
+
+/// Import statements as isort (ruff's `I` rules) orders them: the standard
+/// library, then everything else (Prefect and the operations' own modules,
+/// which isort cannot tell from third-party ones here); in each, plain
+/// `import`s first, then `from` imports by module, members constants first,
+/// then classes, then the rest.
+fn imports(i: &Imports<'_>) -> String {
+    let mut standard = Section::default();
+    if i.in_process {
+        standard.plain("functools");
+        standard.from("collections.abc", "Callable");
+        standard.from("concurrent.futures", "ProcessPoolExecutor");
+    }
+    if i.uses_math {
+        standard.plain("math");
+    }
+    if i.uses_output {
+        standard.from("collections.abc", "Mapping");
+    }
+    if i.uses_timedelta {
+        standard.from("datetime", "timedelta");
+    }
+    for name in i.typing {
+        standard.from("typing", name);
+    }
+
+    let mut others = Section::default();
+    others.from("prefect", "flow");
+    others.from("prefect", "task");
+    for policy in i.policies {
+        others.from("prefect.cache_policies", policy);
+    }
+    others.from("prefect.futures", "PrefectFuture");
+    others.from("prefect.futures", "wait");
+    match i.runner {
+        "DaskTaskRunner" => others.from("prefect_dask", "DaskTaskRunner"),
+        "RayTaskRunner" => others.from("prefect_ray", "RayTaskRunner"),
+        runner => others.from("prefect.task_runners", runner),
+    }
+    for module in i.modules {
+        others.plain(module);
+    }
+    for ((module, name), binding) in i.imported {
+        if name == binding {
+            others.from(module, name);
+        } else {
+            others.from(module, &format!("{name} as {binding}"));
+        }
+    }
+    [standard, others]
+        .iter()
+        .filter(|section| !section.is_empty())
+        .map(Section::render)
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// One isort section.
+#[derive(Default)]
+struct Section {
+    plain: BTreeSet<String>,
+    from: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Section {
+    fn plain(&mut self, module: &str) {
+        self.plain.insert(module.to_owned());
+    }
+
+    fn from(&mut self, module: &str, name: &str) {
+        self.from
+            .entry(module.to_owned())
+            .or_default()
+            .insert(name.to_owned());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.from.is_empty()
+    }
+
+    fn render(&self) -> String {
+        let mut plain: Vec<&String> = self.plain.iter().collect();
+        plain.sort_by_key(|module| module.to_lowercase());
+        let mut from: Vec<(&String, &BTreeSet<String>)> = self.from.iter().collect();
+        from.sort_by_key(|(module, _)| module.to_lowercase());
+        let mut lines: Vec<String> = plain
+            .into_iter()
+            .map(|module| format!("import {module}"))
+            .collect();
+        for (module, names) in from {
+            let mut names: Vec<&String> = names.iter().collect();
+            names.sort_by_key(|name| member_order(name));
+            let names: Vec<String> = names.into_iter().cloned().collect();
+            lines.push(from_import(module, &names));
+        }
+        lines.join("\n")
+    }
+}
+
+/// isort's order of imported members: CONSTANTS, then Classes, then the rest.
+fn member_order(name: &str) -> (u8, String) {
+    let bare = name.split(" as ").next().unwrap_or(name);
+    let rank = if bare.len() > 1 && bare.chars().all(|c| !c.is_ascii_lowercase()) {
+        0
+    } else if bare.starts_with(|c: char| c.is_ascii_uppercase()) {
+        1
+    } else {
+        2
+    };
+    (rank, name.to_lowercase())
+}
+
+/// `from module import a, b`, wrapped in parentheses when too long.
+fn from_import(module: &str, names: &[String]) -> String {
+    let line = format!("from {module} import {}", names.join(", "));
+    if line.len() <= LINE {
+        return line;
+    }
+    let items: String = names.iter().map(|name| format!("    {name},\n")).collect();
+    format!("from {module} import (\n{items})")
+}
+
+fn module_docstring(graph: &FlowGraph, flow: &Flow, description: Option<&str>) -> String {
+    let ops = &graph.manifest.operations;
+    let title = match description {
+        Some(description) => format!("Flow `{}`: {}", flow.name, description),
+        None => format!("Flow `{}`.", flow.name),
+    };
+    let mut text = python::docstring_text(&title);
+    text.push_str("\n\nStages (the operations of a stage run at the same time):\n");
+    for (i, stage) in flow.stages.iter().enumerate() {
+        let names: Vec<&str> = stage.iter().map(|&op| ops[op].name.as_str()).collect();
+        let _ = writeln!(text, "{}. {}", i + 1, names.join(", "));
+    }
+    text
+}

@@ -1,0 +1,250 @@
+//! Python source pieces: literals, docstrings and identifiers, rendered so
+//! that nothing from a manifest can become code. Quotes and escapes follow
+//! what `ruff format` leaves, so generated files are stable under it.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use crate::resolve::Literal;
+
+/// A string literal: double quotes unless the text holds more double quotes
+/// than single ones (ruff's preference); every control or invisible character
+/// escaped, so the literal spans one line and shows what it holds.
+pub fn string(text: &str) -> String {
+    let doubles = text.matches('"').count();
+    let singles = text.matches('\'').count();
+    let quote = if doubles > singles { '\'' } else { '"' };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    escape_into(text, quote, &mut out);
+    out.push(quote);
+    out
+}
+
+/// The inside of a string literal quoted with `quote`.
+pub fn escape(text: &str, quote: char) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(text, quote, &mut out);
+    out
+}
+
+fn escape_into(text: &str, quote: char, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if is_invisible(c) => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Characters that change how a line reads without being seen: line and
+/// paragraph separators, bidirectional controls, zero-width characters, BOM.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{80}'..='\u{9f}'
+            | '\u{ad}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
+/// The inside of a `"""docstring"""`: free text made inert. Backslashes and
+/// quotes are escaped, control characters too; tabs become spaces and
+/// trailing spaces go, as `ruff format` would do.
+pub fn docstring_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.replace("\r\n", "\n").split(['\n', '\r']).enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let line = line.replace('\t', "    ");
+        let line = line.trim_end();
+        for c in line.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if is_invisible(c) => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// A literal as Python source. Non-finite floats use `math` (no call), so
+/// the module must `import math` when [`needs_math`] says so.
+pub fn literal(value: &Literal) -> String {
+    match value {
+        Literal::None => "None".to_owned(),
+        Literal::Bool(true) => "True".to_owned(),
+        Literal::Bool(false) => "False".to_owned(),
+        Literal::Int(i) => i.to_string(),
+        Literal::BigInt(digits) => digits.clone(),
+        Literal::Float(f) => float(*f),
+        Literal::Str(s) => string(s),
+        Literal::List(items) => {
+            let items: Vec<String> = items.iter().map(literal).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Literal::Dict(entries) => {
+            let entries: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| format!("{}: {}", string(k), literal(v)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+    }
+}
+
+fn float(f: f64) -> String {
+    if f.is_nan() {
+        "math.nan".to_owned()
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            "math.inf".to_owned()
+        } else {
+            "-math.inf".to_owned()
+        }
+    } else {
+        // Rust's `{:?}` is the shortest round-trip form, like Python's repr,
+        // but writes exponents as `1e20`; Python needs no change for those.
+        let text = format!("{f:?}");
+        if text.contains(['.', 'e', 'E']) {
+            text
+        } else {
+            format!("{text}.0")
+        }
+    }
+}
+
+/// Does the literal need `import math` (a non-finite float inside)?
+pub fn needs_math(value: &Literal) -> bool {
+    match value {
+        Literal::Float(f) => !f.is_finite(),
+        Literal::List(items) => items.iter().any(needs_math),
+        Literal::Dict(entries) => entries.iter().any(|(_, v)| needs_math(v)),
+        _ => false,
+    }
+}
+
+/// Identifiers in one Python namespace: each name claimed once; a name
+/// already taken gets the first free `_2`, `_3`, … suffix.
+#[derive(Debug, Default)]
+pub struct Names {
+    used: HashSet<String>,
+}
+
+impl Names {
+    /// Reserve a name exactly (a parameter, an import that cannot move).
+    pub fn reserve(&mut self, name: &str) {
+        self.used.insert(name.to_owned());
+    }
+
+    /// Claim `base`, or the first free variant of it.
+    pub fn claim(&mut self, base: &str) -> String {
+        let mut candidate = base.to_owned();
+        let mut n = 1;
+        while !self.used.insert(candidate.clone()) {
+            n += 1;
+            candidate = format!("{base}_{n}");
+        }
+        candidate
+    }
+}
+
+/// An operation or flow name as a Python identifier: dots become underscores.
+pub fn ident(name: &str) -> String {
+    name.replace('.', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_inert_single_line_literals() {
+        assert_eq!(string("plain"), "\"plain\"");
+        assert_eq!(string("say \"hi\""), "'say \"hi\"'");
+        assert_eq!(string("it's"), "\"it's\"");
+        assert_eq!(
+            string("a\\b\n\"\"\"; import os"),
+            "'a\\\\b\\n\"\"\"; import os'"
+        );
+        assert_eq!(
+            string("nul\0 bell\u{7} sep\u{2028} bom\u{feff}"),
+            "\"nul\\x00 bell\\x07 sep\\u2028 bom\\ufeff\""
+        );
+        assert_eq!(string("café ✓"), "\"café ✓\"");
+    }
+
+    #[test]
+    fn docstrings_cannot_be_closed_early() {
+        assert_eq!(
+            docstring_text("ends with a quote\""),
+            "ends with a quote\\\""
+        );
+        assert_eq!(
+            docstring_text("\"\"\"\nimport os\n\"\"\""),
+            "\\\"\\\"\\\"\nimport os\n\\\"\\\"\\\""
+        );
+        assert_eq!(
+            docstring_text("back\\slash\ttab  \r\nnext"),
+            "back\\\\slash    tab\nnext"
+        );
+        assert_eq!(docstring_text("nul\0"), "nul\\x00");
+    }
+
+    #[test]
+    fn literals() {
+        let list = Literal::List(vec![
+            Literal::Int(1),
+            Literal::Float(f64::NAN),
+            Literal::Float(f64::NEG_INFINITY),
+        ]);
+        assert_eq!(literal(&list), "[1, math.nan, -math.inf]");
+        assert!(needs_math(&list));
+        assert_eq!(literal(&Literal::Float(2.0)), "2.0");
+        assert_eq!(literal(&Literal::Float(1e300)), "1e300");
+        assert_eq!(literal(&Literal::Float(-0.5)), "-0.5");
+        assert_eq!(
+            literal(&Literal::BigInt("123456789012345678901234567890".into())),
+            "123456789012345678901234567890"
+        );
+        let dict = Literal::Dict(vec![
+            ("k".into(), Literal::Bool(true)),
+            ("n".into(), Literal::None),
+        ]);
+        assert_eq!(literal(&dict), "{\"k\": True, \"n\": None}");
+    }
+
+    #[test]
+    fn names_get_suffixes_when_taken() {
+        let mut names = Names::default();
+        names.reserve("merge");
+        assert_eq!(names.claim("merge"), "merge_2");
+        assert_eq!(names.claim("merge"), "merge_3");
+        assert_eq!(names.claim("fetch"), "fetch");
+    }
+}

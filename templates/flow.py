@@ -1,0 +1,106 @@
+"""{{ docstring }}"""
+
+{{ imports }}
+{%- if in_process %}
+
+_processes: ProcessPoolExecutor | None = None
+
+
+def _in_process(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a CPU-bound sync operation in a worker process; its thread only waits."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        global _processes
+        if _processes is None:
+            _processes = ProcessPoolExecutor()
+        return _processes.submit(function, *args, **kwargs).result()
+
+    return run
+{%- endif %}
+{% for t in tasks %}
+{{ t.var }} = task(
+{%- for arg in t.args %}
+    {{ arg }},
+{%- endfor %}
+)
+{%- endfor %}
+
+
+@flow(
+{%- for arg in flow_args %}
+    {{ arg }},
+{%- endfor %}
+)
+{% if params.is_empty() -%}
+def {{ function }}() -> {{ returns }}:
+{%- else -%}
+def {{ function }}(
+{%- for param in params %}
+    {{ param }},
+{%- endfor %}
+) -> {{ returns }}:
+{%- endif %}
+    """{{ flow_docstring }}"""
+{%- for stage in stages %}
+    # Stage {{ loop.index }}
+{%- for submit in stage %}
+{%- if submit.args.is_empty() %}
+    {{ submit.var }} = {{ submit.target }}.submit()
+{%- else %}
+    {{ submit.var }} = {{ submit.target }}.submit(
+{%- for arg in submit.args %}
+        {{ arg }},
+{%- endfor %}
+    )
+{%- endif %}
+{%- endfor %}
+{%- endfor %}
+    return {{ outcome }}(
+        {
+{%- for (name, var) in futures %}
+            {{ name }}: {{ var }},
+{%- endfor %}
+        },
+        sinks=[
+{%- for sink in sinks %}
+            {{ sink }},
+{%- endfor %}
+        ],
+    )
+
+
+class OperationFailed(RuntimeError):
+    """An operation of the flow failed; `operation` is its name."""
+
+    def __init__(self, operation: str, error: BaseException) -> None:
+        super().__init__(f"operation `{operation}` failed: {error}")
+        self.operation = operation
+
+
+def {{ outcome }}(futures: dict[str, PrefectFuture[Any]], sinks: list[str]) -> Any:
+    """Wait for every operation; raise the first failure, else return the sinks' values."""
+    wait(list(futures.values()))
+    for name, future in futures.items():
+        if future.state.is_failed() or future.state.is_crashed():
+            try:
+                future.result()
+            except BaseException as error:
+                raise OperationFailed(name, error) from error
+    if len(sinks) == 1:
+        return futures[sinks[0]].result()
+    return {name: futures[name].result() for name in sinks}
+{%- if let Some(output) = output %}
+
+
+def _pick(value: Any, name: str, index: int) -> Any:
+    """One named output of an operation's result: a dict key, an attribute, or a position."""
+    if isinstance(value, Mapping):
+        return value[name]
+    if hasattr(value, name):
+        return getattr(value, name)
+    return value[index]
+
+
+{{ output }} = task(_pick, name="output")
+{%- endif %}
