@@ -17,7 +17,7 @@ def _in_process(function: Callable[..., Any]) -> Callable[..., Any]:
         return _processes.submit(function, *args, **kwargs).result()
 
     return run
-{%- endif %}
+{% endif %}
 {% for t in tasks %}
 {{ t.var }} = task(
 {%- for arg in t.args %}
@@ -37,7 +37,7 @@ def {{ function }}() -> {{ returns }}:
 {%- else -%}
 def {{ function }}(
 {%- for param in params %}
-    {{ param }},
+    {{ param }}
 {%- endfor %}
 ) -> {{ returns }}:
 {%- endif %}

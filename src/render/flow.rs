@@ -81,12 +81,12 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
     // roots of type annotations, typing names, and the module's own imports.
     let mut modules = BTreeSet::new();
     let mut typing = BTreeSet::from(["Any".to_owned()]);
-    let mut types: Vec<&TypeExpr> = Vec::new();
+    let mut types: Vec<TypeExpr> = Vec::new();
     for param in &flow.params {
-        types.extend(&param.ty);
+        types.extend(param.ty.as_ref().map(TypeExpr::modern));
     }
     if let [sink] = flow.sinks.as_slice() {
-        types.extend(&ops[*sink].returns);
+        types.extend(ops[*sink].returns.as_ref().map(TypeExpr::modern));
     }
     for ty in &types {
         ty.modules(&mut modules);
@@ -245,14 +245,17 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
     // order its operations run.
     let mut params: Vec<String> = Vec::new();
     for param in flow.params.iter().filter(|p| p.default.is_none()) {
-        params.push(format!("{}: {}", param.name, annotation(param.ty.as_ref())));
+        params.push(format!("{}: {},", param.name, annotation(param.ty.as_ref())));
     }
     for param in flow.params.iter().filter(|p| p.default.is_some()) {
         let default = param.default.as_ref().map_or(Literal::None, Clone::clone);
         uses_math |= python::needs_math(&default);
         let head = format!("{}: {} = ", param.name, annotation(param.ty.as_ref()));
         let value = expression(&default, 4, 4 + head.chars().count(), 1);
-        params.push(format!("{head}{value}"));
+        // Prefect validates parameters into fresh values on every run, so a
+        // list or table default is never shared between runs.
+        let noqa = if matches!(default, Literal::List(_) | Literal::Dict(_)) { "  # noqa: B006" } else { "" };
+        params.push(format!("{head}{value},{noqa}"));
     }
 
     let returns = match flow.sinks.as_slice() {
@@ -301,9 +304,12 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
         function: function_name(&flow.name),
         params,
         returns,
+        // Inside the function, continuation lines are indented as ruff wants.
         flow_docstring: python::docstring_text(
             description.unwrap_or(&format!("Run the operations of `{}`.", flow.name)),
-        ),
+        )
+        .replace('\n', "\n    ")
+        .replace("\n    \n", "\n\n"),
         stages,
         outcome,
         futures: flow
@@ -358,7 +364,7 @@ fn submit_args(
 }
 
 fn annotation(ty: Option<&TypeExpr>) -> String {
-    ty.map_or_else(|| "Any".to_owned(), ToString::to_string)
+    ty.map_or_else(|| "Any".to_owned(), |ty| ty.modern().to_string())
 }
 
 /// Bare `typing` names a type uses (`Optional` in `Optional[int]`).
@@ -438,8 +444,9 @@ struct Imports<'a> {
 }
 
 /// Import statements as isort (ruff's `I` rules) orders them: the standard
-/// library, then everything else (Prefect and the operations' own modules,
-/// which isort cannot tell from third-party ones here); in each, plain
+/// library; third-party packages (Prefect, and modules of types no operation
+/// lives in); then first-party: the packages the operations' callables live
+/// in, which in the user's project sit beside the manifest. In each, plain
 /// `import`s first, then `from` imports by module, members constants first,
 /// then classes, then the rest.
 fn imports(i: &Imports<'_>) -> String {
@@ -462,30 +469,40 @@ fn imports(i: &Imports<'_>) -> String {
         standard.from("typing", name);
     }
 
-    let mut others = Section::default();
-    others.from("prefect", "flow");
-    others.from("prefect", "task");
+    let mut third = Section::default();
+    third.from("prefect", "flow");
+    third.from("prefect", "task");
     for policy in i.policies {
-        others.from("prefect.cache_policies", policy);
+        third.from("prefect.cache_policies", policy);
     }
-    others.from("prefect.futures", "PrefectFuture");
-    others.from("prefect.futures", "wait");
+    third.from("prefect.futures", "PrefectFuture");
+    third.from("prefect.futures", "wait");
     match i.runner {
-        "DaskTaskRunner" => others.from("prefect_dask", "DaskTaskRunner"),
-        "RayTaskRunner" => others.from("prefect_ray", "RayTaskRunner"),
-        runner => others.from("prefect.task_runners", runner),
+        "DaskTaskRunner" => third.from("prefect_dask", "DaskTaskRunner"),
+        "RayTaskRunner" => third.from("prefect_ray", "RayTaskRunner"),
+        runner => third.from("prefect.task_runners", runner),
     }
+
+    let root = |module: &str| module.split('.').next().unwrap_or(module).to_owned();
+    let first_party: BTreeSet<String> = i.imported.keys().map(|(module, _)| root(module)).collect();
+    let mut first = Section::default();
     for module in i.modules {
-        others.plain(module);
+        if module == "typing" || module == "collections.abc" {
+            standard.plain(module);
+        } else if first_party.contains(&root(module)) {
+            first.plain(module);
+        } else {
+            third.plain(module);
+        }
     }
     for ((module, name), binding) in i.imported {
         if name == binding {
-            others.from(module, name);
+            first.from(module, name);
         } else {
-            others.from(module, &format!("{name} as {binding}"));
+            first.from(module, &format!("{name} as {binding}"));
         }
     }
-    [standard, others]
+    [standard, third, first]
         .iter()
         .filter(|section| !section.is_empty())
         .map(Section::render)

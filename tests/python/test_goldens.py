@@ -1,0 +1,78 @@
+"""Every expected file of the golden packages (tests/build/*/expected) compiles,
+is formatted as `ruff format` leaves it and is clean under `ruff check`."""
+
+from __future__ import annotations
+
+import ast
+import py_compile
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = sorted(path.parent for path in (ROOT / "tests" / "build").glob("*/expected"))
+RUFF = Path(sys.executable).parent / "ruff"
+
+
+def test_there_are_golden_packages() -> None:
+    assert len(CASES) >= 5
+
+
+def first_party(expected: Path) -> list[str]:
+    """The packages the operations' callables come from: in the user's project they
+    sit beside the manifest, so ruff's isort counts them as first-party."""
+    roots = set()
+    for path in expected.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                root = node.module.split(".")[0]
+                if root not in sys.stdlib_module_names and not root.startswith(
+                    "prefect"
+                ):
+                    roots.add(root)
+    return sorted(roots)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_expected_files_compile(case: Path, tmp_path: Path) -> None:
+    files = sorted((case / "expected").glob("*.py"))
+    assert files
+    for path in files:
+        py_compile.compile(
+            str(path), cfile=str(tmp_path / (path.name + "c")), doraise=True
+        )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_expected_files_are_ruff_formatted(case: Path) -> None:
+    done = subprocess.run(
+        [str(RUFF), "format", "--isolated", "--check", "--diff", "."],
+        cwd=case / "expected",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_expected_files_are_ruff_clean(case: Path) -> None:
+    expected = case / "expected"
+    known = ", ".join(f'"{root}"' for root in first_party(expected))
+    done = subprocess.run(
+        [
+            str(RUFF),
+            "check",
+            "--isolated",
+            "--config",
+            f"lint.isort.known-first-party = [{known}]",
+            ".",
+        ],
+        cwd=expected,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
