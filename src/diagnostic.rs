@@ -372,6 +372,19 @@ pub enum Diagnostic {
     )]
     WriteFailed { path: PathBuf, reason: String },
 
+    #[error("operation `{operation}` is async but asks for `executor = \"process\"`")]
+    #[diagnostic(
+        code(opflow::resolve::async_in_process),
+        help(
+            "an async operation already runs without blocking the others; `process` is for CPU-bound sync functions: remove `executor` or the `async` flag"
+        )
+    )]
+    AsyncInProcess {
+        operation: String,
+        #[label("async, so it cannot run in a process pool")]
+        span: SourceSpan,
+    },
+
     // ---- graph ----
     #[error("dependency cycle `{path}`")]
     #[diagnostic(

@@ -111,7 +111,10 @@ pub fn emit(
     if changes.written.is_empty() && changes.removed.is_empty() {
         return Ok(changes);
     }
-    replace(dir, files, &survey.foreign).map_err(|(path, error)| vec![io_error(&path, &error)])?;
+    replace(dir, files, &survey.foreign, &mut |path, text| {
+        fs::write(path, text)
+    })
+    .map_err(|(path, error)| vec![io_error(&path, &error)])?;
     Ok(changes)
 }
 
@@ -138,10 +141,14 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> IoFailure + '_ {
     move |error| (path.to_path_buf(), error)
 }
 
+/// Writes one file; the tests pass one that fails on purpose.
+type WriteFile<'a> = dyn FnMut(&Path, &str) -> io::Result<()> + 'a;
+
 fn replace(
     dir: &Path,
     files: &BTreeMap<PathBuf, String>,
     foreign: &[PathBuf],
+    write: &mut WriteFile<'_>,
 ) -> Result<(), IoFailure> {
     let parent = dir
         .parent()
@@ -158,7 +165,7 @@ fn replace(
     fs::create_dir(&staging).map_err(at(&staging))?;
     for (name, text) in files {
         let path = staging.join(name);
-        fs::write(&path, text).map_err(at(&path))?;
+        write(&path, text).map_err(at(&path))?;
     }
     for name in foreign {
         carry(&dir.join(name), &staging.join(name))?;
@@ -255,4 +262,190 @@ fn unified(path: &Path, old: &str, new: &str) -> String {
         .context_radius(3)
         .header(&format!("a/{shown}"), &format!("b/{shown}"))
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh folder under the system's temporary folder, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("opflow-emit-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn generated(body: &str) -> String {
+        format!(
+            "{}\n{}{}\n{body}",
+            crate::render::header_line("operations.toml"),
+            crate::render::DIGEST_PREFIX,
+            crate::render::digest(body)
+        )
+    }
+
+    fn package(flows: &[(&str, &str)]) -> BTreeMap<PathBuf, String> {
+        flows
+            .iter()
+            .map(|(name, body)| (PathBuf::from(name), generated(body)))
+            .collect()
+    }
+
+    fn read(dir: &Path, name: &str) -> String {
+        fs::read_to_string(dir.join(name)).unwrap()
+    }
+
+    #[test]
+    fn writes_then_reports_unchanged_then_removes_stale_files() {
+        let scratch = Scratch::new("cycle");
+        let dir = scratch.0.join("out");
+        let first = package(&[("a.py", "a = 1\n"), ("b.py", "b = 1\n")]);
+        let changes = emit(&dir, &first, false).unwrap();
+        assert_eq!(
+            changes.written,
+            vec![PathBuf::from("a.py"), PathBuf::from("b.py")]
+        );
+        assert_eq!(emit(&dir, &first, false).unwrap().unchanged.len(), 2);
+        let second = package(&[("a.py", "a = 2\n")]);
+        let changes = emit(&dir, &second, false).unwrap();
+        assert_eq!(changes.written, vec![PathBuf::from("a.py")]);
+        assert_eq!(changes.removed, vec![PathBuf::from("b.py")]);
+        assert!(!dir.join("b.py").exists());
+        assert_eq!(read(&dir, "a.py"), second[Path::new("a.py")]);
+        assert!(!staging(&dir).exists());
+    }
+
+    #[test]
+    fn foreign_files_survive_every_build() {
+        let scratch = Scratch::new("foreign");
+        let dir = scratch.0.join("out");
+        emit(&dir, &package(&[("a.py", "a = 1\n")]), false).unwrap();
+        fs::write(dir.join("notes.txt"), "mine").unwrap();
+        fs::create_dir_all(dir.join("data/deep")).unwrap();
+        fs::write(dir.join("data/deep/x.csv"), "1,2").unwrap();
+        fs::write(dir.join("helper.py"), "# my own module\n").unwrap();
+        emit(&dir, &package(&[("a.py", "a = 2\n")]), false).unwrap();
+        emit(&dir, &package(&[("c.py", "c = 3\n")]), true).unwrap();
+        assert_eq!(read(&dir, "notes.txt"), "mine");
+        assert_eq!(read(&dir, "data/deep/x.csv"), "1,2");
+        assert_eq!(read(&dir, "helper.py"), "# my own module\n");
+        assert!(!dir.join("a.py").exists());
+    }
+
+    #[test]
+    fn a_foreign_file_in_the_way_is_never_overwritten() {
+        let scratch = Scratch::new("in-the-way");
+        let dir = scratch.0.join("out");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("a.py"), "print('mine')\n").unwrap();
+        for force in [false, true] {
+            let problems = emit(&dir, &package(&[("a.py", "a = 1\n")]), force).unwrap_err();
+            assert_eq!(problems.len(), 1);
+            assert!(
+                matches!(&problems[0], Diagnostic::ForeignFile { path } if path.ends_with("a.py"))
+            );
+            assert_eq!(read(&dir, "a.py"), "print('mine')\n");
+        }
+    }
+
+    #[test]
+    fn an_edited_file_is_replaced_only_with_force() {
+        let scratch = Scratch::new("edited");
+        let dir = scratch.0.join("out");
+        emit(
+            &dir,
+            &package(&[("a.py", "a = 1\n"), ("b.py", "b = 1\n")]),
+            false,
+        )
+        .unwrap();
+        let edited = read(&dir, "a.py").replace("a = 1", "a = 42");
+        fs::write(dir.join("a.py"), &edited).unwrap();
+        assert_eq!(ownership(&edited), Ownership::Edited);
+        let next = package(&[("a.py", "a = 2\n"), ("b.py", "b = 2\n")]);
+        let problems = emit(&dir, &next, false).unwrap_err();
+        assert!(
+            matches!(&problems[..], [Diagnostic::EditedFile { path }] if path.ends_with("a.py"))
+        );
+        assert_eq!(read(&dir, "a.py"), edited, "refused, so nothing changed");
+        assert_eq!(
+            read(&dir, "b.py"),
+            package(&[("b.py", "b = 1\n")])[Path::new("b.py")]
+        );
+        emit(&dir, &next, true).unwrap();
+        assert_eq!(read(&dir, "a.py"), next[Path::new("a.py")]);
+        // Even when the rendering did not change, restoring it would lose the edit.
+        fs::write(dir.join("b.py"), read(&dir, "b.py") + "# note\n").unwrap();
+        assert!(emit(&dir, &next, false).is_err());
+    }
+
+    #[test]
+    fn a_failure_while_writing_leaves_the_old_package() {
+        let scratch = Scratch::new("failure");
+        let dir = scratch.0.join("out");
+        let old = package(&[
+            ("a.py", "a = 1\n"),
+            ("b.py", "b = 1\n"),
+            ("c.py", "c = 1\n"),
+        ]);
+        emit(&dir, &old, false).unwrap();
+        fs::write(dir.join("mine.txt"), "keep").unwrap();
+        let new = package(&[
+            ("a.py", "a = 2\n"),
+            ("b.py", "b = 2\n"),
+            ("c.py", "c = 2\n"),
+        ]);
+        for fail_at in 0..new.len() {
+            let mut written = 0;
+            let mut failing = |path: &Path, text: &str| {
+                if written == fail_at {
+                    return Err(io::Error::other("disk full"));
+                }
+                written += 1;
+                fs::write(path, text)
+            };
+            let error =
+                replace(&dir, &new, &[PathBuf::from("mine.txt")], &mut failing).unwrap_err();
+            assert_eq!(error.1.to_string(), "disk full");
+            for (name, text) in &old {
+                assert_eq!(
+                    &fs::read_to_string(dir.join(name)).unwrap(),
+                    text,
+                    "after a failure at file {fail_at}"
+                );
+            }
+            assert_eq!(read(&dir, "mine.txt"), "keep");
+        }
+        // The next build clears what the failed one left behind.
+        emit(&dir, &new, false).unwrap();
+        assert_eq!(read(&dir, "c.py"), new[Path::new("c.py")]);
+        assert!(!staging(&dir).exists());
+    }
+
+    #[test]
+    fn diff_shows_what_would_change() {
+        let scratch = Scratch::new("diff");
+        let dir = scratch.0.join("out");
+        let files = package(&[("a.py", "a = 1\n")]);
+        assert!(diff(&dir, &files).unwrap().contains("+a = 1"));
+        emit(&dir, &files, false).unwrap();
+        assert_eq!(diff(&dir, &files).unwrap(), "");
+        let changed = diff(&dir, &package(&[("a.py", "a = 2\n")])).unwrap();
+        assert!(
+            changed.contains("-a = 1") && changed.contains("+a = 2"),
+            "{changed}"
+        );
+        assert!(!dir.join(".opflow-new").exists());
+    }
 }

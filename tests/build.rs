@@ -22,9 +22,8 @@ fn manifest_of(case: &Path) -> PathBuf {
 }
 
 fn rendered(manifest: &Path) -> BTreeMap<PathBuf, String> {
-    let compiled = opflow::compile(manifest).unwrap_or_else(|failure| {
-        panic!("{}: {:?}", manifest.display(), failure.diagnostics)
-    });
+    let compiled = opflow::compile(manifest)
+        .unwrap_or_else(|failure| panic!("{}: {:?}", manifest.display(), failure.diagnostics));
     let name = manifest.file_name().unwrap().to_string_lossy().into_owned();
     opflow::render::render(&compiled.graph, &name)
 }
@@ -36,7 +35,12 @@ fn on_disk(dir: &Path) -> BTreeMap<PathBuf, String> {
     entries
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.is_file())
-        .map(|path| (PathBuf::from(path.file_name().unwrap()), fs::read_to_string(&path).unwrap()))
+        .map(|path| {
+            (
+                PathBuf::from(path.file_name().unwrap()),
+                fs::read_to_string(&path).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -90,10 +94,23 @@ fn output_does_not_depend_on_the_order_of_operations() {
         let (head, rest) = text.split_once("[[operations]]").unwrap();
         let mut ops: Vec<&str> = rest.split("[[operations]]").collect();
         ops.reverse();
-        let reversed = format!("{head}[[operations]]{}", ops.iter().map(|op| format!("{}\n", op.trim_end())).collect::<Vec<_>>().join("[[operations]]"));
-        let source = opflow::manifest::Source { path: manifest.clone(), text: reversed };
+        let reversed = format!(
+            "{head}[[operations]]{}",
+            ops.iter()
+                .map(|op| format!("{}\n", op.trim_end()))
+                .collect::<Vec<_>>()
+                .join("[[operations]]")
+        );
+        let source = opflow::manifest::Source {
+            path: manifest.clone(),
+            text: reversed,
+        };
         let compiled = opflow::compile_source(source, opflow::manifest::Format::Toml).unwrap();
         let name = manifest.file_name().unwrap().to_string_lossy().into_owned();
-        assert_eq!(opflow::render::render(&compiled.graph, &name), rendered(&manifest), "{case}");
+        assert_eq!(
+            opflow::render::render(&compiled.graph, &name),
+            rendered(&manifest),
+            "{case}"
+        );
     }
 }

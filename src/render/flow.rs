@@ -245,7 +245,11 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
     // order its operations run.
     let mut params: Vec<String> = Vec::new();
     for param in flow.params.iter().filter(|p| p.default.is_none()) {
-        params.push(format!("{}: {},", param.name, annotation(param.ty.as_ref())));
+        params.push(format!(
+            "{}: {},",
+            param.name,
+            annotation(param.ty.as_ref())
+        ));
     }
     for param in flow.params.iter().filter(|p| p.default.is_some()) {
         let default = param.default.as_ref().map_or(Literal::None, Clone::clone);
@@ -254,7 +258,11 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
         let value = expression(&default, 4, 4 + head.chars().count(), 1);
         // Prefect validates parameters into fresh values on every run, so a
         // list or table default is never shared between runs.
-        let noqa = if matches!(default, Literal::List(_) | Literal::Dict(_)) { "  # noqa: B006" } else { "" };
+        let noqa = if matches!(default, Literal::List(_) | Literal::Dict(_)) {
+            "  # noqa: B006"
+        } else {
+            ""
+        };
         params.push(format!("{head}{value},{noqa}"));
     }
 

@@ -293,6 +293,12 @@ impl Resolver<'_> {
         for (i, op) in raw.operations.iter().enumerate() {
             let op = &op.value;
             self.check_call(&op.call);
+            if op.is_async && op.executor == Some(Executor::Process) {
+                self.error(Diagnostic::AsyncInProcess {
+                    operation: op.name.value.clone(),
+                    span: at(op.name.span),
+                });
+            }
             let mut param_types = Vec::with_capacity(op.params.0.len());
             for (key, param) in &op.params.0 {
                 if let Some(reason) = identifier_problem(key) {

@@ -370,29 +370,40 @@ impl TypeExpr {
     pub fn modern(&self) -> Self {
         match self {
             Self::Name { name, args } => {
-                let args: Option<Vec<Self>> = args.as_ref().map(|args| args.iter().map(Self::modern).collect());
+                let args: Option<Vec<Self>> = args
+                    .as_ref()
+                    .map(|args| args.iter().map(Self::modern).collect());
                 let base = name.strip_prefix("typing.").unwrap_or(name);
                 match (base, args) {
-                    ("Optional", Some(args)) if args.len() == 1 => Self::Union(vec![args[0].clone(), Self::None]).flatten(),
+                    ("Optional", Some(args)) if args.len() == 1 => {
+                        Self::Union(vec![args[0].clone(), Self::None]).flatten()
+                    }
                     ("Union", Some(args)) if !args.is_empty() => Self::Union(args).flatten(),
                     (base, args) => match ALIASES.iter().find(|(alias, _)| *alias == base) {
                         Some((_, builtin)) => Self::Name {
                             name: (*builtin).to_owned(),
                             args,
                         },
-                        None => Self::Name { name: name.clone(), args },
+                        None => Self::Name {
+                            name: name.clone(),
+                            args,
+                        },
                     },
                 }
             }
             Self::List(items) => Self::List(items.iter().map(Self::modern).collect()),
-            Self::Union(members) => Self::Union(members.iter().map(Self::modern).collect()).flatten(),
+            Self::Union(members) => {
+                Self::Union(members.iter().map(Self::modern).collect()).flatten()
+            }
             Self::None | Self::Ellipsis => self.clone(),
         }
     }
 
     /// A union with nested unions spliced in and repeats dropped, order kept.
     fn flatten(self) -> Self {
-        let Self::Union(members) = self else { return self };
+        let Self::Union(members) = self else {
+            return self;
+        };
         let mut flat: Vec<Self> = Vec::new();
         for member in members {
             let inner = match member {
@@ -405,7 +416,11 @@ impl TypeExpr {
                 }
             }
         }
-        if flat.len() == 1 { flat.remove(0) } else { Self::Union(flat) }
+        if flat.len() == 1 {
+            flat.remove(0)
+        } else {
+            Self::Union(flat)
+        }
     }
 
     /// The form used to compare types: aliases resolved (`List` → `list`,
@@ -586,7 +601,10 @@ mod tests {
         let modern = |text: &str| parse(text).unwrap().modern().to_string();
         assert_eq!(modern("Optional[int]"), "int | None");
         assert_eq!(modern("Union[str, int, str]"), "str | int");
-        assert_eq!(modern("typing.List[Optional[jobs.X]]"), "list[jobs.X | None]");
+        assert_eq!(
+            modern("typing.List[Optional[jobs.X]]"),
+            "list[jobs.X | None]"
+        );
         assert_eq!(modern("Dict[str, Any]"), "dict[str, Any]");
         assert_eq!(modern("Callable[[int], str]"), "Callable[[int], str]");
     }

@@ -1,0 +1,548 @@
+"""End to end: build small projects with opflow, run their flows under a real
+Prefect server (`python -m orchestration FLOW --param k=v`) and check the results.
+
+Every run costs a few seconds of Prefect start-up, so each test makes few runs and
+checks several things per run. Side effects go to a folder given to the flow as the
+`workdir` parameter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+
+def completed(run) -> object:
+    """The result of a run that must have succeeded, without any traceback."""
+    assert run.code == 0, f"run failed ({run.code}):\n{run.stderr}"
+    assert "Traceback" not in run.stderr, run.stderr
+    return run.result
+
+
+# 1. The seed example ---------------------------------------------------------
+
+
+def test_seed_example_returns_what_the_functions_return(example) -> None:
+    project = example("scraping")
+    direct = subprocess.run(
+        [sys.executable, "run_direct.py"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = json.loads(direct.stdout)
+    assert expected, "the fixtures hold listings matching `python`"
+
+    run = project.run("scraping", keywords="python")
+
+    assert completed(run) == expected
+
+
+# 2. A diamond of sync and async operations -----------------------------------
+
+DIAMOND = """\
+version = 1
+
+[[operations]]
+name = "d.source"
+call = "diamond:source"
+params = { n = "int" }
+returns = "int"
+
+[[operations]]
+name = "d.left"
+call = "diamond:left"
+async = true
+params = { source = "int" }
+returns = "int"
+
+[[operations]]
+name = "d.right"
+call = "diamond:right"
+params = { source = "int" }
+returns = "int"
+
+[[operations]]
+name = "d.join"
+call = "diamond:join"
+params = { left = "int", right = "int" }
+returns = "list[int]"
+"""
+
+DIAMOND_PY = """\
+import asyncio
+
+
+def source(n: int) -> int:
+    return n * 10
+
+
+async def left(source: int) -> int:
+    await asyncio.sleep(0.05)
+    return source + 1
+
+
+def right(source: int) -> int:
+    return source * 2
+
+
+def join(left: int, right: int) -> list[int]:
+    return [left, right]
+"""
+
+
+def test_diamond_mixes_sync_and_async(project) -> None:
+    built = project(DIAMOND, {"diamond.py": DIAMOND_PY})
+
+    # The flow of the `d.*` operations, and the root flow, with different inputs.
+    assert completed(built.run("d", n=1)) == [11, 20]
+    assert completed(built.run("all", n=7)) == [71, 140]
+
+
+# 3. A deep chain ---------------------------------------------------------------
+
+
+def test_chain_of_30_operations(project) -> None:
+    steps = [f"s{i:02d}" for i in range(30)]
+    manifest = ["version = 1"]
+    module = []
+    for i, step in enumerate(steps):
+        arg = "start" if i == 0 else steps[i - 1]
+        params = (
+            '{ start = { type = "int", default = 0 } }'
+            if i == 0
+            else f'{{ {arg} = "int" }}'
+        )
+        manifest.append(
+            dedent(f"""
+            [[operations]]
+            name = "c.{step}"
+            call = "chain:{step}"
+            params = {params}
+            returns = "int"
+            """)
+        )
+        module.append(f"def {step}({arg}: int) -> int:\n    return {arg} + 1\n")
+    built = project("\n".join(manifest), {"chain.py": "\n\n".join(module)})
+
+    assert completed(built.run("c")) == 30
+
+
+# 4. A wide DAG -----------------------------------------------------------------
+
+
+def test_wide_dag_of_200_operations_into_one_sink(project) -> None:
+    names = [f"v{i:03d}" for i in range(200)]
+    manifest = ["version = 1"]
+    module = []
+    for i, name in enumerate(names):
+        manifest.append(
+            dedent(f"""
+            [[operations]]
+            name = "w.{name}"
+            call = "wide:{name}"
+            returns = "int"
+            """)
+        )
+        module.append(f"def {name}() -> int:\n    return {i}\n")
+    params = ", ".join(f'{name} = "int"' for name in names)
+    manifest.append(
+        dedent(f"""
+        [[operations]]
+        name = "w.total"
+        call = "wide:total"
+        params = {{ {params} }}
+        returns = "int"
+        """)
+    )
+    signature = ", ".join(f"{name}: int" for name in names)
+    module.append(
+        f"def total({signature}) -> int:\n    return {' + '.join(names)}\n"
+    )
+    built = project("\n".join(manifest), {"wide.py": "\n\n".join(module)})
+
+    assert completed(built.run("w", timeout=120)) == sum(range(200))
+
+
+# 5. Independent operations run at the same time -------------------------------
+
+CONCURRENT = """\
+version = 1
+
+[[operations]]
+name = "p.sync_a"
+call = "sleepers:sync_a"
+returns = "tuple[float, float]"
+
+[[operations]]
+name = "p.sync_b"
+call = "sleepers:sync_b"
+returns = "tuple[float, float]"
+
+[[operations]]
+name = "p.async_c"
+call = "sleepers:async_c"
+async = true
+returns = "tuple[float, float]"
+"""
+
+CONCURRENT_PY = """\
+import asyncio
+import time
+
+
+def sync_a() -> tuple[float, float]:
+    start = time.time()
+    time.sleep(1)
+    return start, time.time()
+
+
+def sync_b() -> tuple[float, float]:
+    start = time.time()
+    time.sleep(1)
+    return start, time.time()
+
+
+async def async_c() -> tuple[float, float]:
+    start = time.time()
+    await asyncio.sleep(1)
+    return start, time.time()
+"""
+
+
+def test_independent_sync_and_async_operations_overlap(project) -> None:
+    built = project(CONCURRENT, {"sleepers.py": CONCURRENT_PY})
+
+    result = completed(built.run("p"))
+
+    # Several sinks: the flow returns a dict by operation name.
+    assert isinstance(result, dict)
+    assert sorted(result) == ["p.async_c", "p.sync_a", "p.sync_b"]
+    starts = [start for start, _ in result.values()]
+    ends = [end for _, end in result.values()]
+    for start, end in result.values():
+        assert end - start >= 1.0
+    assert max(ends) - min(starts) < 2.0, result
+
+
+# 6. Retries --------------------------------------------------------------------
+
+RETRIES = """\
+version = 1
+
+[[operations]]
+name = "r.flaky"
+call = "flaky:flaky"
+params = { workdir = "str" }
+returns = "int"
+retries = 2
+retry_delay_seconds = 0
+"""
+
+RETRIES_PY = """\
+from pathlib import Path
+
+
+def flaky(workdir: str) -> int:
+    counter = Path(workdir) / "attempts"
+    attempts = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(attempts))
+    if attempts < 3:
+        raise RuntimeError(f"attempt {attempts} fails")
+    return attempts
+"""
+
+
+def test_retries_until_success(project, tmp_path: Path) -> None:
+    built = project(RETRIES, {"flaky.py": RETRIES_PY})
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    assert completed(built.run("r", workdir=str(workdir))) == 3
+    assert (workdir / "attempts").read_text() == "3"
+
+
+# 7. A failing operation --------------------------------------------------------
+
+FAILURE = """\
+version = 1
+
+[[operations]]
+name = "x.boom"
+call = "failing:boom"
+params = { workdir = "str" }
+returns = "int"
+
+[[operations]]
+name = "x.after"
+call = "failing:after"
+params = { boom = "int", workdir = "str" }
+returns = "int"
+"""
+
+FAILURE_PY = """\
+from pathlib import Path
+
+
+def boom(workdir: str) -> int:
+    raise ValueError("the boom operation always fails")
+
+
+def after(boom: int, workdir: str) -> int:
+    (Path(workdir) / "after-ran").write_text("yes")
+    return boom + 1
+"""
+
+
+def test_failed_operation_is_named_and_stops_its_downstream(
+    project, tmp_path: Path
+) -> None:
+    built = project(FAILURE, {"failing.py": FAILURE_PY})
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    run = built.run("x", workdir=str(workdir))
+
+    assert run.code == 1, run.stderr
+    assert "operation `x.boom` failed" in run.stderr
+    assert "the boom operation always fails" in run.stderr
+    assert not (workdir / "after-ran").exists()
+
+
+# 8. Ordering-only edges --------------------------------------------------------
+
+ORDERING = """\
+version = 1
+
+[[operations]]
+name = "o.write"
+call = "ordering:write"
+params = { workdir = "str" }
+returns = "int"
+
+[[operations]]
+name = "o.read"
+call = "ordering:read"
+params = { workdir = "str" }
+depends_on = ["o.write"]
+returns = "str"
+"""
+
+ORDERING_PY = """\
+import time
+from pathlib import Path
+
+
+def write(workdir: str) -> int:
+    time.sleep(0.3)  # late, so that a reader that did not wait finds nothing
+    return (Path(workdir) / "written").write_text("from write")
+
+
+def read(workdir: str) -> str:
+    return (Path(workdir) / "written").read_text()
+"""
+
+
+def test_depends_on_without_a_parameter_orders_the_operations(
+    project, tmp_path: Path
+) -> None:
+    built = project(ORDERING, {"ordering.py": ORDERING_PY})
+
+    for attempt in range(3):
+        workdir = tmp_path / f"work{attempt}"
+        workdir.mkdir()
+        assert completed(built.run("o", workdir=str(workdir))) == "from write"
+
+
+# 9. Named outputs --------------------------------------------------------------
+
+NAMED_OUTPUTS = """\
+version = 1
+
+[[operations]]
+name = "ml.split"
+call = "outputs:split"
+params = { rows = "list[int]", ratio = { type = "float", default = 0.5 } }
+outputs = { train = "list[int]", test = "list[int]" }
+
+[[operations]]
+name = "ml.fit"
+call = "outputs:fit"
+params = { train = "list[int]" }
+depends_on = ["ml.split"]
+returns = "int"
+
+[[operations]]
+name = "ml.score"
+call = "outputs:score"
+params = { model = { type = "int", from = "ml.fit" }, rows = { type = "list[int]", from = "ml.split.test" } }
+returns = "list[int]"
+
+[[operations]]
+name = "t.pair"
+call = "outputs:pair"
+outputs = { word = "str", number = "int" }
+
+[[operations]]
+name = "t.use"
+call = "outputs:use"
+params = { number = "int", text = { type = "str", from = "t.pair.word" } }
+depends_on = ["t.pair"]
+returns = "str"
+"""
+
+NAMED_OUTPUTS_PY = """\
+def split(rows: list[int], ratio: float = 0.5) -> dict[str, list[int]]:
+    cut = int(len(rows) * ratio)
+    return {"train": rows[:cut], "test": rows[cut:]}
+
+
+def fit(train: list[int]) -> int:
+    return sum(train)
+
+
+def score(model: int, rows: list[int]) -> list[int]:
+    return [model, *rows]
+
+
+def pair() -> tuple[str, int]:
+    return "ab", 3
+
+
+def use(number: int, text: str) -> str:
+    return text * number
+"""
+
+
+def test_named_outputs_of_a_dict_and_of_a_tuple(project) -> None:
+    built = project(NAMED_OUTPUTS, {"outputs.py": NAMED_OUTPUTS_PY})
+
+    result = completed(built.run("all", rows=[1, 2, 3, 4, 5, 6], ratio=0.5))
+
+    assert result == {"ml.score": [6, 4, 5, 6], "t.use": "ababab"}
+
+
+# 10. The process executor ------------------------------------------------------
+
+EXECUTORS = """\
+version = 1
+
+[[operations]]
+name = "e.in_thread"
+call = "pids:in_thread"
+returns = "int"
+
+[[operations]]
+name = "e.in_process"
+call = "pids:in_process"
+executor = "process"
+returns = "list[int]"
+"""
+
+EXECUTORS_PY = """\
+import os
+
+
+def in_thread() -> int:
+    return os.getpid()
+
+
+def in_process() -> list[int]:
+    return [os.getpid(), os.getppid()]
+"""
+
+
+def test_process_executor_runs_in_another_process(project) -> None:
+    built = project(EXECUTORS, {"pids.py": EXECUTORS_PY})
+
+    result = completed(built.run("e"))
+
+    thread_pid = result["e.in_thread"]
+    process_pid, parent_pid = result["e.in_process"]
+    assert process_pid != thread_pid
+    # The worker is a child of the process that runs the flow (and its threads).
+    assert parent_pid == thread_pid
+
+
+# 11. Flow parameters are checked by Prefect -------------------------------------
+
+PARAMETERS = """\
+version = 1
+
+[[operations]]
+name = "v.first"
+call = "params:first"
+params = { n = "int", m = "int", workdir = "str" }
+returns = "list[str]"
+"""
+
+PARAMETERS_PY = """\
+from pathlib import Path
+
+
+def first(n: int, m: int, workdir: str) -> list[str]:
+    (Path(workdir) / "first-ran").write_text("yes")
+    return [repr(n), repr(m)]
+"""
+
+
+def test_flow_parameters_are_validated_and_coerced(project, tmp_path: Path) -> None:
+    built = project(PARAMETERS, {"params.py": PARAMETERS_PY})
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    wrong = built.run("v", n="abc", m="4", workdir=str(workdir))
+    assert wrong.code == 1, wrong.stderr
+    assert "`v` failed" in wrong.stderr
+    assert not (workdir / "first-ran").exists()
+
+    # `3` is read as JSON; `"4"` is a JSON string that Prefect turns into an int.
+    right = built.run("v", n="3", m='"4"', workdir=str(workdir))
+    assert completed(right) == ["3", "4"]
+    assert (workdir / "first-ran").exists()
+
+
+# 12. The runner's usage errors --------------------------------------------------
+
+RUNNER = """\
+version = 1
+
+[[operations]]
+name = "a.one"
+call = "runner:one"
+params = { n = "int" }
+returns = "int"
+
+[[operations]]
+name = "b.two"
+call = "runner:two"
+returns = "int"
+"""
+
+RUNNER_PY = """\
+def one(n: int) -> int:
+    return n
+
+
+def two() -> int:
+    return 2
+"""
+
+
+def test_runner_rejects_an_unknown_flow_or_parameter(project) -> None:
+    built = project(RUNNER, {"runner.py": RUNNER_PY})
+
+    unknown_flow = built.run("nope")
+    assert unknown_flow.code == 2, unknown_flow.stderr
+    assert "no flow named `nope`" in unknown_flow.stderr
+    assert "a, all, b" in unknown_flow.stderr
+
+    unknown_param = built.run("a", n=1, colour="red")
+    assert unknown_param.code == 2, unknown_param.stderr
+    assert "`colour` is not a parameter of `a`" in unknown_param.stderr
+    assert unknown_param.stdout == ""
