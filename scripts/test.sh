@@ -9,12 +9,8 @@ cd "$(dirname "$0")/.."
 cargo test --locked --all-targets
 cargo build --locked
 
-venv=target/test-python
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+venv="$(scripts/python-env.sh)"
 
-"$venv/bin/ruff" format --check --quiet tests/python examples
-"$venv/bin/ruff" check --quiet tests/python examples
+"$venv/bin/ruff" format --check --quiet tests/python examples benches
+"$venv/bin/ruff" check --quiet tests/python examples benches
 OPFLOW_BIN="$PWD/target/debug/opflow" "$venv/bin/python" -m pytest -q tests/python

@@ -6,8 +6,11 @@
 //! 3. [`hierarchy`]: hierarchical operation names
 //! 4. [`resolve`]: names, calls, types, defaults checked; parameters bound
 //! 5. [`graph`]: the DAG, cycles, stages, flows
+//! 6. [`render`]: the generated package, as text (pure)
+//! 7. [`emit`]: the package on disk (the only writer)
 //!
-//! [`compile`] runs them once each; [`diagnostic`] prints what they report.
+//! [`compile`] runs stages 1–5 once each; `opflow build` then renders and
+//! emits. [`diagnostic`] prints what every stage reports.
 
 pub mod emit;
 pub mod graph;

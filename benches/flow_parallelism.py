@@ -1,0 +1,204 @@
+"""How close a generated flow comes to its critical path.
+
+Builds a DAG of sleeping operations (sync and async) whose critical path and
+layered schedule (one `asyncio.gather` per topological stage) are known, runs
+the generated flow several times under a local Prefect server, and reports
+medians: the flow's time (first operation start to last operation end) against
+the critical path and against the layered schedule, run in the same process.
+
+    target/test-python/bin/python benches/flow_parallelism.py [--runs 5]
+
+(`scripts/test.sh` creates that Python environment.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OPFLOW = Path(os.environ.get("OPFLOW_BIN", ROOT / "target" / "release" / "opflow"))
+
+
+def dag(seed: int = 7, width: int = 4, depth: int = 5) -> dict[str, dict]:
+    """Operations `s<stage>.o<i>` with durations and 1-2 upstreams each."""
+    rng = random.Random(seed)
+    ops: dict[str, dict] = {}
+    stages: list[list[str]] = []
+    for stage in range(depth):
+        names = [f"s{stage}.o{i}" for i in range(width)]
+        for name in names:
+            ups = rng.sample(stages[-1], k=rng.randint(1, 2)) if stages else []
+            ops[name] = {
+                "seconds": round(rng.choice([0.1, 0.2, 0.3, 0.6, 1.0]), 1),
+                "after": sorted(ups),
+                "async": rng.random() < 0.5,
+            }
+        stages.append(names)
+    return ops
+
+
+def critical_path(ops: dict[str, dict]) -> float:
+    finish: dict[str, float] = {}
+    for name, op in ops.items():  # written in topological order
+        finish[name] = op["seconds"] + max((finish[u] for u in op["after"]), default=0)
+    return max(finish.values())
+
+
+def stage_of(ops: dict[str, dict]) -> dict[str, int]:
+    stage: dict[str, int] = {}
+    for name, op in ops.items():
+        stage[name] = 1 + max((stage[u] for u in op["after"]), default=-1)
+    return stage
+
+
+def manifest(ops: dict[str, dict]) -> str:
+    lines = ["version = 1", ""]
+    for name, op in ops.items():
+        lines += [
+            "[[operations]]",
+            f'name = "bench.{name}"',
+            f'call = "sleepers:{name.replace(".", "_")}"',
+            f"async = {'true' if op['async'] else 'false'}",
+        ]
+        if op["after"]:
+            upstream = ", ".join(f'"bench.{up}"' for up in op["after"])
+            lines.append(f"depends_on = [{upstream}]")
+        lines += ['returns = "list[float]"', ""]
+    return "\n".join(lines)
+
+
+def module(ops: dict[str, dict]) -> str:
+    out = ["import asyncio", "import time", ""]
+    for name, op in ops.items():
+        ident = name.replace(".", "_")
+        if op["async"]:
+            out += [
+                f"async def {ident}() -> list[float]:",
+                "    start = time.time()",
+                f"    await asyncio.sleep({op['seconds']})",
+                "    return [start, time.time()]",
+                "",
+            ]
+        else:
+            out += [
+                f"def {ident}() -> list[float]:",
+                "    start = time.time()",
+                f"    time.sleep({op['seconds']})",
+                "    return [start, time.time()]",
+                "",
+            ]
+    return "\n".join(out)
+
+
+def layered(ops: dict[str, dict]) -> float:
+    """The seed's schedule: one gather per stage, sync work in threads."""
+    stages: dict[int, list[dict]] = {}
+    for name, stage in stage_of(ops).items():
+        stages.setdefault(stage, []).append(ops[name])
+
+    async def run_op(op: dict) -> None:
+        if op["async"]:
+            await asyncio.sleep(op["seconds"])
+        else:
+            await asyncio.to_thread(time.sleep, op["seconds"])
+
+    async def main() -> float:
+        start = time.perf_counter()
+        for stage in sorted(stages):
+            await asyncio.gather(*(run_op(op) for op in stages[stage]))
+        return time.perf_counter() - start
+
+    return asyncio.run(main())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": url}
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    prefect = Path(sys.executable).parent / "prefect"
+    server = subprocess.Popen(
+        [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return server, url
+        except OSError:
+            time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGKILL)
+    raise RuntimeError("Prefect server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    ops = dag()
+    critical = critical_path(ops)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "operations.toml").write_text(manifest(ops))
+        (root / "sleepers.py").write_text(module(ops))
+        subprocess.run([str(OPFLOW), "build"], cwd=root, check=True)
+        server, url = start_server(root / "prefect-home")
+        try:
+            env = {**os.environ, "PREFECT_API_URL": url}
+            env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+            flow_times, process_times, layered_times = [], [], []
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                done = subprocess.run(
+                    [sys.executable, "-m", "orchestration", "bench"],
+                    cwd=root / "run_cache",
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                process_times.append(time.perf_counter() - start)
+                spans = json.loads(done.stdout).values()
+                flow_times.append(
+                    max(end for _, end in spans) - min(start for start, _ in spans)
+                )
+                layered_times.append(layered(ops))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    flow = statistics.median(flow_times)
+    layer = statistics.median(layered_times)
+    print(f"operations: {len(ops)} ({sum(op['async'] for op in ops.values())} async)")
+    print(f"critical path:          {critical:.2f} s")
+    print(f"layered schedule:       {layer:.2f} s (median of {args.runs})")
+    print(f"generated flow:         {flow:.2f} s (median of {args.runs})")
+    print(f"flow / critical path:   {flow / critical:.3f}")
+    print(f"flow / layered:         {flow / layer:.3f}")
+    print(f"whole process, median:  {statistics.median(process_times):.2f} s")
+
+
+if __name__ == "__main__":
+    main()
