@@ -2,8 +2,8 @@
 
     python -m {{ package }} FLOW [--param NAME=VALUE]...
 
-A value is given to the flow as written when the parameter is a `str`, and
-read as JSON otherwise (numbers, booleans, lists, tables), falling back to
+A value is given to the flow as written when the parameter takes a `str`
+(`str`, `str | None`, ...), and read as JSON otherwise (numbers, booleans, lists, tables), falling back to
 the text; Prefect then checks it against the parameter's type. Exit status:
 0 when the flow completed, 1 when it failed (naming the failed operation),
 2 for a usage error.
@@ -15,13 +15,15 @@ import enum
 import inspect
 import json
 import sys
+import typing
 from typing import Any
 
 from . import FLOWS
 
 
 def _value(text: str, annotation: Any) -> Any:
-    if annotation is str:
+    """A `--param` value: as written for a parameter that takes a string, else JSON."""
+    if annotation is str or str in typing.get_args(annotation):
         return text
     try:
         return json.loads(text)

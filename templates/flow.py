@@ -1,23 +1,6 @@
 """{{ docstring }}"""
 
-{{ imports }}
-{%- if in_process %}
-
-_processes: ProcessPoolExecutor | None = None
-
-
-def _in_process(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a CPU-bound sync operation in a worker process; its thread only waits."""
-
-    @functools.wraps(function)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        global _processes
-        if _processes is None:
-            _processes = ProcessPoolExecutor()
-        return _processes.submit(function, *args, **kwargs).result()
-
-    return run
-{% endif %}
+{{ imports }}{{ helpers }}
 {% for t in tasks %}
 {{ t.var }} = task(
 {%- for arg in t.args %}
@@ -90,17 +73,3 @@ def {{ outcome }}(futures: dict[str, PrefectFuture[Any]], sinks: list[str]) -> A
     if len(sinks) == 1:
         return futures[sinks[0]].result()
     return {name: futures[name].result() for name in sinks}
-{%- if let Some(output) = output %}
-
-
-def _pick(value: Any, name: str, index: int) -> Any:
-    """One named output of an operation's result: a dict key, an attribute, or a position."""
-    if isinstance(value, Mapping):
-        return value[name]
-    if hasattr(value, name):
-        return getattr(value, name)
-    return value[index]
-
-
-{{ output }} = task(_pick, name="output")
-{%- endif %}

@@ -21,7 +21,8 @@ const LINE: usize = 88;
 struct FlowTemplate {
     docstring: String,
     imports: String,
-    in_process: bool,
+    /// Helper functions the tasks need at import time, with the blank lines before them.
+    helpers: String,
     tasks: Vec<TaskDef>,
     flow_args: Vec<String>,
     function: String,
@@ -32,7 +33,6 @@ struct FlowTemplate {
     outcome: String,
     futures: Vec<(String, String)>,
     sinks: Vec<String>,
-    output: Option<String>,
 }
 
 struct TaskDef {
@@ -71,6 +71,9 @@ const FIXED: &[&str] = &[
     "_pick",
     "_in_process",
     "_processes",
+    "_processes_lock",
+    "multiprocessing",
+    "threading",
 ];
 
 pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
@@ -106,7 +109,6 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
         names.reserve(name);
     }
     let outcome = names.claim("_outcome");
-    let output_task = names.claim("_output");
 
     // The operations' callables, imported directly: `from module import first`.
     let mut imported: BTreeMap<(String, String), String> = BTreeMap::new();
@@ -193,7 +195,15 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
     for &op in &flow.operations {
         futures_vars.insert(op, names.claim(&python::ident(&ops[op].name)));
     }
-    let mut output_vars: BTreeMap<(usize, String), String> = BTreeMap::new();
+    // Named outputs the flow's operations use, each picked from its
+    // producer's result by a task of its own, named `producer.output`.
+    let position: BTreeMap<usize, usize> = flow
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(i, &op)| (op, i))
+        .collect();
+    let mut used_outputs: Vec<(usize, usize)> = Vec::new();
     for &op in &flow.operations {
         for param in &ops[op].params {
             if let Binding::Operation {
@@ -201,14 +211,40 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
                 output: Some(output),
             } = &param.binding
             {
-                output_vars.entry((*up, output.clone())).or_insert_with(|| {
-                    names.claim(&format!("{}_{output}", python::ident(&ops[*up].name)))
-                });
+                let index = ops[*up]
+                    .outputs
+                    .iter()
+                    .position(|(name, _)| name == output)
+                    .unwrap_or(0);
+                if !used_outputs.contains(&(*up, index)) {
+                    used_outputs.push((*up, index));
+                }
             }
         }
     }
+    used_outputs.sort_by_key(|&(up, index)| (position[&up], index));
+    let mut output_vars: BTreeMap<(usize, String), String> = BTreeMap::new();
+    let mut output_tasks: BTreeMap<(usize, String), String> = BTreeMap::new();
+    for &(up, index) in &used_outputs {
+        let output = &ops[up].outputs[index].0;
+        let base = format!("{}_{output}", python::ident(&ops[up].name));
+        let task_var = names.claim(&format!("{base}_task"));
+        tasks.push(TaskDef {
+            var: task_var.clone(),
+            args: vec![
+                "_pick".to_owned(),
+                format!(
+                    "name={}",
+                    python::string(&format!("{}.{output}", ops[up].name))
+                ),
+            ],
+        });
+        output_tasks.insert((up, output.clone()), task_var);
+        output_vars.insert((up, output.clone()), names.claim(&base));
+    }
 
     let mut stages = Vec::new();
+    let mut futures: Vec<(String, String)> = Vec::new();
     for stage in &flow.stages {
         let mut submits = Vec::new();
         for &op in stage {
@@ -218,24 +254,23 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
                 target: task_vars[&op].clone(),
                 args: submit_args(operation, &futures_vars, &output_vars, flow),
             });
-            for ((producer, output), var) in &output_vars {
-                if *producer != op {
-                    continue;
-                }
-                let index = operation
-                    .outputs
-                    .iter()
-                    .position(|(name, _)| name == output)
-                    .unwrap_or(0);
+            futures.push((python::string(&operation.name), futures_vars[&op].clone()));
+            for &(up, index) in used_outputs.iter().filter(|(up, _)| *up == op) {
+                let output = &ops[up].outputs[index].0;
+                let key = (up, output.clone());
                 submits.push(Submit {
-                    var: var.clone(),
-                    target: output_task.clone(),
+                    var: output_vars[&key].clone(),
+                    target: output_tasks[&key].clone(),
                     args: vec![
                         futures_vars[&op].clone(),
                         python::string(output),
                         index.to_string(),
                     ],
                 });
+                futures.push((
+                    python::string(&format!("{}.{output}", operation.name)),
+                    output_vars[&key].clone(),
+                ));
             }
         }
         stages.push(submits);
@@ -303,10 +338,23 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
         uses_output,
     });
 
+    let mut helpers: Vec<&str> = Vec::new();
+    if in_process {
+        helpers.push(include_str!("../../templates/helpers/in_process.py"));
+    }
+    if uses_output {
+        helpers.push(include_str!("../../templates/helpers/pick.py"));
+    }
     let template = FlowTemplate {
         docstring: module_docstring(graph, flow, description),
         imports,
-        in_process,
+        // isort's spacing after imports: two blank lines before a `def`, one
+        // before anything else.
+        helpers: match helpers.first() {
+            None => String::new(),
+            Some(first) if first.starts_with("def ") => format!("\n\n\n{}", helpers.join("\n\n")),
+            Some(_) => format!("\n\n{}", helpers.join("\n\n")),
+        },
         tasks,
         flow_args,
         function: function_name(&flow.name),
@@ -320,17 +368,12 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
         .replace("\n    \n", "\n\n"),
         stages,
         outcome,
-        futures: flow
-            .operations
-            .iter()
-            .map(|op| (python::string(&ops[*op].name), futures_vars[op].clone()))
-            .collect(),
+        futures,
         sinks: flow
             .sinks
             .iter()
             .map(|op| python::string(&ops[*op].name))
             .collect(),
-        output: uses_output.then_some(output_task),
     };
     render_template(&template)
 }
@@ -461,6 +504,8 @@ fn imports(i: &Imports<'_>) -> String {
     let mut standard = Section::default();
     if i.in_process {
         standard.plain("functools");
+        standard.plain("multiprocessing");
+        standard.plain("threading");
         standard.from("collections.abc", "Callable");
         standard.from("concurrent.futures", "ProcessPoolExecutor");
     }
@@ -590,7 +635,7 @@ fn module_docstring(graph: &FlowGraph, flow: &Flow, description: Option<&str>) -
         None => format!("Flow `{}`.", flow.name),
     };
     let mut text = python::docstring_text(&title);
-    text.push_str("\n\nStages (the operations of a stage run at the same time):\n");
+    text.push_str("\n\nStages, in topological order (each operation starts as soon as its own\ninputs are ready):\n");
     for (i, stage) in flow.stages.iter().enumerate() {
         let names: Vec<&str> = stage.iter().map(|&op| ops[op].name.as_str()).collect();
         let _ = writeln!(text, "{}. {}", i + 1, names.join(", "));

@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from textwrap import dedent
 
-import pytest
-
 
 def completed(run) -> object:
     """The result of a run that must have succeeded, without any traceback."""
@@ -23,14 +21,21 @@ def completed(run) -> object:
     return run.result
 
 
+def error_line(run) -> str:
+    """The runner's own last word on a failed run (Prefect logs come before it)."""
+    lines = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert lines, run.stderr
+    return lines[-1]
+
+
 # 1. The seed example ---------------------------------------------------------
 
 
 def test_seed_example_returns_what_the_functions_return(example) -> None:
-    project = example("scraping")
+    seed = example("scraping")
     direct = subprocess.run(
         [sys.executable, "run_direct.py"],
-        cwd=project.root,
+        cwd=seed.root,
         capture_output=True,
         text=True,
         check=True,
@@ -38,7 +43,7 @@ def test_seed_example_returns_what_the_functions_return(example) -> None:
     expected = json.loads(direct.stdout)
     assert expected, "the fixtures hold listings matching `python`"
 
-    run = project.run("scraping", keywords="python")
+    run = seed.run("scraping", keywords="python")
 
     assert completed(run) == expected
 
@@ -161,9 +166,7 @@ def test_wide_dag_of_200_operations_into_one_sink(project) -> None:
         """)
     )
     signature = ", ".join(f"{name}: int" for name in names)
-    module.append(
-        f"def total({signature}) -> int:\n    return {' + '.join(names)}\n"
-    )
+    module.append(f"def total({signature}) -> int:\n    return {' + '.join(names)}\n")
     built = project("\n".join(manifest), {"wide.py": "\n\n".join(module)})
 
     assert completed(built.run("w", timeout=120)) == sum(range(200))
@@ -309,43 +312,47 @@ def test_failed_operation_is_named_and_stops_its_downstream(
     run = built.run("x", workdir=str(workdir))
 
     assert run.code == 1, run.stderr
-    assert "operation `x.boom` failed" in run.stderr
-    assert "the boom operation always fails" in run.stderr
+    assert error_line(run) == (
+        "error: operation `x.boom` failed: the boom operation always fails"
+    )
     assert not (workdir / "after-ran").exists()
 
 
 # 8. Ordering-only edges --------------------------------------------------------
 
-ORDERING = """\
-version = 1
+PAIRS = ["one", "two", "three"]
 
+ORDERING = "version = 1\n" + "".join(
+    f"""
 [[operations]]
-name = "o.write"
-call = "ordering:write"
-params = { workdir = "str" }
+name = "o.{pair}.write"
+call = "ordering:write_{pair}"
+params = {{ workdir = "str" }}
 returns = "int"
 
 [[operations]]
-name = "o.read"
-call = "ordering:read"
-params = { workdir = "str" }
-depends_on = ["o.write"]
+name = "o.{pair}.read"
+call = "ordering:read_{pair}"
+params = {{ workdir = "str" }}
+depends_on = ["o.{pair}.write"]
 returns = "str"
 """
+    for pair in PAIRS
+)
 
-ORDERING_PY = """\
-import time
-from pathlib import Path
+ORDERING_PY = "import time\nfrom pathlib import Path\n" + "".join(
+    f"""
+
+def write_{pair}(workdir: str) -> int:
+    time.sleep({0.1 * (i + 1):.1f})  # late, so a reader that did not wait finds nothing
+    return (Path(workdir) / "{pair}").write_text("written by {pair}")
 
 
-def write(workdir: str) -> int:
-    time.sleep(0.3)  # late, so that a reader that did not wait finds nothing
-    return (Path(workdir) / "written").write_text("from write")
-
-
-def read(workdir: str) -> str:
-    return (Path(workdir) / "written").read_text()
+def read_{pair}(workdir: str) -> str:
+    return (Path(workdir) / "{pair}").read_text()
 """
+    for i, pair in enumerate(PAIRS)
+)
 
 
 def test_depends_on_without_a_parameter_orders_the_operations(
@@ -353,10 +360,11 @@ def test_depends_on_without_a_parameter_orders_the_operations(
 ) -> None:
     built = project(ORDERING, {"ordering.py": ORDERING_PY})
 
-    for attempt in range(3):
+    for attempt in range(2):
         workdir = tmp_path / f"work{attempt}"
         workdir.mkdir()
-        assert completed(built.run("o", workdir=str(workdir))) == "from write"
+        result = completed(built.run("o", workdir=str(workdir)))
+        assert result == {f"o.{pair}.read": f"written by {pair}" for pair in PAIRS}
 
 
 # 9. Named outputs --------------------------------------------------------------
@@ -498,7 +506,11 @@ def test_flow_parameters_are_validated_and_coerced(project, tmp_path: Path) -> N
 
     wrong = built.run("v", n="abc", m="4", workdir=str(workdir))
     assert wrong.code == 1, wrong.stderr
-    assert "`v` failed" in wrong.stderr
+    assert (
+        error_line(wrong)
+        == "error: flow `v` failed: Flow run received invalid parameters:"
+    )
+    assert "n: Input should be a valid integer" in wrong.stderr
     assert not (workdir / "first-ran").exists()
 
     # `3` is read as JSON; `"4"` is a JSON string that Prefect turns into an int.
@@ -546,3 +558,94 @@ def test_runner_rejects_an_unknown_flow_or_parameter(project) -> None:
     assert unknown_param.code == 2, unknown_param.stderr
     assert "`colour` is not a parameter of `a`" in unknown_param.stderr
     assert unknown_param.stdout == ""
+
+
+# Bugs found by these tests ------------------------------------------------------
+
+TUPLE_OUTPUTS = """\
+version = 1
+
+[[operations]]
+name = "t.pair"
+call = "tuples:pair"
+outputs = { index = "int", count = "int" }
+
+[[operations]]
+name = "t.use"
+call = "tuples:use"
+params = { index = "int", count = "int" }
+depends_on = ["t.pair"]
+returns = "list[int]"
+"""
+
+TUPLE_OUTPUTS_PY = """\
+def pair() -> tuple[int, int]:
+    return 5, 7
+
+
+def use(index: int, count: int) -> list[int]:
+    return [index, count]
+"""
+
+
+def test_tuple_outputs_named_like_tuple_methods(project) -> None:
+    built = project(TUPLE_OUTPUTS, {"tuples.py": TUPLE_OUTPUTS_PY})
+
+    assert completed(built.run("t")) == [5, 7]
+
+
+MISSING_OUTPUT = """\
+version = 1
+
+[[operations]]
+name = "k.split"
+call = "missing:split"
+outputs = { train = "list[int]", test = "list[int]" }
+
+[[operations]]
+name = "k.fit"
+call = "missing:fit"
+params = { test = "list[int]" }
+depends_on = ["k.split"]
+returns = "int"
+"""
+
+MISSING_OUTPUT_PY = """\
+def split() -> dict[str, list[int]]:
+    return {"train": [1, 2]}  # no "test"
+
+
+def fit(test: list[int]) -> int:
+    return len(test)
+"""
+
+
+def test_missing_named_output_names_the_operation(project) -> None:
+    built = project(MISSING_OUTPUT, {"missing.py": MISSING_OUTPUT_PY})
+
+    run = built.run("k")
+
+    assert run.code == 1, run.stderr
+    assert error_line(run).startswith("error: operation `k.split"), run.stderr
+
+
+OPTIONAL_TEXT = """\
+version = 1
+
+[[operations]]
+name = "s.echo"
+call = "echo:echo"
+params = { tag = "str | None" }
+returns = "str | None"
+"""
+
+OPTIONAL_TEXT_PY = """\
+def echo(tag: str | None) -> str | None:
+    return tag
+"""
+
+
+def test_optional_text_parameter_that_looks_like_a_number(project) -> None:
+    built = project(OPTIONAL_TEXT, {"echo.py": OPTIONAL_TEXT_PY})
+
+    assert completed(built.run("s", tag="123")) == "123"

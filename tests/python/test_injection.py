@@ -25,6 +25,7 @@ ALLOWED_CALLS = {
     "RayTaskRunner",
     "timedelta",
     "_in_process",
+    "threading.Lock",
 }
 HELPERS = {"OperationFailed", "_in_process", "_pick"}
 
