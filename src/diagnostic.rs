@@ -385,6 +385,97 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    // ---- runtime: Python, Prefect, running flows ----
+    #[error("{python} ({origin}) has no Prefect, and --no-install forbids installing it")]
+    #[diagnostic(
+        code(opflow::runtime::no_prefect),
+        help(
+            "install it there (`{python} -m pip install {install}`), point `--python` at a Python that has it, or drop --no-install to let opflow make its own environment"
+        )
+    )]
+    NoPrefect {
+        python: String,
+        origin: &'static str,
+        install: String,
+    },
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(opflow::runtime::install),
+        help(
+            "check the output above; opflow needs `python3` with `venv` and access to the package index"
+        )
+    )]
+    InstallFailed(String),
+
+    #[error("cannot start `{program}`: {reason}")]
+    #[diagnostic(
+        code(opflow::runtime::spawn),
+        help("check that the program exists and is executable, or choose another with `--python`")
+    )]
+    SpawnFailed { program: String, reason: String },
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(opflow::runtime::server),
+        help(
+            "`opflow server status` shows the local server; `opflow server stop` resets it; set PREFECT_API_URL to use another server"
+        )
+    )]
+    ServerFailed(String),
+
+    #[error("cannot use `{path}`: {reason}")]
+    #[diagnostic(
+        code(opflow::runtime::io),
+        help("check the folder's permissions and free space")
+    )]
+    RuntimeIo { path: String, reason: String },
+
+    #[error("no flow named `{name}`")]
+    #[diagnostic(code(opflow::runtime::unknown_flow))]
+    UnknownFlowName {
+        name: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("which flow? this manifest has several: {flows}")]
+    #[diagnostic(
+        code(opflow::runtime::choose_flow),
+        help("name it: `opflow run [MANIFEST] FLOW`")
+    )]
+    ChooseFlow { flows: String },
+
+    #[error("`{name}` is not a parameter of flow `{flow}`")]
+    #[diagnostic(code(opflow::runtime::unknown_param))]
+    UnknownParam {
+        name: String,
+        flow: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("bad value for `{name}` ({ty}): {reason}")]
+    #[diagnostic(code(opflow::runtime::bad_param))]
+    BadParam {
+        name: String,
+        ty: String,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("flow `{flow}` needs parameter `{name}` ({ty})")]
+    #[diagnostic(
+        code(opflow::runtime::missing_param),
+        help("give it with `--param {name}=VALUE`")
+    )]
+    MissingParam {
+        flow: String,
+        name: String,
+        ty: String,
+    },
+
     // ---- graph ----
     #[error("dependency cycle `{path}`")]
     #[diagnostic(

@@ -8,6 +8,7 @@
 //! 5. [`graph`]: the DAG, cycles, stages, flows
 //! 6. [`render`]: the generated package, as text (pure)
 //! 7. [`emit`]: the package on disk (the only writer)
+//! 8. [`runtime`]: Python, the Prefect server, running and serving flows
 //!
 //! [`compile`] runs stages 1–5 once each; `opflow build` then renders and
 //! emits. [`diagnostic`] prints what every stage reports.
@@ -18,6 +19,7 @@ pub mod hierarchy;
 pub mod manifest;
 pub mod render;
 pub mod resolve;
+pub mod runtime;
 pub mod schema;
 
 pub mod cli;

@@ -53,6 +53,10 @@ def {{ function }}(
     )
 
 
+# The final state of every operation of the last run, by name (the runner reports it).
+LAST_RUN: dict[str, str] = {}
+
+
 class OperationFailed(RuntimeError):
     """An operation of the flow failed; `operation` is its name."""
 
@@ -64,6 +68,8 @@ class OperationFailed(RuntimeError):
 def {{ outcome }}(futures: dict[str, PrefectFuture[Any]], sinks: list[str]) -> Any:
     """Wait for every operation; raise the first failure, else return the sinks' values."""
     wait(list(futures.values()))
+    LAST_RUN.clear()
+    LAST_RUN.update({name: future.state.type.value for name, future in futures.items()})
     for name, future in futures.items():
         if future.state.is_failed() or future.state.is_crashed():
             try:

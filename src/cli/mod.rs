@@ -3,6 +3,7 @@
 
 mod draw;
 mod plan;
+mod run;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -55,6 +56,39 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Build the package if it is stale, then run a flow and print its result.
+    Run {
+        /// The manifest and/or the flow: `opflow run [MANIFEST] [FLOW]`.
+        #[arg(num_args = 0..=2, value_name = "MANIFEST|FLOW")]
+        targets: Vec<String>,
+        /// A flow parameter, converted by its type (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Run the flow's tasks on this task runner instead of its own.
+        #[arg(long, value_enum)]
+        task_runner: Option<RunnerArg>,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+        /// Use Prefect's temporary server instead of opflow's local one.
+        #[arg(long)]
+        ephemeral: bool,
+        /// Print only the result, as JSON, on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve every flow as a deployment on the Prefect server until interrupted.
+    Serve {
+        manifest: Option<PathBuf>,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
+    /// Start, stop or show opflow's local Prefect server.
+    Server {
+        #[arg(value_enum)]
+        action: ServerAction,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
     /// Show the flows, their stages and parameters, and how each parameter was bound.
     Plan {
         manifest: Option<PathBuf>,
@@ -78,6 +112,43 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
     },
+}
+
+/// Where the Python comes from.
+#[derive(Debug, Clone, clap::Args)]
+struct RuntimeArgs {
+    /// The Python to use (default: `$OPFLOW_PYTHON`, the active virtualenv, `./.venv`, `python3`).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Fail instead of creating opflow's own Python environment when Prefect is missing.
+    #[arg(long)]
+    no_install: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RunnerArg {
+    Thread,
+    Process,
+    Dask,
+    Ray,
+}
+
+impl From<RunnerArg> for crate::manifest::raw::TaskRunner {
+    fn from(arg: RunnerArg) -> Self {
+        match arg {
+            RunnerArg::Thread => Self::Thread,
+            RunnerArg::Process => Self::Process,
+            RunnerArg::Dask => Self::Dask,
+            RunnerArg::Ray => Self::Ray,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ServerAction {
+    Start,
+    Stop,
+    Status,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -148,6 +219,36 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
         } => with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
             build(compiled, out_dir.as_deref(), check, force, out)
         }),
+        Command::Run {
+            targets,
+            params,
+            task_runner,
+            runtime,
+            ephemeral,
+            json,
+        } => {
+            let (manifest, flow) = split_targets(&targets);
+            with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
+                let options = runtime_options(&runtime, ephemeral);
+                run::run(
+                    compiled,
+                    flow.as_deref(),
+                    &params,
+                    task_runner.map(Into::into),
+                    &options,
+                    json,
+                    out,
+                )
+            })
+        }
+        Command::Serve { manifest, runtime } => {
+            with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
+                run::serve(compiled, &runtime_options(&runtime, false), out)
+            })
+        }
+        Command::Server { action, runtime } => {
+            run::server(action_name(action), &runtime_options(&runtime, false), out)
+        }
         Command::Plan { manifest, format } => {
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
                 let text = match format {
@@ -197,14 +298,12 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
     }
 }
 
-/// `opflow build`: render, then write (or, with `check`, compare).
-fn build(
+/// The package's folder (`--out`, else `[project] output` beside the
+/// manifest) and its rendered files.
+fn rendered(
     compiled: &Compiled,
     out_dir: Option<&Path>,
-    check: bool,
-    force: bool,
-    out: &mut dyn Write,
-) -> u8 {
+) -> (PathBuf, std::collections::BTreeMap<PathBuf, String>) {
     let source = &compiled.document.source.path;
     let manifest_name = source.file_name().map_or_else(
         || "operations.toml".into(),
@@ -220,6 +319,18 @@ fn build(
         },
         Path::to_path_buf,
     );
+    (dir, files)
+}
+
+/// `opflow build`: render, then write (or, with `check`, compare).
+fn build(
+    compiled: &Compiled,
+    out_dir: Option<&Path>,
+    check: bool,
+    force: bool,
+    out: &mut dyn Write,
+) -> u8 {
+    let (dir, files) = rendered(compiled, out_dir);
     let shown = display_path(&dir);
     let failure = |diagnostics| Failure {
         source: None,
@@ -257,6 +368,45 @@ fn build(
             report(&failure(diagnostics), Style::Human, out, None);
             1
         }
+    }
+}
+
+fn runtime_options(args: &RuntimeArgs, ephemeral: bool) -> crate::runtime::Options {
+    crate::runtime::Options {
+        python: args.python.clone(),
+        no_install: args.no_install,
+        server: if ephemeral {
+            crate::runtime::ServerChoice::Ephemeral
+        } else {
+            crate::runtime::ServerChoice::Default
+        },
+        quiet: false,
+    }
+}
+
+const fn action_name(action: ServerAction) -> &'static str {
+    match action {
+        ServerAction::Start => "start",
+        ServerAction::Stop => "stop",
+        ServerAction::Status => "status",
+    }
+}
+
+/// `opflow run [MANIFEST] [FLOW]`: a first argument that names a manifest
+/// file (by extension, or because it exists) is the manifest; otherwise it
+/// is the flow, and the manifest is found in the current folder.
+fn split_targets(targets: &[String]) -> (Option<PathBuf>, Option<String>) {
+    match targets {
+        [] => (None, None),
+        [one] => {
+            let path = Path::new(one);
+            if crate::manifest::Format::from_path(path).is_some() || path.is_file() {
+                (Some(path.to_path_buf()), None)
+            } else {
+                (None, Some(one.clone()))
+            }
+        }
+        [manifest, flow, ..] => (Some(PathBuf::from(manifest)), Some(flow.clone())),
     }
 }
 

@@ -68,6 +68,7 @@ const FIXED: &[&str] = &[
     "DEFAULT",
     "NO_CACHE",
     "OperationFailed",
+    "LAST_RUN",
     "_pick",
     "_in_process",
     "_processes",
@@ -323,7 +324,15 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
     if let Some(description) = description {
         flow_args.push(format!("description={}", python::string(description)));
     }
-    flow_args.push(format!("task_runner={runner}()"));
+    if runner == "DaskTaskRunner" {
+        // A local cluster listens on loopback only, dashboard included.
+        flow_args.push(
+            "task_runner=DaskTaskRunner(\n        cluster_kwargs={\"host\": \"127.0.0.1\", \"dashboard_address\": \"127.0.0.1:0\"},\n    )"
+                .to_owned(),
+        );
+    } else {
+        flow_args.push(format!("task_runner={runner}()"));
+    }
 
     let uses_output = !output_vars.is_empty();
     let imports = imports(&Imports {

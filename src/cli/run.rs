@@ -1,0 +1,209 @@
+//! `opflow run`, `opflow serve` and `opflow server`: the commands that start
+//! Python. The work is in [`crate::runtime`]; this is choosing, printing and
+//! exit codes.
+
+use std::io::{IsTerminal, Write};
+
+use super::{display_path, rendered, report};
+use crate::diagnostic::{Diagnostic, Style};
+use crate::graph::Flow;
+use crate::manifest::raw::TaskRunner;
+use crate::runtime::{self, Options, server};
+use crate::{Compiled, Failure};
+
+fn fail(diagnostics: Vec<Diagnostic>, out: &mut dyn Write, code: u8) -> u8 {
+    report(
+        &Failure {
+            source: None,
+            diagnostics,
+        },
+        Style::Human,
+        out,
+        None,
+    );
+    code
+}
+
+/// Build the package when it is stale (writing nothing when it is not).
+fn build_if_stale(compiled: &Compiled, out: &mut dyn Write) -> Result<std::path::PathBuf, u8> {
+    let (dir, files) = rendered(compiled, None);
+    match crate::emit::emit(&dir, &files, false) {
+        Ok(changes) => {
+            if !changes.written.is_empty() || !changes.removed.is_empty() {
+                eprintln!(
+                    "opflow: built {} ({} file{} written)",
+                    display_path(&dir),
+                    changes.written.len(),
+                    if changes.written.len() == 1 { "" } else { "s" }
+                );
+            }
+            Ok(dir)
+        }
+        Err(diagnostics) => Err(fail(diagnostics, out, 1)),
+    }
+}
+
+/// The flow to run: the one named; else the only flow besides `all`; else a
+/// menu when a person is at the terminal; else an error listing them.
+fn choose<'g>(compiled: &'g Compiled, name: Option<&str>) -> Result<&'g Flow, Diagnostic> {
+    let flows = &compiled.graph.flows;
+    let names: Vec<&str> = flows.iter().map(|f| f.name.as_str()).collect();
+    if let Some(name) = name {
+        return flows
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| Diagnostic::UnknownFlowName {
+                name: name.to_owned(),
+                help: crate::suggest::did_you_mean(name, names.iter().copied()).map_or_else(
+                    || format!("the flows: {}", names.join(", ")),
+                    |close| format!("did you mean `{close}`?"),
+                ),
+            });
+    }
+    let own: Vec<&Flow> = flows
+        .iter()
+        .filter(|f| f.name != crate::resolve::ROOT_FLOW)
+        .collect();
+    if let [only] = own.as_slice() {
+        return Ok(only);
+    }
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        eprintln!("Which flow?");
+        for (i, flow) in flows.iter().enumerate() {
+            eprintln!(
+                "  {}) {} ({} operations)",
+                i + 1,
+                flow.name,
+                flow.operations.len()
+            );
+        }
+        eprint!("Number: ");
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line).is_ok()
+            && let Ok(n) = line.trim().parse::<usize>()
+            && let Some(flow) = flows.get(n.wrapping_sub(1))
+        {
+            return Ok(flow);
+        }
+    }
+    Err(Diagnostic::ChooseFlow {
+        flows: names.join(", "),
+    })
+}
+
+pub(super) fn run(
+    compiled: &Compiled,
+    flow: Option<&str>,
+    params: &[String],
+    task_runner: Option<TaskRunner>,
+    options: &Options,
+    json: bool,
+    out: &mut dyn Write,
+) -> u8 {
+    let flow = match choose(compiled, flow) {
+        Ok(flow) => flow,
+        Err(diagnostic) => return fail(vec![diagnostic], out, 2),
+    };
+    let params = match runtime::params::convert(flow, params) {
+        Ok(params) => params,
+        Err(diagnostics) => return fail(diagnostics, out, 2),
+    };
+    let package = match build_if_stale(compiled, out) {
+        Ok(dir) => dir,
+        Err(code) => return code,
+    };
+    let runner = runtime::task_runner_name(flow, task_runner);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let (python, env) = match runtime::prepare(&cwd, &[runner], options) {
+        Ok(prepared) => prepared,
+        Err(diagnostic) => return fail(vec![diagnostic], out, 1),
+    };
+    let over = task_runner.map(|_| runner);
+    let outcome = match runtime::run(&package, &flow.name, &params, over, &python.path, &env) {
+        Ok(outcome) => outcome,
+        Err(diagnostic) => return fail(vec![diagnostic], out, 1),
+    };
+    if outcome.code == 0 {
+        let result = outcome.stdout.trim_end();
+        if json {
+            let compact = serde_json::from_str::<serde_json::Value>(result)
+                .map_or_else(|_| result.to_owned(), |v| v.to_string());
+            let _ = writeln!(out, "{compact}");
+        } else {
+            let _ = writeln!(out, "{result}");
+        }
+    }
+    eprintln!("{}", runtime::summary(&compiled.graph, flow, &outcome));
+    u8::try_from(outcome.code).unwrap_or(1)
+}
+
+pub(super) fn serve(compiled: &Compiled, options: &Options, out: &mut dyn Write) -> u8 {
+    let package = match build_if_stale(compiled, out) {
+        Ok(dir) => dir,
+        Err(code) => return code,
+    };
+    let runners: Vec<&str> = compiled
+        .graph
+        .flows
+        .iter()
+        .map(|f| runtime::task_runner_name(f, None))
+        .collect();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let (python, env) = match runtime::prepare(&cwd, &runners, options) {
+        Ok(prepared) => prepared,
+        Err(diagnostic) => return fail(vec![diagnostic], out, 1),
+    };
+    let api = env
+        .iter()
+        .find(|(k, _)| *k == "PREFECT_API_URL")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("PREFECT_API_URL").ok())
+        .unwrap_or_default();
+    let ui = api.trim_end_matches('/').trim_end_matches("/api");
+    eprintln!(
+        "opflow: serving {} flows as deployments; Prefect UI at {ui}; Ctrl-C stops",
+        compiled.graph.flows.len()
+    );
+    match runtime::serve(&package, &python.path, &env) {
+        Ok(code) => u8::try_from(code).unwrap_or(1),
+        Err(diagnostic) => fail(vec![diagnostic], out, 1),
+    }
+}
+
+pub(super) fn server(action: &str, options: &Options, out: &mut dyn Write) -> u8 {
+    match action {
+        "status" => {
+            if let Some(state) = server::status() {
+                let _ = writeln!(out, "running at {} (pid {})", state.ui_url(), state.pid);
+                0
+            } else {
+                let _ = writeln!(out, "not running");
+                1
+            }
+        }
+        "stop" => {
+            if server::stop() {
+                let _ = writeln!(out, "stopped");
+            } else {
+                let _ = writeln!(out, "not running");
+            }
+            0
+        }
+        _ => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let found = runtime::python::discover(options.python.as_deref(), &cwd);
+            let python =
+                match runtime::python::ensure(found, &[], options.no_install, options.quiet) {
+                    Ok(python) => python,
+                    Err(diagnostic) => return fail(vec![diagnostic], out, 1),
+                };
+            match server::start(&python.path, options.quiet) {
+                Ok(state) => {
+                    let _ = writeln!(out, "running at {} (pid {})", state.ui_url(), state.pid);
+                    0
+                }
+                Err(diagnostic) => fail(vec![diagnostic], out, 1),
+            }
+        }
+    }
+}

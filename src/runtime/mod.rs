@@ -1,0 +1,234 @@
+//! Stage 8: the generated package → a running process. Finds or provisions a
+//! Python with Prefect, finds or starts a Prefect server, and runs or serves
+//! flows through the package's own runner (`python -m <package>`).
+
+pub mod dirs;
+pub mod params;
+pub mod python;
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::graph::{Flow, FlowGraph};
+use crate::manifest::raw::TaskRunner;
+
+/// Environment variables for a Python process.
+pub type Env = Vec<(&'static str, String)>;
+
+/// How to reach Prefect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerChoice {
+    /// `$PREFECT_API_URL` if set, else opflow's local server.
+    Default,
+    /// Prefect's temporary server, started by the run itself.
+    Ephemeral,
+}
+
+/// Options shared by `run` and `serve`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub python: Option<PathBuf>,
+    pub no_install: bool,
+    pub server: ServerChoice,
+    pub quiet: bool,
+}
+
+/// The task runner a flow runs on: the override, else its `[flows.X]` setting.
+pub fn task_runner_name(flow: &Flow, over: Option<TaskRunner>) -> &'static str {
+    match over
+        .or(flow.settings.task_runner)
+        .unwrap_or(TaskRunner::Thread)
+    {
+        TaskRunner::Thread => "thread",
+        TaskRunner::Process => "process",
+        TaskRunner::Dask => "dask",
+        TaskRunner::Ray => "ray",
+    }
+}
+
+/// A Python with Prefect (and what the task runners need), and the
+/// environment variables that point it at a Prefect server.
+pub fn prepare(
+    cwd: &Path,
+    runners: &[&str],
+    options: &Options,
+) -> Result<(python::Python, Env), Diagnostic> {
+    let found = python::discover(options.python.as_deref(), cwd);
+    let mut extras: Vec<&str> = runners
+        .iter()
+        .filter_map(|r| python::extra_for(r))
+        .collect();
+    extras.sort_unstable();
+    extras.dedup();
+    let python = python::ensure(found, &extras, options.no_install, options.quiet)?;
+    let env = match options.server {
+        _ if std::env::var_os("PREFECT_API_URL").is_some_and(|v| !v.is_empty()) => {
+            vec![("PREFECT_SERVER_ANALYTICS_ENABLED", "false".to_owned())]
+        }
+        ServerChoice::Ephemeral => vec![("PREFECT_SERVER_ANALYTICS_ENABLED", "false".to_owned())],
+        ServerChoice::Default => server::env(&server::start(&python.path, options.quiet)?),
+    };
+    Ok((python, env))
+}
+
+/// What the runner reports about a run.
+#[derive(Debug, Default, Deserialize)]
+pub struct Report {
+    pub seconds: f64,
+    #[serde(default)]
+    pub states: BTreeMap<String, String>,
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub cancelled: bool,
+}
+
+/// The outcome of `opflow run`.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The runner's exit code.
+    pub code: i32,
+    /// What it printed on stdout: the result as JSON.
+    pub stdout: String,
+    pub report: Option<Report>,
+    pub seconds: f64,
+}
+
+/// Run `flow` of the package at `package` (already built).
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    package: &Path,
+    flow: &str,
+    params: &[(String, String)],
+    task_runner: Option<&str>,
+    python: &Path,
+    env: &[(&'static str, String)],
+) -> Result<Outcome, Diagnostic> {
+    let report_path =
+        std::env::temp_dir().join(format!("opflow-report-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&report_path);
+    let name = package
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut command = Command::new(python);
+    command.arg("-m").arg(&name).arg(flow);
+    for (key, value) in params {
+        command.arg("--param").arg(format!("{key}={value}"));
+    }
+    if let Some(runner) = task_runner {
+        command.args(["--task-runner", runner]);
+    }
+    command.arg("--report").arg(&report_path);
+    command.current_dir(package.parent().unwrap_or(Path::new(".")));
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    if env.iter().all(|(k, _)| *k != "PREFECT_API_URL")
+        && std::env::var_os("PREFECT_API_URL").is_none()
+    {
+        command.env_remove("PREFECT_API_URL");
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let start = Instant::now();
+    let output = command.output().map_err(|e| Diagnostic::SpawnFailed {
+        program: python.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let report = std::fs::read_to_string(&report_path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let _ = std::fs::remove_file(&report_path);
+    Ok(Outcome {
+        code: output.status.code().unwrap_or(130),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        report,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The one-line summary of a run, from the report and the flow's operations.
+pub fn summary(graph: &FlowGraph, flow: &Flow, outcome: &Outcome) -> String {
+    let ops = &graph.manifest.operations;
+    let names: Vec<&str> = flow
+        .operations
+        .iter()
+        .map(|&op| ops[op].name.as_str())
+        .collect();
+    let Some(report) = &outcome.report else {
+        return format!(
+            "flow `{}` did not start (exit {}), {:.1} s",
+            flow.name, outcome.code, outcome.seconds
+        );
+    };
+    let count = |state: &str| {
+        names
+            .iter()
+            .filter(|n| report.states.get(**n).is_some_and(|s| s == state))
+            .count()
+    };
+    let completed = count("COMPLETED");
+    let failed = count("FAILED") + count("CRASHED");
+    let total = names.len();
+    if report.cancelled {
+        return format!(
+            "flow `{}` cancelled after {:.1} s",
+            flow.name, outcome.seconds
+        );
+    }
+    match (&report.operation, outcome.code) {
+        (_, 0) => format!(
+            "flow `{}` completed: {completed} of {total} operations run, {failed} failed, {:.1} s",
+            flow.name, outcome.seconds
+        ),
+        (Some(op), _) => format!(
+            "flow `{}` failed at `{op}`: {completed} of {total} operations run, {failed} failed, {:.1} s",
+            flow.name, outcome.seconds
+        ),
+        (None, _) => format!(
+            "flow `{}` failed: {completed} of {total} operations run, {failed} failed, {:.1} s",
+            flow.name, outcome.seconds
+        ),
+    }
+}
+
+/// Serve every flow: replaces this process with the package's runner on Unix,
+/// so Ctrl-C reaches Prefect directly and stops it cleanly.
+pub fn serve(
+    package: &Path,
+    python: &Path,
+    env: &[(&'static str, String)],
+) -> Result<i32, Diagnostic> {
+    let name = package
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut command = Command::new(python);
+    command.arg("-m").arg(&name).arg("--serve");
+    command.current_dir(package.parent().unwrap_or(Path::new(".")));
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = command.exec();
+        Err(Diagnostic::SpawnFailed {
+            program: python.display().to_string(),
+            reason: error.to_string(),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command.status().map_err(|e| Diagnostic::SpawnFailed {
+            program: python.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(status.code().unwrap_or(1))
+    }
+}
