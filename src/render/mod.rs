@@ -128,6 +128,11 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
     let deployments = PrefectTemplate {
         project: yaml_string(&graph.manifest.project.name),
         work_pool: yaml_string(&graph.manifest.work_pool),
+        work_pool_plain: shell_word(&graph.manifest.work_pool),
+        prefect_file: shell_word(&format!("{output}/prefect.yaml")),
+        // Workers run from the manifest's folder (the working directory
+        // `prefect deploy` records), where `python_path` is relative to.
+        python_path: yaml_string(&graph.manifest.project.python_path.join(":")),
         deployments: graph
             .flows
             .iter()
@@ -141,7 +146,7 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
                 parameters: flow
                     .params
                     .iter()
-                    .filter_map(|p| Some((p.name.clone(), yaml_value(p.default.as_ref()?))))
+                    .filter_map(|p| Some((yaml_string(&p.name), yaml_value(p.default.as_ref()?))))
                     .collect(),
                 description: flow.settings.description.as_deref().map(yaml_string),
             })
@@ -225,6 +230,20 @@ fn yaml_value(value: &Literal) -> String {
     }
 }
 
+/// A word for a shell command shown in a comment: as is when it is plain,
+/// else single-quoted (and inert either way: it sits in a YAML comment).
+fn shell_word(text: &str) -> String {
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c));
+    let inert: String = text.chars().filter(|c| !c.is_control()).collect();
+    if plain {
+        inert
+    } else {
+        format!("'{}'", inert.replace('\'', "'\\''"))
+    }
+}
+
 /// A YAML double-quoted string: the same escapes as a Python `"..."` literal.
 fn yaml_string(text: &str) -> String {
     format!("\"{}\"", python::escape(text, '"'))
@@ -255,6 +274,9 @@ struct PathTemplate {
 struct PrefectTemplate {
     project: String,
     work_pool: String,
+    work_pool_plain: String,
+    prefect_file: String,
+    python_path: String,
     deployments: Vec<Deployment>,
 }
 

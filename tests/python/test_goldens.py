@@ -76,3 +76,31 @@ def test_expected_files_are_ruff_clean(case: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_prefect_yaml_names_every_flow_entrypoint(case: Path) -> None:
+    import yaml
+
+    expected = case / "expected"
+    document = yaml.safe_load((expected / "prefect.yaml").read_text())
+    flows = ast.parse((expected / "__init__.py").read_text())
+    registered = {
+        node.value: value.id
+        for node_dict in ast.walk(flows)
+        if isinstance(node_dict, ast.Dict)
+        for node, value in zip(node_dict.keys, node_dict.values, strict=True)
+        if isinstance(node, ast.Constant) and isinstance(value, ast.Name)
+    }
+    assert {d["name"] for d in document["deployments"]} == set(registered)
+    for deployment in document["deployments"]:
+        path, function = deployment["entrypoint"].rsplit(":", 1)
+        module = expected / Path(path).name
+        names = {
+            node.name
+            for node in ast.parse(module.read_text()).body
+            if isinstance(node, ast.FunctionDef)
+        }
+        assert function == registered[deployment["name"]]
+        assert function in names
+        assert deployment["work_pool"]["name"] == "opflow"
