@@ -2,7 +2,8 @@
 # Every test of the project, from nothing: the Rust suites (unit, golden
 # cases and packages, CLI end to end, properties, schema), then the Python
 # suites, which run the generated flows under a real Prefect server on
-# loopback. Python packages are installed into target/test-python.
+# loopback, and the tests of opflow's Python package (python/). Python
+# packages are installed into target/test-python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ cargo build --locked
 
 venv="$(scripts/python-env.sh)"
 
-"$venv/bin/ruff" format --check --quiet tests/python examples benches
-"$venv/bin/ruff" check --quiet tests/python examples benches
+"$venv/bin/ruff" format --check --quiet python tests/python examples benches
+"$venv/bin/ruff" check --quiet python tests/python examples benches
+"$venv/bin/python" -m pytest -q python/tests
 OPFLOW_BIN="$PWD/target/debug/opflow" "$venv/bin/python" -m pytest -q tests/python

@@ -399,6 +399,17 @@ pub enum Diagnostic {
         install: String,
     },
 
+    #[error("{python} ({origin}) has no `{package}`, which `opflow scan` needs")]
+    #[diagnostic(
+        code(opflow::runtime::missing_package),
+        help("install it there: `{python} -m pip install {package}`")
+    )]
+    MissingPackage {
+        python: String,
+        origin: &'static str,
+        package: &'static str,
+    },
+
     #[error("{0}")]
     #[diagnostic(
         code(opflow::runtime::install),

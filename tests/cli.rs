@@ -985,8 +985,8 @@ fn graph_mermaid_nests_the_hierarchy() {
          \x20   end\n\
          \x20   n2[\"merge\"]\n\
          \x20 end\n\
-         \x20 n1 -->|stepstone| n2\n\
-         \x20 n0 -->|linkedin| n2\n"
+         \x20 n0 -->|linkedin| n2\n\
+         \x20 n1 -->|stepstone| n2\n"
     );
 }
 

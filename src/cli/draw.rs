@@ -30,20 +30,34 @@ fn hierarchy(graph: &FlowGraph, flow: &Flow) -> Folder {
 }
 
 /// Edges of the flow: (upstream, downstream, label, ordering only).
+/// Edges of the flow: (upstream, downstream, label, ordering only), in the
+/// flow's order (stage, then name), whatever the order of the manifest.
 fn edges(graph: &FlowGraph, flow: &Flow) -> Vec<(usize, usize, String, bool)> {
+    let position: BTreeMap<usize, usize> = flow
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(i, &op)| (op, i))
+        .collect();
     let mut edges = Vec::new();
     for &down in &flow.operations {
         let op = &graph.manifest.operations[down];
-        let mut by_upstream: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+        let mut by_upstream: BTreeMap<usize, (usize, Vec<&str>)> = BTreeMap::new();
         for param in &op.params {
             if let Binding::Operation { op: up, .. } = param.binding {
-                by_upstream.entry(up).or_default().push(&param.name);
+                by_upstream
+                    .entry(position[&up])
+                    .or_insert((up, Vec::new()))
+                    .1
+                    .push(&param.name);
             }
         }
-        for (up, params) in by_upstream {
+        for (up, params) in by_upstream.into_values() {
             edges.push((up, down, params.join(", "), false));
         }
-        for &up in &op.after {
+        let mut after: Vec<usize> = op.after.clone();
+        after.sort_by_key(|up| position[up]);
+        for up in after {
             edges.push((up, down, String::new(), true));
         }
     }

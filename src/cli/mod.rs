@@ -76,6 +76,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Import Python modules and write the manifest from their `@operation` functions.
+    Scan {
+        /// Modules or packages to import (packages recursively).
+        #[arg(required = true)]
+        modules: Vec<String>,
+        /// The manifest to write (default: print it). An existing one keeps
+        /// everything but its operations.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// toml, yaml or json (default: by the output's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Write nothing; exit 1 if the manifest is not what the scan would write.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
     /// Serve every flow as a deployment on the Prefect server until interrupted.
     Serve {
         manifest: Option<PathBuf>,
@@ -241,6 +259,20 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                 )
             })
         }
+        Command::Scan {
+            modules,
+            output,
+            format,
+            check,
+            runtime,
+        } => run::scan(
+            &modules,
+            output.as_deref(),
+            format.as_deref(),
+            check,
+            &runtime_options(&runtime, false),
+            out,
+        ),
         Command::Serve { manifest, runtime } => {
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
                 run::serve(compiled, &runtime_options(&runtime, false), out)

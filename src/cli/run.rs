@@ -207,3 +207,62 @@ pub(super) fn server(action: &str, options: &Options, out: &mut dyn Write) -> u8
         }
     }
 }
+
+/// `opflow scan`: the shim's scanner, run by the project's Python (where the
+/// scanned modules' own dependencies are), with the shim on its path.
+pub(super) fn scan(
+    modules: &[String],
+    output: Option<&std::path::Path>,
+    format: Option<&str>,
+    check: bool,
+    options: &Options,
+    out: &mut dyn Write,
+) -> u8 {
+    use runtime::python::{self, Origin};
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let found = python::discover(options.python.as_deref(), &cwd);
+    let python = if python::installed(&found.path, "tomli-w").is_some() {
+        found
+    } else if found.origin == Origin::Path {
+        // A bare python3: opflow's own environment has the scanner's needs.
+        match python::ensure(found, &["tomli-w"], options.no_install, options.quiet) {
+            Ok(python) => python,
+            Err(diagnostic) => return fail(vec![diagnostic], out, 1),
+        }
+    } else {
+        let diagnostic = Diagnostic::MissingPackage {
+            python: found.path.display().to_string(),
+            origin: found.origin.describe(),
+            package: "tomli-w",
+        };
+        return fail(vec![diagnostic], out, 1);
+    };
+    let pythonpath = match runtime::shim::pythonpath() {
+        Ok(path) => path,
+        Err(diagnostic) => return fail(vec![diagnostic], out, 1),
+    };
+    let mut command = std::process::Command::new(&python.path);
+    command.args(["-m", "opflow", "scan"]).args(modules);
+    if let Some(output) = output {
+        command.arg("-o").arg(output);
+    }
+    if let Some(format) = format {
+        command.args(["--format", format]);
+    }
+    if check {
+        command.arg("--check");
+    }
+    command.env("PYTHONPATH", pythonpath);
+    let _ = out.flush();
+    match command.status() {
+        Ok(status) => u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
+        Err(e) => fail(
+            vec![Diagnostic::SpawnFailed {
+                program: python.path.display().to_string(),
+                reason: e.to_string(),
+            }],
+            out,
+            1,
+        ),
+    }
+}

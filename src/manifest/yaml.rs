@@ -27,6 +27,8 @@ pub(super) fn parse(text: &str) -> Result<Node, Vec<(String, Span)>> {
     options.strict_booleans = true;
     options.reject_unsupported_tags = true;
     options.with_snippet = false;
+    // `.nan` and `.inf` are YAML 1.2 floats; defaults may use them.
+    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::PassThrough;
     options.budget = Some(budget);
     match serde_saphyr::from_str_with_options::<Spanned<YamlNode>>(text, options) {
         Ok(root) => Ok(into_node(root, text)),
@@ -96,7 +98,8 @@ fn into_node(spanned: Spanned<YamlNode>, text: &str) -> Node {
         YamlNode::Bool(b) => Value::Bool(b),
         YamlNode::Int(i) => Value::Int(i),
         YamlNode::BigInt(s) => Value::BigInt(s),
-        YamlNode::Float(f) => Value::Float(f),
+        // An integer too large for 64 bits arrives as a float: keep its digits.
+        YamlNode::Float(f) => big_integer(text, span).map_or(Value::Float(f), Value::BigInt),
         YamlNode::Str(s) => Value::Str(s),
         YamlNode::Seq(items) => Value::Array(
             items
@@ -121,6 +124,14 @@ fn into_node(spanned: Spanned<YamlNode>, text: &str) -> Node {
         ),
     };
     Node { span, value }
+}
+
+/// The digits of a plain integer scalar at `span`, if that is what it is.
+fn big_integer(text: &str, span: Span) -> Option<String> {
+    let written = text.get(span.start..span.end)?.trim();
+    let digits = written.strip_prefix('+').unwrap_or(written);
+    let body = digits.strip_prefix('-').unwrap_or(digits);
+    (!body.is_empty() && body.bytes().all(|b| b.is_ascii_digit())).then(|| digits.to_owned())
 }
 
 enum YamlNode {

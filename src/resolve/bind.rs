@@ -195,15 +195,16 @@ impl Resolver<'_> {
         let mut params = Vec::with_capacity(op.params.0.len());
         for (position, (key, param)) in op.params.0.iter().enumerate() {
             let ty = low.param_types[position].clone();
-            let (from, default, typed) = match param {
-                RawParam::Type(_) => (None, None, true),
-                RawParam::Table(table) => (
-                    table.from.as_ref(),
-                    table.default.as_ref(),
-                    table.ty.is_some(),
-                ),
+            let (from, typed) = match param {
+                RawParam::Type(_) => (None, true),
+                RawParam::Table(table) => (table.from.as_ref(), table.ty.is_some()),
             };
-            let default = default.and_then(|d| self.default(i, key, d.span));
+            // Read from the tree, not `table.default`: an explicit `null` (YAML,
+            // JSON) is a default of None, which serde would read as "absent".
+            let default = match param {
+                RawParam::Table(_) => self.default(i, key),
+                RawParam::Type(_) => None,
+            };
             let (binding, rule) = match from {
                 Some(from) => match self.explicit(i, op.name.as_str(), key, from, graph) {
                     Some(binding) => (binding, Rule::Explicit),
@@ -246,13 +247,12 @@ impl Resolver<'_> {
         params
     }
 
-    fn default(&mut self, i: usize, key: &Spanned<String>, span: Span) -> Option<Literal> {
+    fn default(&mut self, i: usize, key: &Spanned<String>) -> Option<Literal> {
         let pointer = format!(
             "/operations/{i}/params/{}/default",
             key.value.replace('~', "~0").replace('/', "~1")
         );
         let node = self.document.root.pointer(&pointer)?;
-        debug_assert_eq!(node.span, span);
         match Literal::from_node(node) {
             Ok(literal) => Some(literal),
             Err((reason, span)) => {

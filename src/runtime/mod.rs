@@ -6,6 +6,7 @@ pub mod dirs;
 pub mod params;
 pub mod python;
 pub mod server;
+pub mod shim;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,13 +68,14 @@ pub fn prepare(
     extras.sort_unstable();
     extras.dedup();
     let python = python::ensure(found, &extras, options.no_install, options.quiet)?;
-    let env = match options.server {
+    let mut env = match options.server {
         _ if std::env::var_os("PREFECT_API_URL").is_some_and(|v| !v.is_empty()) => {
             vec![("PREFECT_SERVER_ANALYTICS_ENABLED", "false".to_owned())]
         }
         ServerChoice::Ephemeral => vec![("PREFECT_SERVER_ANALYTICS_ENABLED", "false".to_owned())],
         ServerChoice::Default => server::env(&server::start(&python.path, options.quiet)?),
     };
+    env.push(("PYTHONPATH", shim::pythonpath()?));
     Ok((python, env))
 }
 

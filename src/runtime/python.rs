@@ -147,7 +147,8 @@ pub fn ensure(
             origin: Origin::Managed,
         });
     }
-    let mut wanted = vec![format!("prefect=={PREFECT_VERSION}")];
+    // tomli-w: the scanner's TOML writer, so `opflow scan` works here too.
+    let mut wanted = vec![format!("prefect=={PREFECT_VERSION}"), "tomli-w".to_owned()];
     wanted.extend(extras.iter().map(|e| (*e).to_owned()));
     if no_install {
         return Err(Diagnostic::NoPrefect {

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from opflow import operation
+
 from jobs.models import Listing
 
 
+@operation(name="scraping.merge")
 def merge(stepstone: list[Listing], linkedin: list[Listing]) -> list[Listing]:
-    """Drop duplicates (same title and company, ignoring case; first one wins), sort."""
+    """Drop duplicate listings and sort them by company and title.
+
+    Two listings are duplicates when they have the same title and company,
+    ignoring case; the first one wins.
+    """
     seen: set[tuple[str, str]] = set()
     merged: list[Listing] = []
     for listing in [*stepstone, *linkedin]:

@@ -6,6 +6,8 @@ import asyncio
 import json
 from pathlib import Path
 
+from opflow import operation
+
 from jobs.models import Listing
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -22,14 +24,23 @@ def _matching(listings: list[Listing], keywords: str) -> list[Listing]:
     return [x for x in listings if any(w in x.title.casefold() for w in words)]
 
 
+@operation(name="scraping.stepstone.fetch")
 async def fetch_stepstone(keywords: str) -> list[Listing]:
-    """Listings from StepStone whose title contains any of the keywords."""
+    """Fetch listings from StepStone whose title matches the keywords.
+
+    A title matches when it contains any of the keywords, ignoring case.
+    """
     await asyncio.sleep(LATENCY_SECONDS)
     return _matching(_load(FIXTURES / "stepstone.json", "stepstone"), keywords)
 
 
+@operation(name="scraping.linkedin.fetch")
 async def fetch_linkedin(keywords: str, pages: int = 2) -> list[Listing]:
-    """Listings from the first `pages` LinkedIn result pages matching the keywords."""
+    """Fetch the first result pages from LinkedIn and keep the matching listings.
+
+    Reads the first `pages` pages (fewer when the results end sooner) and keeps
+    the listings whose title contains any of the keywords, ignoring case.
+    """
     await asyncio.sleep(LATENCY_SECONDS)
     listings: list[Listing] = []
     for page in range(1, pages + 1):

@@ -1,0 +1,1 @@
+"""A small order pipeline: ingest orders and prices, split, price, report."""
