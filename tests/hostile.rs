@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -27,7 +28,7 @@ fn cases() -> Vec<Case> {
         let prev = char::from(b'a' + i - 1);
         let name = char::from(b'a' + i);
         let refs = vec![format!("*{prev}"); 10].join(", ");
-        bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        let _ = writeln!(bomb, "{name}: &{name} [{refs}]");
     }
     vec![
         Case { file: "deep.toml", bytes: op(&format!("params = {{ x = {{ type = \"int\", default = {} }} }}", nested(10_000))).into_bytes(), code: Some("opflow::manifest::syntax") },
