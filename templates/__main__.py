@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,17 @@ from . import FLOWS, _path
 TASK_RUNNERS = ("thread", "process", "dask", "ray")
 
 
+def _takes_str(annotation: Any) -> bool:
+    """`str`, or a union with `str` in it (`str | None`)."""
+    if annotation is str:
+        return True
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return union and str in typing.get_args(annotation)
+
+
 def _value(text: str, annotation: Any) -> Any:
     """A `--param` value: as written for a parameter that takes a string, else JSON."""
-    if annotation is str or str in typing.get_args(annotation):
+    if _takes_str(annotation):
         return text
     try:
         return json.loads(text)
@@ -108,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="a flow parameter (repeatable)",
     )
+    parser.add_argument(
+        "--json-param",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help=argparse.SUPPRESS,  # what `opflow run` passes: always JSON
+    )
     parser.add_argument("--task-runner", choices=TASK_RUNNERS)
     parser.add_argument("--serve", action="store_true", help="serve every flow")
     parser.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)
@@ -127,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signature = inspect.signature(flow.fn)
     params: dict[str, Any] = {}
-    for item in args.param:
+    given = [(item, False) for item in args.param]
+    given += [(item, True) for item in args.json_param]
+    for item, is_json in given:
         name, sep, text = item.partition("=")
         if not sep or name not in signature.parameters:
             known = ", ".join(signature.parameters) or "none"
@@ -137,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        params[name] = _value(text, signature.parameters[name].annotation)
+        if is_json:
+            params[name] = json.loads(text)
+        else:
+            params[name] = _value(text, signature.parameters[name].annotation)
     if args.task_runner:
         flow = flow.with_options(task_runner=_task_runner(args.task_runner))
 

@@ -72,7 +72,14 @@ pub fn prepare(
         _ if std::env::var_os("PREFECT_API_URL").is_some_and(|v| !v.is_empty()) => {
             vec![("PREFECT_SERVER_ANALYTICS_ENABLED", "false".to_owned())]
         }
-        ServerChoice::Ephemeral => vec![("PREFECT_SERVER_ANALYTICS_ENABLED", "false".to_owned())],
+        // Prefect's temporary server keeps its database in PREFECT_HOME: opflow's, not ~/.prefect.
+        ServerChoice::Ephemeral => vec![
+            ("PREFECT_SERVER_ANALYTICS_ENABLED", "false".to_owned()),
+            (
+                "PREFECT_HOME",
+                dirs::data().join("ephemeral").display().to_string(),
+            ),
+        ],
         ServerChoice::Default => server::env(&server::start(&python.path, options.quiet)?),
     };
     env.push(("PYTHONPATH", shim::pythonpath()?));
@@ -122,7 +129,7 @@ pub fn run(
     let mut command = Command::new(python);
     command.arg("-m").arg(&name).arg(flow);
     for (key, value) in params {
-        command.arg("--param").arg(format!("{key}={value}"));
+        command.arg("--json-param").arg(format!("{key}={value}"));
     }
     if let Some(runner) = task_runner {
         command.args(["--task-runner", runner]);
@@ -178,24 +185,32 @@ pub fn summary(graph: &FlowGraph, flow: &Flow, outcome: &Outcome) -> String {
     };
     let completed = count("COMPLETED");
     let failed = count("FAILED") + count("CRASHED");
-    let total = names.len();
+    let not_run = names.len() - completed - failed;
     if report.cancelled {
         return format!(
             "flow `{}` cancelled after {:.1} s",
             flow.name, outcome.seconds
         );
     }
+    let counts = if not_run == 0 && failed == 0 {
+        format!(
+            "{completed} operation{} completed",
+            if completed == 1 { "" } else { "s" }
+        )
+    } else {
+        format!("{completed} completed, {failed} failed, {not_run} not run")
+    };
     match (&report.operation, outcome.code) {
         (_, 0) => format!(
-            "flow `{}` completed: {completed} of {total} operations run, {failed} failed, {:.1} s",
+            "flow `{}` completed: {counts}, {:.1} s",
             flow.name, outcome.seconds
         ),
         (Some(op), _) => format!(
-            "flow `{}` failed at `{op}`: {completed} of {total} operations run, {failed} failed, {:.1} s",
+            "flow `{}` failed at `{op}`: {counts}, {:.1} s",
             flow.name, outcome.seconds
         ),
         (None, _) => format!(
-            "flow `{}` failed: {completed} of {total} operations run, {failed} failed, {:.1} s",
+            "flow `{}` failed: {counts}, {:.1} s",
             flow.name, outcome.seconds
         ),
     }

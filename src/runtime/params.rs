@@ -8,8 +8,7 @@ use crate::graph::Flow;
 use crate::resolve::TypeExpr;
 use crate::suggest::did_you_mean;
 
-/// The arguments for the runner: (name, text), where the text is passed as
-/// written for `str` parameters and as JSON for the others.
+/// The arguments for the runner: (name, JSON text) for every parameter.
 pub fn convert(flow: &Flow, given: &[String]) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
@@ -83,7 +82,7 @@ fn value(ty: Option<&TypeExpr>, text: &str) -> Result<String, Problem> {
             }
             let others: Vec<&TypeExpr> = members.iter().filter(|m| **m != TypeExpr::None).collect();
             if others.iter().any(|m| is_name(m, "str")) {
-                return Ok(text.to_owned());
+                return Ok(json_string(text));
             }
             let mut last = None;
             for member in others {
@@ -95,6 +94,7 @@ fn value(ty: Option<&TypeExpr>, text: &str) -> Result<String, Problem> {
             Err(last.unwrap_or_else(|| ("no type of the union fits".to_owned(), String::new())))
         }
         TypeExpr::Name { name, args } => match (name.as_str(), args) {
+            ("str", None) => Ok(json_string(text)),
             ("int", None) => {
                 let digits = text.trim().replace('_', "");
                 let body = digits.strip_prefix(['-', '+']).unwrap_or(&digits);
@@ -142,10 +142,20 @@ fn value(ty: Option<&TypeExpr>, text: &str) -> Result<String, Problem> {
                         )
                     })
             }
-            _ => Ok(text.to_owned()),
+            _ => Ok(json_or_string(text)),
         },
-        _ => Ok(text.to_owned()),
+        _ => Ok(json_or_string(text)),
     }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
+/// JSON as written when it is JSON, else the text as a JSON string.
+fn json_or_string(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .map_or_else(|_| json_string(text), |v| v.to_string())
 }
 
 fn is_name(ty: &TypeExpr, wanted: &str) -> bool {
@@ -163,7 +173,8 @@ mod tests {
 
     #[test]
     fn converts_by_type() {
-        assert_eq!(conv("str", "123").unwrap(), "123");
+        assert_eq!(conv("str", "123").unwrap(), "\"123\"");
+        assert_eq!(conv("str", "say \"hi\"").unwrap(), "\"say \\\"hi\\\"\"");
         assert_eq!(conv("int", "42").unwrap(), "42");
         assert_eq!(conv("int", "-1_000").unwrap(), "-1000");
         assert!(conv("int", "4.2").is_err());
@@ -178,7 +189,10 @@ mod tests {
         assert_eq!(conv("dict[str, int]", "{\"a\": 1}").unwrap(), "{\"a\":1}");
         assert_eq!(conv("Optional[int]", "null").unwrap(), "null");
         assert_eq!(conv("int | None", "7").unwrap(), "7");
-        assert_eq!(conv("str | None", "7").unwrap(), "7");
+        assert_eq!(conv("str | None", "7").unwrap(), "\"7\"");
+        assert_eq!(conv("str | None", "null").unwrap(), "null");
+        assert_eq!(conv("list[str]", "[\"a\"]").unwrap(), "[\"a\"]");
         assert_eq!(conv("jobs.models.Listing", "{}").unwrap(), "{}");
+        assert_eq!(conv("Any", "plain text").unwrap(), "\"plain text\"");
     }
 }

@@ -86,9 +86,20 @@ pub fn start(python: &Path, quiet: bool) -> Result<State, Diagnostic> {
     if let Some(state) = status() {
         return Ok(state);
     }
+    let dir = home();
+    std::fs::create_dir_all(&dir).map_err(|e| Diagnostic::RuntimeIo {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    // One opflow starts the server; another that arrives meanwhile waits for it.
+    let Some(_lock) = StartLock::acquire()? else {
+        return wait_for_other();
+    };
+    if let Some(state) = status() {
+        return Ok(state);
+    }
     // A server that no longer answers is replaced.
     stop_quietly();
-    let dir = home();
     std::fs::create_dir_all(dir.join("prefect")).map_err(|e| Diagnostic::RuntimeIo {
         path: dir.display().to_string(),
         reason: e.to_string(),
@@ -146,7 +157,7 @@ pub fn start(python: &Path, quiet: bool) -> Result<State, Diagnostic> {
             state.ui_url()
         );
     }
-    let deadline = Instant::now() + Duration::from_mins(3);
+    let deadline = Instant::now() + START_TIMEOUT;
     while Instant::now() < deadline {
         if healthy(port) {
             return Ok(state);
@@ -173,6 +184,77 @@ pub fn start(python: &Path, quiet: bool) -> Result<State, Diagnostic> {
         "the Prefect server did not answer within 3 minutes; see {}",
         log_path.display()
     )))
+}
+
+/// `start.lock` in the server's folder, held while one opflow starts the
+/// server; removed when dropped.
+struct StartLock(PathBuf);
+
+impl StartLock {
+    fn path() -> PathBuf {
+        home().join("start.lock")
+    }
+
+    /// The lock, or `None` when another opflow holds it. A lock older than a
+    /// start can take is left over from a killed opflow and is taken over.
+    fn acquire() -> Result<Option<Self>, Diagnostic> {
+        let path = Self::path();
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => return Ok(Some(Self(path))),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let age = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok());
+                    if age.is_some_and(|age| age > START_TIMEOUT) {
+                        let _ = std::fs::remove_file(&path);
+                        continue;
+                    }
+                    return Ok(None);
+                }
+                Err(e) => {
+                    return Err(Diagnostic::RuntimeIo {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Drop for StartLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+const START_TIMEOUT: Duration = Duration::from_mins(3);
+
+/// Another opflow is starting the server: wait until it answers.
+fn wait_for_other() -> Result<State, Diagnostic> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Some(state) = status() {
+            return Ok(state);
+        }
+        if !StartLock::path().exists() && status().is_none() {
+            return Err(Diagnostic::ServerFailed(
+                "another opflow was starting the local Prefect server and gave up; run again"
+                    .to_owned(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Err(Diagnostic::ServerFailed(
+        "waited 3 minutes for another opflow to start the local Prefect server".to_owned(),
+    ))
 }
 
 fn stop_quietly() {

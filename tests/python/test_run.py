@@ -1,0 +1,958 @@
+"""End to end: `opflow run`, `opflow serve`, `opflow server` and the generated
+`prefect.yaml`, as a user runs them.
+
+Every test points opflow at temporary folders (`OPFLOW_DATA_DIR`,
+`OPFLOW_CACHE_DIR`) and removes `PREFECT_API_URL` unless it is about it. The
+local Prefect server opflow starts is shared by the session (started by the
+first run, stopped at the end); tests about starting and stopping it use a data
+folder of their own. Every server, worker and `serve` a test starts binds
+127.0.0.1 and is stopped by the test, also when it fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from conftest import OPFLOW, PREFECT
+
+STARTING = "opflow: starting a local Prefect server at "
+SUMMARY = re.compile(
+    r"^flow `(?P<flow>[^`]+)` (?P<how>completed|failed at `[^`]+`|failed): "
+    r"(?:(?P<all>\d+) operations? completed"
+    r"|(?P<completed>\d+) completed, (?P<failed>\d+) failed, (?P<not_run>\d+) not run), "
+    r"\d+\.\d s$"
+)
+FLOW_RUN_URL = re.compile(r"http://127\.0\.0\.1:(\d+)/runs/flow-run/([0-9a-f-]{36})")
+SERVER_DONE = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+# Running opflow ----------------------------------------------------------------
+
+
+@dataclass
+class Done:
+    """A finished opflow command."""
+
+    args: list[str]
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"opflow {' '.join(self.args)} -> exit {self.code} "
+            f"in {self.seconds:.1f} s\n--- stdout\n{self.stdout}\n"
+            f"--- stderr\n{self.stderr}"
+        )
+
+    @property
+    def result(self) -> object:
+        """The flow's result; the run must have succeeded."""
+        assert self.code == 0, str(self)
+        return json.loads(self.stdout)
+
+    @property
+    def summary(self) -> re.Match[str]:
+        """The summary line, last on stderr."""
+        lines = self.stderr.strip().splitlines()
+        assert lines, str(self)
+        match = SUMMARY.match(lines[-1])
+        assert match, f"no summary line last on stderr:\n{self}"
+        return match
+
+
+def _clean_env() -> dict[str, str]:
+    """The test process's environment without anything that would point opflow
+    or Prefect elsewhere."""
+    env = dict(os.environ)
+    for name in ("PREFECT_API_URL", "OPFLOW_PYTHON", "VIRTUAL_ENV", "PREFECT_HOME"):
+        env.pop(name, None)
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    return env
+
+
+@dataclass
+class Opflow:
+    """opflow with its own data and cache folders."""
+
+    data: Path
+    cache: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **_clean_env(),
+            "OPFLOW_DATA_DIR": str(self.data),
+            "OPFLOW_CACHE_DIR": str(self.cache),
+            **self.extra,
+        }
+
+    def __call__(
+        self,
+        *args: str,
+        cwd: Path,
+        python: str | None = sys.executable,
+        timeout: float = 300,
+    ) -> Done:
+        argv = list(args)
+        if python is not None and argv[0] in ("run", "serve"):
+            argv += ["--python", python]
+        start = time.monotonic()
+        done = subprocess.run(
+            [str(OPFLOW), *argv],
+            cwd=cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return Done(
+            argv, done.returncode, done.stdout, done.stderr, time.monotonic() - start
+        )
+
+    def state(self) -> dict[str, int] | None:
+        """opflow's record of its local server, if any."""
+        path = self.data / "server" / "state.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def api(self) -> str:
+        state = self.state()
+        assert state, f"no server state in {self.data}"
+        return f"http://127.0.0.1:{state['port']}/api"
+
+    def stop_server(self) -> None:
+        """`opflow server stop`, then no Prefect server of this data folder runs."""
+        done = self("server", "stop", cwd=self.data.parent)
+        assert done.code == 0, str(done)
+        deadline = time.monotonic() + 30
+        while server_processes(self.data) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = server_processes(self.data)
+        for pid in left:  # servers this test made opflow start: not left behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        assert left == [], f"`opflow server stop` left Prefect servers {left}"
+
+
+def server_processes(data: Path) -> list[int]:
+    """Live `prefect server start` processes whose PREFECT_HOME is under `data`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"server" not in argv or b"start" not in argv:
+                continue
+            if not any(b"prefect" in arg for arg in argv):
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        for item in environ:
+            if item.startswith(b"PREFECT_HOME=") and item[13:].decode().startswith(
+                str(data)
+            ):
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session")
+def opflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Opflow]:
+    """opflow with session-wide data and cache folders: its local server starts
+    on the first run and is stopped at the end of the session."""
+    if not Path("/proc/self/environ").exists():
+        pytest.skip("needs /proc to find the servers it must stop")
+    root = tmp_path_factory.mktemp("opflow-session")
+    tool = Opflow(root / "data", root / "cache")
+    try:
+        yield tool
+    finally:
+        tool.stop_server()
+
+
+@pytest.fixture
+def own_opflow(tmp_path: Path) -> Iterator[Opflow]:
+    """opflow with data and cache folders of this test alone."""
+    tool = Opflow(tmp_path / "opflow-data", tmp_path / "opflow-cache")
+    try:
+        yield tool
+    finally:
+        tool.stop_server()
+
+
+def write_project(root: Path, manifest: str, modules: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "operations.toml").write_text(manifest)
+    for name, source in modules.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    return root
+
+
+# Background processes and the Prefect API --------------------------------------
+
+
+def start_background(
+    args: list[str], cwd: Path, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """A process in a group of its own, its output in `log`."""
+    # A shell without job control starts background commands with SIGINT
+    # ignored; a child would inherit that, and Python would then never raise
+    # KeyboardInterrupt. A handler is reset to the default in the child.
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                args,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def stop_background(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float = 30
+) -> tuple[int | None, float]:
+    """Send `sig` to the process group; SIGKILL it after `timeout`. Returns
+    the exit code (None when it had to be killed) and the seconds it took."""
+    start = time.monotonic()
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+    try:
+        code: int | None = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+    seconds = time.monotonic() - start
+    try:  # anything left in the group (flow run subprocesses)
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+    return code, seconds
+
+
+def api_call(api: str, method: str, path: str, body: object = None) -> object:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{api}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def wait_for_deployment(
+    api: str, name: str, alive: subprocess.Popen[bytes], log: Path
+) -> dict:
+    """The deployment `flow/deployment`, once it exists."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert alive.poll() is None, f"exited {alive.returncode}:\n{log.read_text()}"
+        try:
+            return api_call(api, "GET", f"/deployments/name/{name}")
+        except (urllib.error.HTTPError, urllib.error.URLError, ConnectionError):
+            time.sleep(0.5)
+    raise AssertionError(f"no deployment {name} after 3 minutes:\n{log.read_text()}")
+
+
+def wait_for_flow_run(api: str, run_id: str, log: Path, timeout: float = 180) -> dict:
+    """The final state of a flow run, which must be COMPLETED."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = api_call(api, "GET", f"/flow_runs/{run_id}")["state"]
+        if state and state["type"] in SERVER_DONE:
+            assert state["type"] == "COMPLETED", f"{state}\n{log.read_text()}"
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"flow run {run_id} unfinished:\n{log.read_text()}")
+
+
+def no_noise(done: Done) -> None:
+    """A successful run prints no traceback and no telemetry error."""
+    text = done.stdout + done.stderr
+    assert "Traceback" not in text, str(done)
+    assert "telemetry" not in text.lower(), str(done)
+
+
+# 1. Parameters are converted by their type -------------------------------------
+
+KINDS = """\
+version = 1
+
+[[operations]]
+name = "kinds.echo"
+call = "kinds_ops:echo"
+params = { i = "int", f = "float", whole = "float", b = "bool", off = "bool", s = "str", li = "list[int]", o = "int | None", o5 = "int | None" }
+returns = "dict[str, str]"
+"""
+
+KINDS_PY = """\
+def echo(i, f, whole, b, off, s, li, o, o5) -> dict[str, str]:
+    given = dict(i=i, f=f, whole=whole, b=b, off=off, s=s, li=li, o=o, o5=o5)
+    return {name: repr(value) for name, value in given.items()}
+"""
+
+KINDS_ARGS = [
+    "i=-12",
+    "f=2.5",
+    "whole=3",
+    "b=true",
+    "off=no",
+    "s=hello world",
+    "li=[1, 2, 3]",
+    "o=null",
+    "o5=5",
+]
+
+
+def params(*items: str) -> list[str]:
+    return [arg for item in items for arg in ("--param", item)]
+
+
+def test_run_converts_each_kind_of_parameter(opflow: Opflow, tmp_path: Path) -> None:
+    root = write_project(tmp_path / "kinds", KINDS, {"kinds_ops.py": KINDS_PY})
+
+    pretty = opflow("run", "kinds", *params(*KINDS_ARGS), cwd=root)
+
+    assert pretty.result == {
+        "i": "-12",
+        "f": "2.5",
+        "whole": "3.0",
+        "b": "True",
+        "off": "False",
+        "s": "'hello world'",
+        "li": "[1, 2, 3]",
+        "o": "None",
+        "o5": "5",
+    }
+    assert pretty.stdout.startswith("{\n  "), pretty.stdout  # indented
+    summary = pretty.summary
+    assert summary["flow"] == "kinds"
+    assert summary["how"] == "completed"
+    assert summary["all"] == "1", summary
+    no_noise(pretty)
+
+    compact = opflow("run", "kinds", "--json", *params(*KINDS_ARGS), cwd=root)
+
+    assert compact.code == 0, str(compact)
+    assert compact.stdout.count("\n") == 1, compact.stdout
+    assert compact.stdout == json.dumps(pretty.result, separators=(",", ":")) + "\n"
+    assert json.loads(compact.stdout) == pretty.result
+
+
+ONE_PARAM = """\
+version = 1
+
+[[operations]]
+name = "one.echo"
+call = "one_ops:echo"
+params = {{ v = "{ty}" }}
+returns = "str"
+"""
+
+ONE_PARAM_PY = """\
+def echo(v) -> str:
+    return repr(v)
+"""
+
+
+@pytest.mark.parametrize(
+    ("ty", "text", "expected"),
+    [
+        ("dict[str, int]", '{"a": 1, "b": 2}', "{'a': 1, 'b': 2}"),
+        ("list[str]", '["x", "y"]', "['x', 'y']"),
+        ("str | None", "null", "None"),
+        ("str | None", "", "None"),
+    ],
+    ids=["dict-str-int", "list-str", "optional-str-null", "optional-str-empty"],
+)
+def test_run_converts_collections_of_str_and_optional_str(
+    opflow: Opflow, tmp_path: Path, ty: str, text: str, expected: str
+) -> None:
+    root = write_project(
+        tmp_path / "one", ONE_PARAM.format(ty=ty), {"one_ops.py": ONE_PARAM_PY}
+    )
+
+    done = opflow("run", "one", "--json", "--param", f"v={text}", cwd=root)
+
+    assert done.result == expected
+
+
+# 2. Bad parameters are refused before Python starts ----------------------------
+
+NEEDS_N = """\
+version = 1
+
+[[operations]]
+name = "needs.count"
+call = "needs_ops:count"
+params = { n = "int", label = { type = "str", default = "x" } }
+returns = "int"
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["n=abc"], "opflow::runtime::bad_param", "`n` (int)"),
+        (["n=1", "colour=red"], "opflow::runtime::unknown_param", "`colour`"),
+        (["label=y"], "opflow::runtime::missing_param", "`n` (int)"),
+    ],
+    ids=["not-an-int", "unknown", "missing"],
+)
+def test_bad_parameter_is_refused_before_python_starts(
+    own_opflow: Opflow, tmp_path: Path, args: list[str], code: str, says: str
+) -> None:
+    root = write_project(tmp_path / "needs", NEEDS_N, {"needs_ops.py": ""})
+
+    done = own_opflow("run", "needs", *params(*args), cwd=root)
+
+    assert done.code == 2, str(done)
+    assert code in done.stderr, str(done)
+    assert says in done.stderr, str(done)
+    assert done.stdout == "", str(done)
+    assert STARTING not in done.stderr, str(done)
+    assert own_opflow.state() is None
+    assert done.seconds < 2, str(done)
+
+
+# 3. A failing flow --------------------------------------------------------------
+
+FAILING = """\
+version = 1
+
+[[operations]]
+name = "x.ok"
+call = "failing_ops:ok"
+returns = "int"
+
+[[operations]]
+name = "x.boom"
+call = "failing_ops:boom"
+params = { ok = "int" }
+returns = "int"
+
+[[operations]]
+name = "x.after"
+call = "failing_ops:after"
+params = { boom = "int" }
+returns = "int"
+"""
+
+FAILING_PY = """\
+def ok() -> int:
+    return 1
+
+
+def boom(ok: int) -> int:
+    raise ValueError("the boom operation always fails")
+
+
+def after(boom: int) -> int:
+    return boom + 1
+"""
+
+
+def test_failing_flow_exits_1_naming_the_operation(
+    opflow: Opflow, tmp_path: Path
+) -> None:
+    root = write_project(tmp_path / "x", FAILING, {"failing_ops.py": FAILING_PY})
+
+    done = opflow("run", "x", cwd=root)
+
+    assert done.code == 1, str(done)
+    assert done.stdout == "", str(done)
+    assert (
+        "operation `x.boom` failed: the boom operation always fails" in done.stderr
+    ), str(done)
+    summary = done.summary
+    assert summary["how"] == "failed at `x.boom`", str(done)
+    counts = (summary["completed"], summary["failed"], summary["not_run"])
+    assert counts == ("1", "1", "1"), str(done)
+
+
+# 4. A successful run is quiet ----------------------------------------------------
+
+
+def test_seed_example_runs_without_traceback_or_telemetry_error(
+    opflow: Opflow, example
+) -> None:
+    seed = example("scraping")
+    direct = subprocess.run(
+        [sys.executable, "run_direct.py"],
+        cwd=seed.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    done = opflow("run", "scraping", "--param", "keywords=python", cwd=seed.root)
+
+    assert done.result == json.loads(direct.stdout)
+    no_noise(done)
+    assert done.summary["how"] == "completed"
+    assert done.summary["all"] == "3"
+
+
+# 5. The local server -------------------------------------------------------------
+
+TINY = """\
+version = 1
+
+[[operations]]
+name = "tiny.double"
+call = "tiny_ops:double"
+params = { n = "int" }
+returns = "int"
+"""
+
+TINY_PY = """\
+def double(n: int) -> int:
+    return 2 * n
+"""
+
+
+def test_local_server_is_started_reused_and_stopped(
+    own_opflow: Opflow, tmp_path: Path
+) -> None:
+    root = write_project(tmp_path / "tiny", TINY, {"tiny_ops.py": TINY_PY})
+
+    first = own_opflow("run", "tiny", "--param", "n=2", cwd=root)
+    assert first.result == 4
+    assert STARTING in first.stderr, str(first)
+    state = own_opflow.state()
+    assert state is not None
+    assert f"{STARTING}http://127.0.0.1:{state['port']} " in first.stderr
+    assert server_processes(own_opflow.data) == [state["pid"]]
+
+    second = own_opflow("run", "tiny", "--param", "n=3", cwd=root)
+    assert second.result == 6
+    assert STARTING not in second.stderr, str(second)
+    assert own_opflow.state() == state
+    # The run reported to that server.
+    urls = FLOW_RUN_URL.findall(second.stderr)
+    assert urls, str(second)
+    assert {port for port, _ in urls} == {str(state["port"])}
+
+    status = own_opflow("server", "status", cwd=root)
+    assert status.code == 0, str(status)
+    assert status.stdout.strip() == (
+        f"running at http://127.0.0.1:{state['port']} (pid {state['pid']})"
+    )
+
+    stop = own_opflow("server", "stop", cwd=root)
+    assert stop.code == 0, str(stop)
+    assert stop.stdout.strip() == "stopped"
+    assert server_processes(own_opflow.data) == []
+    assert own_opflow.state() is None
+
+    stopped = own_opflow("server", "status", cwd=root)
+    assert stopped.code == 1, str(stopped)
+    assert stopped.stdout.strip() == "not running"
+
+    third = own_opflow("run", "tiny", "--param", "n=4", cwd=root)
+    assert third.result == 8
+    assert STARTING in third.stderr, str(third)
+    again = own_opflow.state()
+    assert again is not None
+    assert again["pid"] != state["pid"]
+    assert server_processes(own_opflow.data) == [again["pid"]]
+
+
+def test_two_first_runs_at_once_share_one_server(
+    own_opflow: Opflow, tmp_path: Path
+) -> None:
+    root = write_project(tmp_path / "tiny", TINY, {"tiny_ops.py": TINY_PY})
+    log = tmp_path / "first.log"
+    argv = [str(OPFLOW), "run", "tiny", "--param", "n=1", "--python", sys.executable]
+    first = start_background(argv, root, own_opflow.env, log)
+    try:
+        deadline = time.monotonic() + 60
+        while own_opflow.state() is None and time.monotonic() < deadline:
+            assert first.poll() is None, log.read_text()
+            time.sleep(0.05)
+
+        second = own_opflow("run", "tiny", "--param", "n=2", cwd=root)
+
+        first_code = first.wait(timeout=300)
+        assert second.result == 4
+        assert first_code == 0, log.read_text()
+        assert len(server_processes(own_opflow.data)) == 1
+    finally:
+        stop_background(first, signal.SIGTERM, timeout=10)
+
+
+# 6. PREFECT_API_URL ----------------------------------------------------------------
+
+
+def test_prefect_api_url_is_used_and_no_server_started(
+    own_opflow: Opflow, tmp_path: Path, prefect_api: str
+) -> None:
+    root = write_project(tmp_path / "tiny", TINY, {"tiny_ops.py": TINY_PY})
+    own_opflow.extra = {
+        "PREFECT_API_URL": prefect_api,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+    }
+
+    done = own_opflow("run", "tiny", "--param", "n=21", cwd=root)
+
+    assert done.result == 42
+    assert STARTING not in done.stderr, str(done)
+    assert own_opflow.state() is None
+    assert server_processes(own_opflow.data) == []
+    urls = FLOW_RUN_URL.findall(done.stderr)
+    assert urls, str(done)
+    port, run_id = urls[0]
+    assert prefect_api == f"http://127.0.0.1:{port}/api"
+    flow_run = api_call(prefect_api, "GET", f"/flow_runs/{run_id}")
+    assert flow_run["state"]["type"] == "COMPLETED"
+    assert flow_run["parameters"] == {"n": 21}
+
+
+# 7. The managed environment ----------------------------------------------------------
+
+WHERE = """\
+version = 1
+
+[[operations]]
+name = "where.prefix"
+call = "where_ops:prefix"
+params = { n = "int" }
+returns = "list[Any]"
+"""
+
+WHERE_PY = """\
+import sys
+
+
+def prefix(n: int) -> list:
+    return [n, sys.prefix]
+"""
+
+
+@pytest.fixture
+def bare_python3() -> Iterator[dict[str, str]]:
+    """A PATH whose `python3` has no Prefect (the test interpreter's folder and
+    any virtualenv left out)."""
+    here = Path(sys.executable).parent
+    venv = os.environ.get("VIRTUAL_ENV")
+    folders = [
+        folder
+        for folder in os.environ.get("PATH", "").split(os.pathsep)
+        if folder and Path(folder) != here and not (venv and folder.startswith(venv))
+    ]
+    path = os.pathsep.join(folders)
+    found = shutil.which("python3", path=path)
+    if found is None:
+        pytest.skip("no python3 on PATH")
+    probe = subprocess.run(
+        [found, "-c", "import prefect"],
+        env={**_clean_env(), "PATH": path},
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode == 0:
+        pytest.skip(f"{found} has Prefect already")
+    yield {"PATH": path}
+
+
+def test_no_install_refuses_a_python_without_prefect(
+    opflow: Opflow, tmp_path: Path, bare_python3: dict[str, str]
+) -> None:
+    root = write_project(tmp_path / "where", WHERE, {"where_ops.py": WHERE_PY})
+    bare = Opflow(opflow.data, tmp_path / "empty-cache", {**bare_python3})
+
+    done = bare("run", "where", "--no-install", "--param", "n=1", cwd=root, python=None)
+    done_flag = bare(
+        "run",
+        "where",
+        "--no-install",
+        "--python",
+        "python3",
+        "--param",
+        "n=1",
+        cwd=root,
+        python=None,
+    )
+
+    for refused in (done, done_flag):
+        assert refused.code == 1, str(refused)
+        assert "opflow::runtime::no_prefect" in refused.stderr, str(refused)
+        assert "pip install prefect==3.9.1" in refused.stderr, str(refused)
+        assert "creating a Python environment" not in refused.stderr
+        assert refused.stdout == ""
+    assert not (tmp_path / "empty-cache" / "envs").exists()
+
+
+def test_managed_environment_is_created_once(
+    opflow: Opflow, tmp_path: Path, bare_python3: dict[str, str]
+) -> None:
+    root = write_project(tmp_path / "where", WHERE, {"where_ops.py": WHERE_PY})
+    cache = tmp_path / "fresh-cache"
+    managed = Opflow(opflow.data, cache, {**bare_python3})
+    env_dir = cache / "envs" / "prefect-3.9.1"
+
+    first = managed(
+        "run",
+        "where",
+        "--python",
+        "python3",
+        "--param",
+        "n=1",
+        cwd=root,
+        python=None,
+        timeout=900,
+    )
+
+    assert first.code == 0, str(first)
+    assert "opflow: creating a Python environment" in first.stderr, str(first)
+    assert "opflow: installing prefect==3.9.1" in first.stderr, str(first)
+    n, prefix = first.result
+    assert n == 1
+    assert Path(prefix).resolve() == env_dir.resolve()
+    assert first.summary["how"] == "completed"
+
+    second = managed(
+        "run",
+        "where",
+        "--python",
+        "python3",
+        "--param",
+        "n=2",
+        cwd=root,
+        python=None,
+        timeout=300,
+    )
+
+    assert second.result == [2, prefix]
+    assert "creating a Python environment" not in second.stderr, str(second)
+    assert "opflow: installing" not in second.stderr, str(second)
+    no_noise(second)
+
+
+# 8. opflow serve ---------------------------------------------------------------------
+
+SIDE_EFFECT = """\
+version = 1
+
+[project]
+name = "{name}"
+
+[[operations]]
+name = "{name}.square"
+call = "work.ops:square"
+params = {{ n = "int" }}
+returns = "int"
+
+[[operations]]
+name = "{name}.record"
+call = "work.ops:record"
+params = {{ square = "int", out = "str" }}
+returns = "int"
+"""
+
+SIDE_EFFECT_PY = """\
+import json
+import os
+from pathlib import Path
+
+
+def square(n: int) -> int:
+    return n * n
+
+
+def record(square: int, out: str) -> int:
+    Path(out).write_text(json.dumps({"square": square, "pid": os.getpid()}))
+    return square
+"""
+
+
+def side_effect_project(root: Path, name: str) -> Path:
+    # The operations live in a package beside the manifest: flow runs of a
+    # deployment start in fresh processes that must find it too.
+    return write_project(
+        root,
+        SIDE_EFFECT.format(name=name),
+        {"work/__init__.py": "", "work/ops.py": SIDE_EFFECT_PY},
+    )
+
+
+def test_serve_runs_deployments_until_interrupted(
+    opflow: Opflow, tmp_path: Path
+) -> None:
+    root = side_effect_project(tmp_path / "served", "serving")
+    out = tmp_path / "result.json"
+    log = tmp_path / "serve.log"
+    argv = [str(OPFLOW), "serve", "--python", sys.executable]
+    serve = start_background(argv, root, opflow.env, log)
+    try:
+        deadline = time.monotonic() + 180
+        while opflow.state() is None and time.monotonic() < deadline:
+            assert serve.poll() is None, log.read_text()
+            time.sleep(0.5)
+        api = opflow.api()
+        deployment = wait_for_deployment(api, "serving/serving", serve, log)
+        wait_for_deployment(api, "all/all", serve, log)
+
+        flow_run = api_call(
+            api,
+            "POST",
+            f"/deployments/{deployment['id']}/create_flow_run",
+            {"parameters": {"n": 12, "out": str(out)}},
+        )
+        wait_for_flow_run(api, flow_run["id"], log)
+
+        assert json.loads(out.read_text())["square"] == 144
+        assert json.loads(out.read_text())["pid"] != serve.pid
+    finally:
+        code, seconds = stop_background(serve, signal.SIGINT, timeout=30)
+    assert code is not None, f"serve ignored SIGINT for 30 s:\n{log.read_text()}"
+    assert seconds < 30
+    assert code == 0, log.read_text()
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+# 9. Deployments from the generated prefect.yaml ----------------------------------------
+
+
+def test_generated_prefect_yaml_deploys_to_a_process_worker(
+    opflow: Opflow, tmp_path: Path, prefect_api: str
+) -> None:
+    root = side_effect_project(tmp_path / "deployed", "deployed")
+    out = tmp_path / "deployed-result.json"
+    built = opflow("build", cwd=root)
+    assert built.code == 0, str(built)
+    prefect_yaml = root / "run_cache" / "orchestration" / "prefect.yaml"
+    assert prefect_yaml.exists()
+
+    env = {
+        **_clean_env(),
+        "PREFECT_API_URL": prefect_api,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+    }
+
+    def prefect(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(PREFECT), *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+    pool = prefect("work-pool", "create", "opflow", "--type", "process")
+    assert pool.returncode == 0 or "already exists" in pool.stdout, pool.stdout
+    deploy = prefect(
+        "--no-prompt",
+        "deploy",
+        "--all",
+        "--prefect-file",
+        "run_cache/orchestration/prefect.yaml",
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    for name in ("deployed/deployed", "all/all"):
+        assert f"Deployment '{name}' successfully created" in deploy.stdout
+
+    # The worker starts elsewhere: the deployment alone must find the code.
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    log = tmp_path / "worker.log"
+    worker_argv = [str(PREFECT), "worker", "start", "--pool", "opflow"]
+    worker = start_background(worker_argv, elsewhere, env, log)
+    try:
+        started = prefect(
+            "deployment",
+            "run",
+            "deployed/deployed",
+            "--param",
+            "n=9",
+            "--param",
+            f"out={out}",
+        )
+        assert started.returncode == 0, started.stdout + started.stderr
+        found = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout)
+        assert found, started.stdout
+        wait_for_flow_run(prefect_api, found[1], log)
+
+        assert json.loads(out.read_text())["square"] == 81
+    finally:
+        code, _ = stop_background(worker, signal.SIGINT, timeout=30)
+    assert code is not None, f"the worker ignored SIGINT:\n{log.read_text()}"
+
+
+# 10. Dask ------------------------------------------------------------------------------
+
+DASK = 'version = 1\n\n[flows.d]\ntask_runner = "dask"\n' + "".join(
+    dedent(f"""
+    [[operations]]
+    name = "{flow}.{step}"
+    call = "pid_ops:{step}"
+    returns = "int"
+    """)
+    for flow in ("d", "t")
+    for step in ("a", "b", "c", "e")
+)
+
+DASK_PY = "import os\nimport time\n" + "".join(
+    f"""
+
+def {step}() -> int:
+    time.sleep(1)
+    return os.getpid()
+"""
+    for step in ("a", "b", "c", "e")
+)
+
+
+def test_dask_task_runner_spreads_operations_over_processes(
+    opflow: Opflow, tmp_path: Path
+) -> None:
+    pytest.importorskip("prefect_dask")
+    root = write_project(tmp_path / "dask", DASK, {"pid_ops.py": DASK_PY})
+
+    configured = opflow("run", "d", "--json", cwd=root)
+    overridden = opflow("run", "t", "--json", "--task-runner", "dask", cwd=root)
+    threads = opflow("run", "t", "--json", cwd=root)
+
+    for done in (configured, overridden, threads):
+        assert done.code == 0, str(done)
+        assert done.summary["all"] == "4", str(done)
+    assert len(set(configured.result.values())) >= 2, configured.result
+    assert len(set(overridden.result.values())) >= 2, overridden.result
+    # Without the override, the thread runner keeps them in one process.
+    assert len(set(threads.result.values())) == 1, threads.result
