@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from conftest import OPFLOW
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIM = ROOT / "python" / "src"
@@ -230,3 +232,34 @@ def test_the_three_formats_compile_to_the_same_flows(tmp_path: Path) -> None:
     )
     assert defaults["h"] == {"": 1, "key with ]": "v", "yes": "no", "日本": [False]}
     assert packages["toml"] == packages["yaml"] == packages["json"]
+
+
+def test_opflow_scan_command_round_trips_the_example(tmp_path: Path) -> None:
+    """The Rust `opflow scan` runs the shim with the project's Python."""
+    root = tmp_path / "scraping"
+    shutil.copytree(
+        ROOT / "examples" / "scraping",
+        root,
+        ignore=shutil.ignore_patterns("run_cache", "__pycache__"),
+    )
+
+    def scan(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(OPFLOW), "scan", "jobs", "--python", sys.executable, *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    for manifest in ("operations.toml", "operations.yaml"):
+        done = scan("-o", manifest, "--check")
+        assert done.returncode == 0, done.stderr
+    merge = root / "jobs" / "merge.py"
+    merge.write_text(merge.read_text().replace("Drop duplicate", "Remove duplicate"))
+    assert scan("-o", "operations.toml", "--check").returncode == 1
+    before = (root / "operations.toml").read_text()
+    done = scan("-o", "operations.toml")
+    assert done.returncode == 0, done.stderr
+    after = (root / "operations.toml").read_text()
+    assert after == before.replace("Drop duplicate", "Remove duplicate")
