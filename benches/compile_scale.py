@@ -265,6 +265,8 @@ def targets(results: list[dict]) -> str:
             if name in by_n[10_000]:
                 ratio = build(10_000) / by_n[10_000][name]["construct_s"]
                 rows.append((f"`build` / {title} at 10k", ratio, 0.2, "{:.3f}"))
+    if not rows:
+        return "(no size of the issue's targets was measured)"
     lines = ["| target | limit | measured | met |", "|---|---|---|---|"]
     for what, value, limit, form in rows:
         met = "yes" if value <= limit else "**no**"

@@ -385,6 +385,16 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    // ---- init ----
+    #[error("`{}` already has {files}", dir.display())]
+    #[diagnostic(
+        code(opflow::init::exists),
+        help(
+            "opflow init never overwrites a file: choose an empty folder, e.g. `opflow init my-project`"
+        )
+    )]
+    InitExists { dir: PathBuf, files: String },
+
     // ---- runtime: Python, Prefect, running flows ----
     #[error("{python} ({origin}) has no Prefect, and --no-install forbids installing it")]
     #[diagnostic(
@@ -540,6 +550,8 @@ pub enum Style {
     Short,
     /// A JSON array, for tools.
     Json,
+    /// GitHub Actions workflow commands: `::error file=…,line=…,col=…::message`.
+    Github,
 }
 
 /// A diagnostic as JSON (`opflow check --format json`).
@@ -645,8 +657,8 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Print the diagnostics in the given style. JSON goes to `out` (it is the
-    /// command's output); the other styles go to `err`.
+    /// Print the diagnostics in the given style. JSON and GitHub annotations
+    /// go to `out` (they are the command's output); the others go to `err`.
     pub fn print(
         &self,
         diagnostics: &[Diagnostic],
@@ -661,6 +673,33 @@ impl<'a> Context<'a> {
                     diagnostics.iter().map(|d| self.to_json(d)).collect();
                 serde_json::to_writer_pretty(&mut *out, &json)?;
                 writeln!(out)
+            }
+            Style::Github => {
+                for diagnostic in diagnostics {
+                    let json = self.to_json(diagnostic);
+                    // Workflow-command values escape %, CR and LF (and , : in properties).
+                    let data = |text: &str| {
+                        text.replace('%', "%25")
+                            .replace('\r', "%0D")
+                            .replace('\n', "%0A")
+                    };
+                    let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
+                    let mut props = Vec::new();
+                    if let Some(file) = &json.file {
+                        props.push(format!("file={}", property(file)));
+                    }
+                    if let (Some(line), Some(column)) = (json.line, json.column) {
+                        props.push(format!("line={line},col={column}"));
+                    }
+                    props.push(format!("title={}", property(&json.code)));
+                    let mut message = json.message.clone();
+                    if let Some(help) = &json.help {
+                        message.push_str("\nhelp: ");
+                        message.push_str(help);
+                    }
+                    writeln!(out, "::error {}::{}", props.join(","), data(&message))?;
+                }
+                Ok(())
             }
             Style::Short => {
                 for diagnostic in diagnostics {

@@ -31,7 +31,51 @@ pub const MANIFEST_NAMES: [&str; 4] = [
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// When to color diagnostics (`NO_COLOR` set means never, unless `always`).
+    #[arg(long, value_enum, global = true, default_value = "auto")]
+    color: ColorChoice,
+    /// Print only results and problems, no progress or notes.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also say which Python, which server and which commands opflow uses.
+    #[arg(long, short, global = true)]
+    verbose: bool,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How the user asked opflow to talk: set once from the global flags.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ui {
+    color: bool,
+    pub(crate) quiet: bool,
+    pub(crate) verbose: bool,
+}
+
+static UI: std::sync::OnceLock<Ui> = std::sync::OnceLock::new();
+
+pub(crate) fn ui() -> Ui {
+    UI.get().copied().unwrap_or(Ui {
+        color: false,
+        quiet: false,
+        verbose: false,
+    })
+}
+
+/// A progress line or note on stderr, unless `--quiet`.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if !$crate::cli::ui().quiet {
+            eprintln!($($arg)*);
+        }
+    };
+}
+pub(crate) use note;
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -122,8 +166,18 @@ enum Command {
         #[arg(long)]
         flow: Option<String>,
     },
+    /// Start a project: a manifest, its schema, a Python module with two operations, a .gitignore.
+    Init {
+        /// The folder (default: the current one); created when missing.
+        dir: Option<PathBuf>,
+    },
     /// Print the manifest's JSON Schema.
     Schema,
+    /// Print a shell completion script: `opflow completions bash > ~/.local/share/bash-completion/completions/opflow`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// List the flows with their parameters and operation counts.
     List {
         manifest: Option<PathBuf>,
@@ -199,6 +253,18 @@ fn run() -> u8 {
             return u8::try_from(error.exit_code()).unwrap_or(2);
         }
     };
+    let stderr_tty = std::io::stderr().is_terminal();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => stderr_tty && !no_color,
+    };
+    let _ = UI.set(Ui {
+        color,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    });
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let code = execute(cli.command, &mut out);
@@ -208,6 +274,12 @@ fn run() -> u8 {
 
 fn execute(command: Command, out: &mut dyn Write) -> u8 {
     match command {
+        Command::Init { dir } => init(dir.as_deref(), out),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "opflow", out);
+            0
+        }
         Command::Schema => {
             let _ = out.write_all(crate::schema::schema_text().as_bytes());
             0
@@ -218,8 +290,10 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                 let flows = compiled.graph.flows.len();
                 if format == Style::Json {
                     let _ = writeln!(out, "[]");
+                } else if format == Style::Github {
+                    // Annotations only: nothing to say when there are none.
                 } else {
-                    eprintln!(
+                    note!(
                         "ok: {} has {ops} operation{} in {flows} flow{}",
                         display_path(&compiled.document.source.path),
                         plural(ops),
@@ -330,6 +404,73 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
     }
 }
 
+/// The files `opflow init` writes: a project that builds and runs at once.
+const INIT_FILES: [(&str, &str); 4] = [
+    (
+        "operations.toml",
+        include_str!("../../templates/init/operations.toml"),
+    ),
+    ("steps.py", include_str!("../../templates/init/steps.py")),
+    (".gitignore", include_str!("../../templates/init/gitignore")),
+    ("opflow.schema.json", ""),
+];
+
+/// `opflow init`: write the starter project, refusing to touch any file that exists.
+fn init(dir: Option<&Path>, out: &mut dyn Write) -> u8 {
+    let dir = dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let taken: Vec<String> = INIT_FILES
+        .iter()
+        .filter(|(name, _)| dir.join(name).exists())
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    let mut fail = |diagnostic| {
+        report(
+            &Failure {
+                source: None,
+                diagnostics: vec![diagnostic],
+            },
+            Style::Human,
+            out,
+            None,
+        );
+        1
+    };
+    if !taken.is_empty() {
+        return fail(Diagnostic::InitExists {
+            dir,
+            files: taken.join(", "),
+        });
+    }
+    let schema = crate::schema::schema_text();
+    for (name, text) in INIT_FILES {
+        let text = if name == "opflow.schema.json" {
+            schema.as_str()
+        } else {
+            text
+        };
+        let path = dir.join(name);
+        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .and_then(|mut file| file.write_all(text.as_bytes()))
+        });
+        if let Err(error) = written {
+            return fail(Diagnostic::WriteFailed {
+                path,
+                reason: error.to_string(),
+            });
+        }
+    }
+    note!(
+        "created a project in {}: operations.toml, steps.py, opflow.schema.json, .gitignore\nnext: cd {} && opflow run --param name=World",
+        display_path(&dir),
+        display_path(&dir)
+    );
+    0
+}
+
 /// The package's folder (`--out`, else `[project] output` beside the
 /// manifest) and its rendered files.
 fn rendered(
@@ -371,7 +512,7 @@ fn build(
     if check {
         return match crate::emit::diff(&dir, &files) {
             Ok(diff) if diff.is_empty() => {
-                eprintln!("ok: {shown} is up to date");
+                note!("ok: {shown} is up to date");
                 0
             }
             Ok(diff) => {
@@ -387,7 +528,7 @@ fn build(
     }
     match crate::emit::emit(&dir, &files, force) {
         Ok(changes) => {
-            eprintln!(
+            note!(
                 "wrote {} file{} to {shown} ({} unchanged, {} removed)",
                 changes.written.len(),
                 plural(changes.written.len()),
@@ -412,7 +553,7 @@ fn runtime_options(args: &RuntimeArgs, ephemeral: bool) -> crate::runtime::Optio
         } else {
             crate::runtime::ServerChoice::Default
         },
-        quiet: false,
+        quiet: ui().quiet,
     }
 }
 
@@ -494,8 +635,13 @@ fn report(failure: &Failure, style: Style, out: &mut dyn Write, path: Option<&Pa
         .unwrap_or_default();
     let context = Context::new(failure.source.as_ref(), display);
     let stderr = std::io::stderr();
-    let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let _ = context.print(&failure.diagnostics, style, color, out, &mut stderr.lock());
+    let _ = context.print(
+        &failure.diagnostics,
+        style,
+        ui().color,
+        out,
+        &mut stderr.lock(),
+    );
 }
 
 /// The manifest in the current folder, or the folder searched in vain.

@@ -30,7 +30,7 @@ fn build_if_stale(compiled: &Compiled, out: &mut dyn Write) -> Result<std::path:
     match crate::emit::emit(&dir, &files, false) {
         Ok(changes) => {
             if !changes.written.is_empty() || !changes.removed.is_empty() {
-                eprintln!(
+                super::note!(
                     "opflow: built {} ({} file{} written)",
                     display_path(&dir),
                     changes.written.len(),
@@ -118,6 +118,16 @@ pub(super) fn run(
         Ok(prepared) => prepared,
         Err(diagnostic) => return fail(vec![diagnostic], out, 1),
     };
+    if super::ui().verbose {
+        eprintln!(
+            "opflow: Python {} ({})",
+            python.path.display(),
+            python.origin.describe()
+        );
+        for (key, value) in env.iter().filter(|(k, _)| *k == "PREFECT_API_URL") {
+            eprintln!("opflow: {key}={value}");
+        }
+    }
     let over = task_runner.map(|_| runner);
     let outcome = match runtime::run(&package, &flow.name, &params, over, &python.path, &env) {
         Ok(outcome) => outcome,
@@ -133,7 +143,7 @@ pub(super) fn run(
             let _ = writeln!(out, "{result}");
         }
     }
-    eprintln!("{}", runtime::summary(&compiled.graph, flow, &outcome));
+    super::note!("{}", runtime::summary(&compiled.graph, flow, &outcome));
     u8::try_from(outcome.code).unwrap_or(1)
 }
 
@@ -160,7 +170,7 @@ pub(super) fn serve(compiled: &Compiled, options: &Options, out: &mut dyn Write)
         .or_else(|| std::env::var("PREFECT_API_URL").ok())
         .unwrap_or_default();
     let ui = api.trim_end_matches('/').trim_end_matches("/api");
-    eprintln!(
+    super::note!(
         "opflow: serving {} flows as deployments; Prefect UI at {ui}; Ctrl-C stops",
         compiled.graph.flows.len()
     );

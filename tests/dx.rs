@@ -1,0 +1,160 @@
+//! Terminal manners through the real binary: completions, colour, quiet,
+//! GitHub annotations, and `opflow init`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn opflow(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_opflow"));
+    command.args(args).current_dir(dir).env_remove("NO_COLOR");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("opflow-dx-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn cases() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let output = opflow(&["completions", shell], &cases(), &[]);
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        for word in ["opflow", "build", "run", "init", "scan"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let dir = cases().join("invalid-cycle-two");
+    let has_escape = |output: &Output| output.stderr.contains(&0x1b);
+    assert!(has_escape(&opflow(
+        &["check", "--color", "always"],
+        &dir,
+        &[]
+    )));
+    assert!(!has_escape(&opflow(
+        &["check", "--color", "never"],
+        &dir,
+        &[]
+    )));
+    assert!(
+        !has_escape(&opflow(&["check"], &dir, &[])),
+        "not a terminal: no colour"
+    );
+    assert!(!has_escape(&opflow(&["check"], &dir, &[("NO_COLOR", "1")])));
+    assert!(has_escape(&opflow(
+        &["check", "--color", "always"],
+        &dir,
+        &[("NO_COLOR", "1")]
+    )));
+}
+
+#[test]
+fn quiet_prints_only_results_and_problems() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scraping");
+    let loud = opflow(&["check"], &dir, &[]);
+    assert!(String::from_utf8_lossy(&loud.stderr).starts_with("ok: "));
+    let quiet = opflow(&["check", "--quiet"], &dir, &[]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(quiet.stderr.is_empty());
+    let problems = opflow(&["-q", "check"], &cases().join("invalid-cycle-two"), &[]);
+    assert_eq!(problems.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&problems.stderr).contains("opflow::graph::cycle"));
+}
+
+#[test]
+fn github_annotations() {
+    let output = opflow(
+        &["check", "--format", "github"],
+        &cases().join("invalid-multi-json"),
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("::error file=operations.json,line=4,col=29,title=opflow%3A%3Aresolve%3A%3Ainvalid_call::invalid call `pkg.mod`"), "{text}");
+    assert!(
+        lines.iter().all(|line| line.contains("%0Ahelp: ")),
+        "{text}"
+    );
+    let clean = opflow(
+        &["check", "--format", "github"],
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scraping"),
+        &[],
+    );
+    assert_eq!(clean.status.code(), Some(0));
+    assert!(clean.stdout.is_empty() && clean.stderr.is_empty());
+}
+
+#[test]
+fn init_scaffolds_a_project_that_builds_and_refuses_to_overwrite() {
+    let dir = scratch("init").join("hello");
+    let created = opflow(&["init", dir.to_str().unwrap()], &std::env::temp_dir(), &[]);
+    assert_eq!(
+        created.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".gitignore",
+            "operations.toml",
+            "opflow.schema.json",
+            "steps.py"
+        ]
+    );
+    let manifest = fs::read_to_string(dir.join("operations.toml")).unwrap();
+    assert!(manifest.starts_with("#:schema opflow.schema.json\n"));
+    assert_eq!(
+        fs::read_to_string(dir.join("opflow.schema.json")).unwrap(),
+        opflow::schema::schema_text()
+    );
+    assert!(
+        fs::read_to_string(dir.join(".gitignore"))
+            .unwrap()
+            .contains("run_cache/")
+    );
+    assert_eq!(opflow(&["check"], &dir, &[]).status.code(), Some(0));
+    let build = opflow(&["build"], &dir, &[]);
+    assert_eq!(
+        build.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    assert!(dir.join("run_cache/orchestration/hello.py").is_file());
+
+    fs::write(dir.join("steps.py"), "# mine\n").unwrap();
+    let again = opflow(&["init", dir.to_str().unwrap()], &std::env::temp_dir(), &[]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("opflow::init::exists"));
+    assert_eq!(
+        fs::read_to_string(dir.join("steps.py")).unwrap(),
+        "# mine\n"
+    );
+    let _ = fs::remove_dir_all(dir.parent().unwrap());
+}
