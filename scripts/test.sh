@@ -15,4 +15,5 @@ venv="$(scripts/python-env.sh)"
 "$venv/bin/ruff" format --check --quiet python tests/python examples benches
 "$venv/bin/ruff" check --quiet python tests/python examples benches
 "$venv/bin/python" -m pytest -q python/tests
+OPFLOW_BIN="$PWD/target/debug/opflow" "$venv/bin/python" -m pytest -q benches/test_generate.py
 OPFLOW_BIN="$PWD/target/debug/opflow" "$venv/bin/python" -m pytest -q tests/python
