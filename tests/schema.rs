@@ -174,3 +174,29 @@ fn readme_examples_are_true() {
     let plan_text = String::from_utf8(plan_text.stdout).unwrap();
     assert!(plan_text.contains("    stepstone <- scraping.stepstone.fetch (name)\n    linkedin <- scraping.linkedin.fetch (name)\n"));
 }
+
+/// Editors list an enum's values with their descriptions.
+#[test]
+fn every_enum_value_has_a_description() {
+    let schema = opflow::schema::schema();
+    let mut enums = 0;
+    for (name, definition) in schema["definitions"].as_object().unwrap() {
+        let Some(choices) = definition.get("oneOf").and_then(|c| c.as_array()) else {
+            continue;
+        };
+        if !choices.iter().all(|c| c.get("const").is_some()) {
+            continue;
+        }
+        enums += 1;
+        for choice in choices {
+            assert!(
+                choice
+                    .get("description")
+                    .and_then(|d| d.as_str())
+                    .is_some_and(|d| !d.is_empty()),
+                "{name}: {choice}"
+            );
+        }
+    }
+    assert!(enums >= 3, "Executor, TaskRunner and Cache are enums");
+}
