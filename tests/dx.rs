@@ -158,3 +158,49 @@ fn init_scaffolds_a_project_that_builds_and_refuses_to_overwrite() {
     );
     let _ = fs::remove_dir_all(dir.parent().unwrap());
 }
+
+#[test]
+fn watch_rebuilds_on_save_and_keeps_the_last_good_package() {
+    use std::time::{Duration, Instant};
+    let dir = scratch("watch");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scraping/operations.toml");
+    let manifest = dir.join("operations.toml");
+    fs::copy(example, &manifest).unwrap();
+    let log = dir.join("watch.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opflow"))
+        .args(["build", "--watch"])
+        .current_dir(&dir)
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let module = dir.join("run_cache/orchestration/scraping.py");
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let read = |path: &Path| fs::read_to_string(path).unwrap_or_default();
+    wait("the first build", &|| read(&module).contains("retries=1,"));
+    let text = read(&manifest);
+    fs::write(&manifest, text.replace("retries = 1", "retries = 5")).unwrap();
+    wait("a rebuild", &|| read(&module).contains("retries=5,"));
+    fs::write(&manifest, text.replace("jobs.merge:merge", "jobs.merge")).unwrap();
+    wait("the problem", &|| {
+        read(&log).contains("opflow::resolve::invalid_call")
+    });
+    assert!(
+        read(&module).contains("retries=5,"),
+        "the last good package stays"
+    );
+    fs::write(&manifest, &text).unwrap();
+    wait("the fix", &|| read(&module).contains("retries=1,"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -4,6 +4,7 @@
 mod draw;
 mod plan;
 mod run;
+mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -99,6 +100,15 @@ enum Command {
         /// Overwrite generated files that were edited by hand.
         #[arg(long)]
         force: bool,
+        /// Rebuild on every save of the manifest, until interrupted; a broken
+        /// manifest prints its problems and leaves the last good package.
+        #[arg(long, conflicts_with = "check")]
+        watch: bool,
+        /// With --watch: also rescan these modules (`opflow scan MODULE -o MANIFEST`) when their files change.
+        #[arg(long, value_name = "MODULE", requires = "watch")]
+        scan: Vec<String>,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
     },
     /// Build the package if it is stale, then run a flow and print its result.
     Run {
@@ -306,8 +316,25 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
         Command::Build {
             manifest,
             out: out_dir,
+            force,
+            watch: true,
+            scan,
+            runtime,
+            ..
+        } => watch::watch(
+            manifest.as_deref(),
+            out_dir.as_deref(),
+            force,
+            &scan,
+            &runtime_options(&runtime, false),
+            out,
+        ),
+        Command::Build {
+            manifest,
+            out: out_dir,
             check,
             force,
+            ..
         } => with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
             build(compiled, out_dir.as_deref(), check, force, out)
         }),
