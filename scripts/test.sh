@@ -12,6 +12,15 @@ cargo build --locked
 
 venv="$(scripts/python-env.sh)"
 
+# Headless Chromium (Debian's package) opens the graph page in
+# tests/python/test_graph_picture.py; its recommended fonts draw the text.
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 "$venv/bin/ruff" format --check --quiet python tests/python examples benches
 "$venv/bin/ruff" check --quiet python tests/python examples benches
 "$venv/bin/python" -m pytest -q python/tests

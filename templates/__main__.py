@@ -17,6 +17,7 @@ import enum
 import inspect
 import json
 import os
+import signal
 import sys
 import time
 import types
@@ -99,6 +100,25 @@ def _serve() -> int:
     return 0
 
 
+_interrupted = False
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """First Ctrl-C: cancel the run, letting Prefect record it (it waits for the
+    operations already running). Second: quit at once."""
+    global _interrupted
+    if _interrupted:
+        os._exit(130)
+    _interrupted = True
+    print(
+        "cancelling: waiting for the running operations to stop "
+        "(Ctrl-C again to quit now)",
+        file=sys.stderr,
+        flush=True,
+    )
+    signal.default_int_handler(signum, frame)
+
+
 def _report(path: str | None, **fields: Any) -> None:
     if path:
         Path(path).write_text(json.dumps(fields))
@@ -163,13 +183,17 @@ def main(argv: list[str] | None = None) -> int:
         flow = flow.with_options(task_runner=_task_runner(args.task_runner))
 
     module = sys.modules[flow.fn.__module__]
+    signal.signal(signal.SIGINT, _interrupt)
     start = time.monotonic()
     try:
         result = flow(**params)
     except KeyboardInterrupt:
         _report(args.report, seconds=time.monotonic() - start, cancelled=True)
         print(f"error: flow `{args.flow}` was cancelled", file=sys.stderr)
-        return 130
+        sys.stderr.flush()
+        # Prefect has recorded the run's end; a sync operation still sleeping
+        # in a worker thread cannot be interrupted, so do not wait for it.
+        os._exit(130)
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported the same way
         operation = getattr(error, "operation", None)
         states = getattr(module, "LAST_RUN", {})

@@ -32,7 +32,7 @@ fn hierarchy(graph: &FlowGraph, flow: &Flow) -> Folder {
 /// Edges of the flow: (upstream, downstream, label, ordering only).
 /// Edges of the flow: (upstream, downstream, label, ordering only), in the
 /// flow's order (stage, then name), whatever the order of the manifest.
-fn edges(graph: &FlowGraph, flow: &Flow) -> Vec<(usize, usize, String, bool)> {
+pub(super) fn edges(graph: &FlowGraph, flow: &Flow) -> Vec<(usize, usize, String, bool)> {
     let position: BTreeMap<usize, usize> = flow
         .operations
         .iter()

@@ -4,6 +4,7 @@
 mod draw;
 mod plan;
 mod run;
+mod svg;
 mod watch;
 
 use std::io::{IsTerminal, Write};
@@ -243,6 +244,8 @@ enum PlanFormat {
 enum GraphFormat {
     Mermaid,
     Dot,
+    Svg,
+    Html,
 }
 
 /// Run the command line; the process's exit code.
@@ -424,6 +427,8 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             let text = match format {
                 GraphFormat::Mermaid => draw::mermaid(&compiled.graph, flow),
                 GraphFormat::Dot => draw::dot(&compiled.graph, flow),
+                GraphFormat::Svg => svg::svg(&compiled.graph, flow),
+                GraphFormat::Html => svg::html(&compiled.graph, flow),
             };
             let _ = out.write_all(text.as_bytes());
             0

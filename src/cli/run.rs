@@ -144,6 +144,18 @@ pub(super) fn run(
         }
     }
     super::note!("{}", runtime::summary(&compiled.graph, flow, &outcome));
+    let local = env.iter().any(|(k, _)| *k == "PREFECT_HOME")
+        && std::env::var_os("PREFECT_API_URL").is_none();
+    if outcome.code != 0
+        && local
+        && server::status().is_none()
+        && options.server == runtime::ServerChoice::Default
+    {
+        eprintln!(
+            "error: the local Prefect server stopped during the run (see {}); the next `opflow run` starts a new one",
+            server::home().join("server.log").display()
+        );
+    }
     u8::try_from(outcome.code).unwrap_or(1)
 }
 

@@ -146,6 +146,9 @@ pub fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    // Ctrl-C reaches the runner too (same process group): it cancels the flow
+    // and reports it; opflow stays to say so instead of dying first.
+    let _ = ctrlc::set_handler(|| {});
     let start = Instant::now();
     let output = command.output().map_err(|e| Diagnostic::SpawnFailed {
         program: python.display().to_string(),
@@ -171,7 +174,13 @@ pub fn summary(graph: &FlowGraph, flow: &Flow, outcome: &Outcome) -> String {
         .iter()
         .map(|&op| ops[op].name.as_str())
         .collect();
-    let Some(report) = &outcome.report else {
+    let Some(report) = outcome.report.as_ref().filter(|_| outcome.code != 130) else {
+        if outcome.code == 130 {
+            return format!(
+                "flow `{}` cancelled after {:.1} s",
+                flow.name, outcome.seconds
+            );
+        }
         return format!(
             "flow `{}` did not start (exit {}), {:.1} s",
             flow.name, outcome.code, outcome.seconds
