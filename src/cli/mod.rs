@@ -558,6 +558,15 @@ fn build(
             }
         };
     }
+    let bytes: usize = files.values().map(String::len).sum();
+    if bytes > 4 << 20 {
+        note!(
+            "opflow: writing {} files ({} MB) for {} operations…",
+            files.len(),
+            bytes >> 20,
+            compiled.graph.manifest.operations.len()
+        );
+    }
     match crate::emit::emit(&dir, &files, force) {
         Ok(changes) => {
             note!(
