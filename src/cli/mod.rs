@@ -629,15 +629,16 @@ const fn plural(n: usize) -> &'static str {
 }
 
 /// Find the manifest, compile it, and hand it to `then`; print diagnostics on failure.
-fn with_compiled(
+/// The manifest given, or the one found in the current folder; when none
+/// is, the diagnostic is printed and the usage exit code returned.
+fn manifest_path(
     manifest: Option<&Path>,
     style: Style,
     out: &mut dyn Write,
-    then: impl FnOnce(&Compiled, &mut dyn Write) -> u8,
-) -> u8 {
-    let path = match manifest.map_or_else(discover, |p| Ok(p.to_path_buf())) {
-        Ok(path) => path,
-        Err(dir) => {
+) -> Result<PathBuf, u8> {
+    manifest
+        .map_or_else(discover, |p| Ok(p.to_path_buf()))
+        .map_err(|dir| {
             report(
                 &Failure {
                     source: None,
@@ -647,8 +648,19 @@ fn with_compiled(
                 out,
                 None,
             );
-            return 2;
-        }
+            2
+        })
+}
+
+fn with_compiled(
+    manifest: Option<&Path>,
+    style: Style,
+    out: &mut dyn Write,
+    then: impl FnOnce(&Compiled, &mut dyn Write) -> u8,
+) -> u8 {
+    let path = match manifest_path(manifest, style, out) {
+        Ok(path) => path,
+        Err(code) => return code,
     };
     match crate::compile(&path) {
         Ok(compiled) => {

@@ -8,7 +8,7 @@ use serde_json::{Map, Value as J, json};
 
 use crate::graph::{Flow, FlowGraph, FlowParam};
 use crate::hierarchy;
-use crate::resolve::{Binding, Operation};
+use crate::resolve::Operation;
 
 fn names(graph: &FlowGraph, ops: &[usize]) -> Vec<String> {
     ops.iter()
@@ -25,19 +25,6 @@ fn param_json(param: &FlowParam) -> J {
     })
 }
 
-/// Where a binding takes its value from, as `plan` prints it: the operation's
-/// name, `op.output` for a named output, `$name` for a flow parameter.
-fn source(graph: &FlowGraph, binding: &Binding) -> String {
-    match binding {
-        Binding::Operation { op, output: None } => graph.manifest.operations[*op].name.clone(),
-        Binding::Operation {
-            op,
-            output: Some(output),
-        } => format!("{}.{output}", graph.manifest.operations[*op].name),
-        Binding::FlowParam { name } => format!("${name}"),
-    }
-}
-
 fn operation_json(graph: &FlowGraph, op: &Operation) -> J {
     let parsed = hierarchy::parse(&op.name);
     let mut bindings = Map::new();
@@ -46,7 +33,7 @@ fn operation_json(graph: &FlowGraph, op: &Operation) -> J {
             param.name.clone(),
             json!({
                 "rule": param.rule.as_str(),
-                "from": source(graph, &param.binding),
+                "from": param.binding.source(&graph.manifest),
                 "type": param.ty.as_ref().map(ToString::to_string),
             }),
         );
@@ -137,7 +124,7 @@ pub fn text(graph: &FlowGraph) -> String {
                     out,
                     "    {} <- {} ({})",
                     param.name,
-                    source(graph, &param.binding),
+                    param.binding.source(&graph.manifest),
                     param.rule.as_str()
                 );
             }

@@ -24,7 +24,6 @@ use std::ops::Range;
 
 use crate::graph::{Flow, FlowGraph};
 use crate::hierarchy;
-use crate::resolve::Binding;
 
 const MARGIN: i64 = 20;
 /// A node's height, and a row's: the node with room above and below.
@@ -210,7 +209,7 @@ fn operations_table(graph: &FlowGraph, flow: &Flow, out: &mut String) {
                     out,
                     "<li><code>{}</code> ← <code>{}</code> <span class=\"of-rule\">({})</span></li>",
                     escape(&declared),
-                    escape(&source(graph, &param.binding)),
+                    escape(&param.binding.source(&graph.manifest)),
                     param.rule.as_str()
                 );
             }
@@ -233,18 +232,6 @@ fn operations_table(graph: &FlowGraph, flow: &Flow, out: &mut String) {
         out.push_str("</td></tr>\n");
     }
     out.push_str("</tbody>\n</table>\n");
-}
-
-/// Where a binding takes its value from, as `opflow plan` prints it.
-fn source(graph: &FlowGraph, binding: &Binding) -> String {
-    match binding {
-        Binding::Operation { op, output: None } => graph.manifest.operations[*op].name.clone(),
-        Binding::Operation {
-            op,
-            output: Some(output),
-        } => format!("{}.{output}", graph.manifest.operations[*op].name),
-        Binding::FlowParam { name } => format!("${name}"),
-    }
 }
 
 const fn plural(n: usize) -> &'static str {

@@ -6,9 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{build, discover, note, report};
-use crate::Failure;
-use crate::diagnostic::{Diagnostic, Style};
+use super::{build, note, report};
+use crate::diagnostic::Style;
 use crate::runtime::Options;
 
 /// A cheap fingerprint of files: their paths, sizes and modification times.
@@ -63,20 +62,9 @@ pub(super) fn watch(
     options: &Options,
     out: &mut dyn Write,
 ) -> u8 {
-    let manifest = match manifest.map_or_else(discover, |p| Ok(p.to_path_buf())) {
+    let manifest = match super::manifest_path(manifest, Style::Human, out) {
         Ok(path) => path,
-        Err(dir) => {
-            report(
-                &Failure {
-                    source: None,
-                    diagnostics: vec![Diagnostic::NotFound { dir }],
-                },
-                Style::Human,
-                out,
-                None,
-            );
-            return 2;
-        }
+        Err(code) => return code,
     };
     let root = manifest
         .parent()

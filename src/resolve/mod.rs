@@ -124,6 +124,21 @@ pub enum Binding {
     FlowParam { name: String },
 }
 
+impl Binding {
+    /// Where the value comes from, as `opflow plan` shows it: the operation's
+    /// name, `op.output` for a named output, `$name` for a flow parameter.
+    pub fn source(&self, manifest: &Manifest) -> String {
+        match self {
+            Self::Operation { op, output: None } => manifest.operations[*op].name.clone(),
+            Self::Operation {
+                op,
+                output: Some(output),
+            } => format!("{}.{output}", manifest.operations[*op].name),
+            Self::FlowParam { name } => format!("${name}"),
+        }
+    }
+}
+
 /// The rule of DESIGN.md §4 that bound a parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
