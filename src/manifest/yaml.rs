@@ -23,6 +23,9 @@ pub(super) fn parse(text: &str) -> Result<Node, Vec<(String, Span)>> {
     budget.max_events = 50_000_000;
     budget.max_nodes = 20_000_000;
     budget.max_depth = MAX_NESTING;
+    // Anchors and aliases: a manifest reuses a few tables, never a million
+    // events; a small budget stops an alias bomb early.
+    budget.max_recorded_anchor_events = 100_000;
     let mut options = Options::default();
     options.strict_booleans = true;
     options.reject_unsupported_tags = true;
