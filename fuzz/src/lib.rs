@@ -25,6 +25,9 @@ pub fn source(data: &[u8]) -> (Format, Source) {
     (format, source)
 }
 
+/// How many diagnostics of a failed compile are drawn in the human style.
+const HUMAN: usize = 4;
+
 /// Stage 1 only: parse the text into the spanned document tree.
 pub fn load(data: &[u8]) {
     let (format, source) = source(data);
@@ -32,8 +35,8 @@ pub fn load(data: &[u8]) {
 }
 
 /// The whole pipeline to in-memory files: compile, then render the package
-/// when it compiles, or print the diagnostics (human and JSON, as
-/// `opflow check` does) when it does not.
+/// when it compiles, or print the diagnostics (JSON, and the first few in the
+/// human style, as `opflow check` does) when it does not.
 pub fn pipeline(data: &[u8]) {
     let (format, source) = source(data);
     let name = source.path.display().to_string();
@@ -44,9 +47,12 @@ pub fn pipeline(data: &[u8]) {
         Err(failure) => {
             let context = Context::new(failure.source.as_ref(), name);
             let (mut out, mut err) = (Vec::new(), Vec::new());
-            for style in [Style::Human, Style::Json] {
-                let _ = context.print(&failure.diagnostics, style, false, &mut out, &mut err);
-            }
+            let diagnostics = &failure.diagnostics;
+            let _ = context.print(diagnostics, Style::Json, false, &mut out, &mut err);
+            // Drawing the source with miette is most of a run's time, so only
+            // the first few (sorted by position) are drawn.
+            let first = &diagnostics[..diagnostics.len().min(HUMAN)];
+            let _ = context.print(first, Style::Human, true, &mut out, &mut err);
         }
     }
 }
