@@ -20,6 +20,12 @@ use std::time::{Duration, Instant};
 /// builds; real inputs take milliseconds.
 const LIMIT: Duration = Duration::from_secs(5);
 
+/// The stack `opflow` itself compiles on (its worker thread in `cli::main`).
+/// Nesting costs tens of kilobytes of stack a level in a debug build (YAML's
+/// deserializer most), so a default 2 MiB thread overflows at about 33
+/// levels, well below the 128 a manifest may have.
+const STACK: usize = 256 << 20;
+
 fn inputs(dir: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join(dir);
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
@@ -41,10 +47,13 @@ fn replay(target: fn(&[u8]), files: &[PathBuf]) -> Vec<String> {
         let data = fs::read(path).unwrap();
         let (done, finished) = mpsc::channel();
         let start = Instant::now();
-        thread::spawn(move || {
-            let outcome = panic::catch_unwind(|| target(&data));
-            let _ = done.send(outcome);
-        });
+        thread::Builder::new()
+            .stack_size(STACK)
+            .spawn(move || {
+                let outcome = panic::catch_unwind(|| target(&data));
+                let _ = done.send(outcome);
+            })
+            .unwrap();
         match finished.recv_timeout(LIMIT) {
             Ok(Ok(())) if start.elapsed() <= LIMIT => {}
             Ok(Ok(())) => failures.push(format!(
