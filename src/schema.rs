@@ -34,15 +34,6 @@ static SCHEMA: LazyLock<Json> = LazyLock::new(schema);
 static VALIDATOR: LazyLock<Option<Validator>> =
     LazyLock::new(|| jsonschema::draft7::new(&SCHEMA).ok());
 
-/// Check the document's shape and read the raw model from it.
-pub fn check(document: &Document) -> Result<RawManifest, Vec<Diagnostic>> {
-    let diagnostics = validate(document);
-    if !diagnostics.is_empty() {
-        return Err(diagnostics);
-    }
-    read(document)
-}
-
 /// The document's shape against the schema: every problem, or none.
 pub fn validate(document: &Document) -> Vec<Diagnostic> {
     let root = &document.root;
