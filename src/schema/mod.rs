@@ -2,6 +2,8 @@
 //! schemars derives from the raw types. Every schema error is mapped from its
 //! JSON pointer back to the span of the offending key or value.
 
+mod instance;
+
 use std::sync::LazyLock;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
@@ -31,8 +33,12 @@ pub fn schema_text() -> String {
 
 static SCHEMA: LazyLock<Json> = LazyLock::new(schema);
 
-static VALIDATOR: LazyLock<Option<Validator>> =
-    LazyLock::new(|| jsonschema::draft7::new(&SCHEMA).ok());
+static VALIDATOR: LazyLock<Option<Validator<instance::Tree>>> = LazyLock::new(|| {
+    jsonschema::options_for::<instance::Tree>()
+        .with_draft(jsonschema::Draft::Draft7)
+        .build(&SCHEMA)
+        .ok()
+});
 
 /// The document's shape against the schema: every problem, or none.
 pub fn validate(document: &Document) -> Vec<Diagnostic> {
@@ -46,10 +52,9 @@ pub fn validate(document: &Document) -> Vec<Diagnostic> {
             span: at(version.span),
         }];
     }
-    let instance = root.to_json();
     let mut diagnostics = Vec::new();
     if let Some(validator) = VALIDATOR.as_ref() {
-        for error in validator.iter_errors(&instance) {
+        for error in validator.iter_errors(root) {
             map_error(root, &error, &mut diagnostics);
         }
     }
