@@ -85,15 +85,16 @@ pub fn function_name(flow: &str) -> String {
 
 /// Render the package. `manifest` is the manifest's file name, for headers.
 pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
-    let mut files = BTreeMap::new();
+    // Threads pay off from a few thousand operations on.
+    let ops: usize = graph.flows.iter().map(|f| f.operations.len()).sum();
+    let workers = if ops < 2_000 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    };
+    let mut files: BTreeMap<PathBuf, String> =
+        flow_modules(graph, manifest, workers).into_iter().collect();
     let package = package_name(&graph.manifest.project.output);
-    for flow in &graph.flows {
-        let body = flow::module(graph, flow);
-        files.insert(
-            PathBuf::from(format!("{}.py", module_name(&flow.name))),
-            file(manifest, &body),
-        );
-    }
     let init = InitTemplate {
         manifest,
         flows: graph
@@ -157,6 +158,48 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
         file(manifest, &render_template(&deployments)),
     );
     files
+}
+
+/// One module per flow, rendered on every core: flows are independent, and
+/// on large manifests rendering them is most of `opflow build`. Flows are
+/// dealt out largest first to the least loaded worker (the root flow `all`
+/// alone is as large as all the others together).
+fn flow_modules(graph: &FlowGraph, manifest: &str, workers: usize) -> Vec<(PathBuf, String)> {
+    let render_one = |flow: &crate::graph::Flow| {
+        (
+            PathBuf::from(format!("{}.py", module_name(&flow.name))),
+            file(manifest, &flow::module(graph, flow)),
+        )
+    };
+    let workers = workers.min(graph.flows.len());
+    if workers < 2 {
+        return graph.flows.iter().map(render_one).collect();
+    }
+    let mut order: Vec<&crate::graph::Flow> = graph.flows.iter().collect();
+    order.sort_by_key(|flow| std::cmp::Reverse(flow.operations.len()));
+    let mut shares: Vec<(usize, Vec<&crate::graph::Flow>)> = vec![(0, Vec::new()); workers];
+    for flow in order {
+        if let Some(share) = shares.iter_mut().min_by_key(|(load, _)| *load) {
+            share.0 += flow.operations.len() + 1;
+            share.1.push(flow);
+        }
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|(_, flows)| {
+                scope.spawn(move || flows.into_iter().map(render_one).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 fn render_template(template: &impl Template) -> String {
@@ -285,4 +328,41 @@ struct Deployment {
     entrypoint: String,
     description: Option<String>,
     parameters: Vec<(String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Format, Source};
+
+    #[test]
+    fn flows_rendered_on_several_threads_are_the_ones_rendered_on_one() {
+        let mut text = String::from("version = 1\n[project]\nname = \"p\"\n");
+        for i in 0..40 {
+            let group = ["a", "b", "c.d", "e"][i % 4];
+            text.push_str(&format!(
+                "[[operations]]\nname = \"{group}.op{i}\"\ncall = \"m:f{i}\"\nreturns = \"int\"\n"
+            ));
+            if i >= 4 {
+                text.push_str(&format!(
+                    "params = {{ x = {{ type = \"int\", from = \"{}.op{}\" }} }}\n",
+                    ["a", "b", "c.d", "e"][(i - 3) % 4],
+                    i - 3
+                ));
+            }
+        }
+        let source = Source {
+            path: "operations.toml".into(),
+            text,
+        };
+        let compiled = crate::compile_source(source, Format::Toml).expect("compiles");
+        let graph = &compiled.graph;
+        assert!(graph.flows.len() >= 5, "{}", graph.flows.len());
+        let one: BTreeMap<_, _> = flow_modules(graph, "m.toml", 1).into_iter().collect();
+        for workers in [2, 3, 8] {
+            let many: BTreeMap<_, _> = flow_modules(graph, "m.toml", workers).into_iter().collect();
+            assert_eq!(one, many, "{workers} workers");
+        }
+        assert_eq!(one.len(), graph.flows.len());
+    }
 }
