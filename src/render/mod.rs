@@ -332,6 +332,8 @@ struct Deployment {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
     use crate::manifest::{Format, Source};
 
@@ -340,15 +342,17 @@ mod tests {
         let mut text = String::from("version = 1\n[project]\nname = \"p\"\n");
         for i in 0..40 {
             let group = ["a", "b", "c.d", "e"][i % 4];
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "[[operations]]\nname = \"{group}.op{i}\"\ncall = \"m:f{i}\"\nreturns = \"int\"\n"
-            ));
+            );
             if i >= 4 {
-                text.push_str(&format!(
+                let _ = write!(
+                    text,
                     "params = {{ x = {{ type = \"int\", from = \"{}.op{}\" }} }}\n",
                     ["a", "b", "c.d", "e"][(i - 3) % 4],
                     i - 3
-                ));
+                );
             }
         }
         let source = Source {
