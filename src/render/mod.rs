@@ -347,9 +347,9 @@ mod tests {
                 "[[operations]]\nname = \"{group}.op{i}\"\ncall = \"m:f{i}\"\nreturns = \"int\"\n"
             );
             if i >= 4 {
-                let _ = write!(
+                let _ = writeln!(
                     text,
-                    "params = {{ x = {{ type = \"int\", from = \"{}.op{}\" }} }}\n",
+                    "params = {{ x = {{ type = \"int\", from = \"{}.op{}\" }} }}",
                     ["a", "b", "c.d", "e"][(i - 3) % 4],
                     i - 3
                 );
