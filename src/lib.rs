@@ -39,10 +39,12 @@ pub struct Failure {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// A compiled manifest: its document and its graph.
+/// A compiled manifest: its source and its graph. The document tree is
+/// dropped once the graph is built: nothing after needs it, and on large
+/// manifests it is the largest thing in memory.
 #[derive(Debug)]
 pub struct Compiled {
-    pub document: Document,
+    pub source: Source,
     pub graph: FlowGraph,
 }
 
@@ -82,5 +84,8 @@ fn compile_document(document: Document) -> Result<Compiled, Failure> {
         return Err(fail(&document, problems));
     }
     let graph = rest.map_err(|d| fail(&document, d))?;
-    Ok(Compiled { document, graph })
+    Ok(Compiled {
+        source: document.source,
+        graph,
+    })
 }

@@ -308,7 +308,7 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                 } else {
                     note!(
                         "ok: {} has {ops} operation{} in {flows} flow{}",
-                        display_path(&compiled.document.source.path),
+                        display_path(&compiled.source.path),
                         plural(ops),
                         plural(flows)
                     );
@@ -509,7 +509,7 @@ fn rendered(
     compiled: &Compiled,
     out_dir: Option<&Path>,
 ) -> (PathBuf, std::collections::BTreeMap<PathBuf, String>) {
-    let source = &compiled.document.source.path;
+    let source = &compiled.source.path;
     let manifest_name = source.file_name().map_or_else(
         || "operations.toml".into(),
         |n| n.to_string_lossy().into_owned(),

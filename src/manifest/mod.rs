@@ -240,7 +240,7 @@ pub fn parse(source: Source, format: Format) -> Result<Document, Failure> {
     }
 }
 
-fn shift_spans(node: &mut Node, shift: &impl Fn(Span) -> Span) {
+pub(super) fn shift_spans(node: &mut Node, shift: &impl Fn(Span) -> Span) {
     node.span = shift(node.span);
     match &mut node.value {
         Value::Array(items) => items.iter_mut().for_each(|item| shift_spans(item, shift)),

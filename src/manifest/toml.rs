@@ -1,4 +1,17 @@
 //! TOML → [`Node`], through `toml`'s spanned document tree.
+//!
+//! A large manifest is read in pieces, on every core: it is cut before lines
+//! that are exactly `[[operations]]`, each piece is parsed on its own, and
+//! the pieces' `operations` are joined. A cut inside a multi-line string or
+//! array leaves the piece before it unterminated, so every piece parsing
+//! cleanly means the cuts were between entries; when a piece fails, or two
+//! pieces define the same top-level key other than `operations`, the whole
+//! text is parsed at once instead, and its errors are the ones reported. Each
+//! piece's token, event and table lists are dropped as soon as its nodes are
+//! built, so only a few pieces' worth is ever alive at once.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use toml::de::{DeTable, DeValue};
 
@@ -6,7 +19,135 @@ use super::{Key, Node, Span, Value};
 
 type Spanned<T> = toml::Spanned<T>;
 
+/// The header a piece starts with.
+const HEADER: &str = "[[operations]]";
+
+/// Below this, one parse on one core.
+const SPLIT_FROM: usize = 512 * 1024;
+
 pub(super) fn parse(text: &str) -> Result<Node, Vec<(String, Span)>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(8);
+    if text.len() >= SPLIT_FROM
+        && workers > 1
+        && let Some(root) =
+            parse_in_pieces(text, (text.len() / (4 * workers)).max(256 * 1024), workers)
+    {
+        return Ok(root);
+    }
+    parse_whole(text)
+}
+
+/// The document from pieces of about `size` bytes parsed by `workers`
+/// threads, or `None` when it must be parsed whole.
+fn parse_in_pieces(text: &str, size: usize, workers: usize) -> Option<Node> {
+    let pieces = pieces(text, size);
+    if pieces.len() < 2 {
+        return None;
+    }
+    let next = AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let parsed: Vec<Mutex<Option<Node>>> = pieces.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= pieces.len() || failed.load(Ordering::Relaxed) {
+                return;
+            }
+            let (start, end) = pieces[i];
+            match parse_whole(&text[start..end]) {
+                Ok(mut root) => {
+                    if start > 0 {
+                        super::shift_spans(&mut root, &|span: Span| {
+                            Span::new(span.start + start, span.end + start)
+                        });
+                    }
+                    if let Ok(mut slot) = parsed[i].lock() {
+                        *slot = Some(root);
+                    }
+                }
+                Err(_) => failed.store(true, Ordering::Relaxed),
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            scope.spawn(work);
+        }
+        work();
+    });
+    if failed.load(Ordering::Relaxed) {
+        return None;
+    }
+    let mut parsed = parsed
+        .into_iter()
+        .map(|slot| slot.into_inner().ok().flatten());
+    let mut root = parsed.next()??;
+    for piece in parsed {
+        join(text, &mut root, piece?)?;
+    }
+    Some(root)
+}
+
+/// Byte ranges of the pieces: cut before `[[operations]]` lines, each piece
+/// at least `size` bytes (but the last).
+fn pieces(text: &str, size: usize) -> Vec<(usize, usize)> {
+    let mut cuts = vec![0];
+    let mut from = size;
+    while from < text.len() {
+        let Some(found) = text[from..].find(HEADER) else {
+            break;
+        };
+        let at = from + found;
+        let after = &text[at + HEADER.len()..];
+        let whole_line = text[..at].ends_with('\n')
+            && (after.starts_with('\n') || after.starts_with("\r\n") || after.is_empty());
+        if whole_line {
+            cuts.push(at);
+            from = at + size;
+        } else {
+            from = at + HEADER.len();
+        }
+    }
+    cuts.push(text.len());
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// Add a later piece's top-level entries to the document; `None` when they
+/// cannot be joined without parsing the whole text.
+fn join(text: &str, root: &mut Node, piece: Node) -> Option<()> {
+    let (Value::Table(entries), Value::Table(more)) = (&mut root.value, piece.value) else {
+        return None;
+    };
+    for (key, value) in more {
+        let existing = entries.iter_mut().find(|(k, _)| k.name == key.name);
+        match existing {
+            None => entries.push((key, value)),
+            // Both from `[[operations]]` headers (not `operations = [...]`):
+            // one array of tables, continued.
+            Some((
+                old,
+                Node {
+                    value: Value::Array(items),
+                    ..
+                },
+            )) if key.name == "operations"
+                && text[..old.span.start].ends_with("[[")
+                && text[..key.span.start].ends_with("[[") =>
+            {
+                let Value::Array(more_items) = value.value else {
+                    return None;
+                };
+                items.extend(more_items);
+            }
+            Some(_) => return None,
+        }
+    }
+    Some(())
+}
+
+fn parse_whole(text: &str) -> Result<Node, Vec<(String, Span)>> {
     let (table, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         return Err(errors
@@ -85,5 +226,74 @@ fn float(text: &str) -> f64 {
         -value
     } else {
         value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Read in pieces of every size, a text gives the whole parse's tree, or
+    /// is parsed whole.
+    fn same_in_pieces(text: &str) {
+        let whole = parse_whole(text);
+        for size in 1..text.len() {
+            for workers in [1, 2, 3] {
+                match (parse_in_pieces(text, size, workers), &whole) {
+                    (None, _) => {}
+                    (Some(root), Ok(expected)) => {
+                        assert_eq!(&root, expected, "size {size}, {workers} workers:\n{text}");
+                    }
+                    (Some(_), Err(errors)) => {
+                        panic!(
+                            "size {size}: pieces parsed what the whole text rejects: {errors:?}\n{text}"
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    const OP: &str = "[[operations]]\nname = \"a.b\"\ncall = \"m:f\"\nparams = { x = { type = \"int\", default = 1 } }\n";
+
+    #[test]
+    fn pieces_join_into_the_whole_tree() {
+        let text = format!(
+            "version = 1\n[project]\nname = \"p\"\n\n{OP}{OP}\n{OP}[operations.deploy]\nretries = 1\n{OP}"
+        );
+        same_in_pieces(&text);
+        assert!(
+            parse_in_pieces(&text, 10, 2).is_some(),
+            "cut between operations"
+        );
+        same_in_pieces(&text.replace('\n', "\r\n"));
+        // Tables after the operations, once or twice.
+        same_in_pieces(&format!("{text}[flows.a]\ndescription = \"d\"\n"));
+        same_in_pieces(&format!("{text}[flows.a]\n{OP}[flows.b]\n"));
+    }
+
+    #[test]
+    fn cuts_inside_strings_and_arrays_fall_back_to_the_whole_text() {
+        for inside in [
+            "doc = \"\"\"\n[[operations]]\n\"\"\"\n",
+            "doc = \'\'\'\n[[operations]]\n\'\'\'\n",
+            "tags = [\n\"a\",\n[[operations]]\n]\n",
+            "tags = [\n[[operations]]\n]\n",
+        ] {
+            same_in_pieces(&format!("version = 1\n{OP}{inside}{OP}{OP}"));
+        }
+    }
+
+    #[test]
+    fn duplicates_across_pieces_are_the_whole_parse_s_errors() {
+        for text in [
+            format!("version = 1\n[project]\nname = \"p\"\n{OP}{OP}[project]\nname = \"q\"\n"),
+            format!("version = 1\noperations = []\n{OP}{OP}"),
+            format!("version = 1\n{OP}{OP}[version]\n"),
+            format!("{OP}[operations]\n{OP}"),
+        ] {
+            assert!(parse_whole(&text).is_err(), "{text}");
+            same_in_pieces(&text);
+        }
     }
 }
