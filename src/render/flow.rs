@@ -113,6 +113,8 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
 
     // The operations' callables, imported directly: `from module import first`.
     let mut imported: BTreeMap<(String, String), String> = BTreeMap::new();
+    // The name each operation's callable is imported as, in flow order.
+    let mut bindings: Vec<String> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
         let call = &ops[op].call;
         let first = call
@@ -122,7 +124,8 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
             .unwrap_or(&call.qualname)
             .to_owned();
         let key = (call.module.clone(), first.clone());
-        imported.entry(key).or_insert_with(|| names.claim(&first));
+        let binding = imported.entry(key).or_insert_with(|| names.claim(&first));
+        bindings.push(binding.clone());
     }
 
     let mut uses_math = false;
@@ -131,11 +134,10 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
     let mut in_process = false;
     let mut tasks = Vec::new();
     let mut task_vars = BTreeMap::new();
-    for &op in &flow.operations {
+    for (&op, binding) in flow.operations.iter().zip(&bindings) {
         let operation = &ops[op];
         let var = names.claim(&format!("{}_task", python::ident(&operation.name)));
         let first = operation.call.qualname.split('.').next().unwrap_or("");
-        let binding = &imported[&(operation.call.module.clone(), first.to_owned())];
         let rest = &operation.call.qualname[first.len()..];
         let mut callable = format!("{binding}{rest}");
         if operation.settings.executor == Some(Executor::Process) && !operation.is_async {
@@ -576,7 +578,8 @@ fn imports(i: &Imports<'_>) -> String {
 #[derive(Default)]
 struct Section {
     plain: BTreeSet<String>,
-    from: BTreeMap<String, BTreeSet<String>>,
+    /// Names imported from each module, in any order, repeats allowed.
+    from: BTreeMap<String, Vec<String>>,
 }
 
 impl Section {
@@ -585,10 +588,12 @@ impl Section {
     }
 
     fn from(&mut self, module: &str, name: &str) {
-        self.from
-            .entry(module.to_owned())
-            .or_default()
-            .insert(name.to_owned());
+        match self.from.get_mut(module) {
+            Some(names) => names.push(name.to_owned()),
+            None => {
+                self.from.insert(module.to_owned(), vec![name.to_owned()]);
+            }
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -597,16 +602,18 @@ impl Section {
 
     fn render(&self) -> String {
         let mut plain: Vec<&String> = self.plain.iter().collect();
-        plain.sort_by_key(|module| module.to_lowercase());
-        let mut from: Vec<(&String, &BTreeSet<String>)> = self.from.iter().collect();
-        from.sort_by_key(|(module, _)| module.to_lowercase());
+        plain.sort_by_cached_key(|module| module.to_lowercase());
+        let mut from: Vec<(&String, &Vec<String>)> = self.from.iter().collect();
+        from.sort_by_cached_key(|(module, _)| module.to_lowercase());
         let mut lines: Vec<String> = plain
             .into_iter()
             .map(|module| format!("import {module}"))
             .collect();
         for (module, names) in from {
             let mut names: Vec<&String> = names.iter().collect();
-            names.sort_by_key(|name| member_order(name));
+            names.sort_unstable();
+            names.dedup();
+            names.sort_by_cached_key(|name| member_order(name));
             let names: Vec<String> = names.into_iter().cloned().collect();
             lines.push(from_import(module, &names));
         }

@@ -2,7 +2,7 @@
 //! that nothing from a manifest can become code. Quotes and escapes follow
 //! what `ruff format` leaves, so generated files are stable under it.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::fmt::Write as _;
 
 use crate::resolve::Literal;
@@ -11,6 +11,17 @@ use crate::resolve::Literal;
 /// than single ones (ruff's preference); every control or invisible character
 /// escaped, so the literal spans one line and shows what it holds.
 pub fn string(text: &str) -> String {
+    // Most names and docs need no escape at all.
+    if text
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        let mut out = String::with_capacity(text.len() + 2);
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+        return out;
+    }
     let doubles = text.matches('"').count();
     let singles = text.matches('\'').count();
     let quote = if doubles > singles { '\'' } else { '"' };
@@ -166,10 +177,11 @@ impl Names {
     pub fn claim(&mut self, base: &str) -> String {
         let mut candidate = base.to_owned();
         let mut n = 1;
-        while !self.used.insert(candidate.clone()) {
+        while self.used.contains(&candidate) {
             n += 1;
             candidate = format!("{base}_{n}");
         }
+        self.used.insert(candidate.clone());
         candidate
     }
 }

@@ -1,6 +1,6 @@
 //! Binding parameters to their sources (DESIGN.md §4).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
 use super::types::{self, TypeExpr};
 use super::{Binding, Call, Lowered, Operation, Param, Resolver, Rule, TaskSettings, suggestion};
@@ -58,7 +58,7 @@ struct Graph<'g> {
 impl Graph<'_> {
     /// Members of `members` that no other member depends on.
     fn sinks_of(&self, members: &[usize]) -> Vec<usize> {
-        let mut used = std::collections::HashSet::new();
+        let mut used = HashSet::new();
         for &member in members {
             for &up in &self.upstream[member] {
                 if up != member {

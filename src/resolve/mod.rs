@@ -5,7 +5,9 @@
 pub mod literal;
 pub mod types;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use serde::Serialize;
 
