@@ -49,7 +49,46 @@ pub fn is_identifier(s: &str) -> bool {
 }
 
 pub fn is_keyword(s: &str) -> bool {
-    KEYWORDS.contains(&s)
+    // A `match` compiles to a switch on length, then compares: this runs for
+    // every segment of every name, and scanning the list was most of it.
+    matches!(
+        s,
+        "False"
+            | "None"
+            | "True"
+            | "and"
+            | "as"
+            | "assert"
+            | "async"
+            | "await"
+            | "break"
+            | "class"
+            | "continue"
+            | "def"
+            | "del"
+            | "elif"
+            | "else"
+            | "except"
+            | "finally"
+            | "for"
+            | "from"
+            | "global"
+            | "if"
+            | "import"
+            | "in"
+            | "is"
+            | "lambda"
+            | "nonlocal"
+            | "not"
+            | "or"
+            | "pass"
+            | "raise"
+            | "return"
+            | "try"
+            | "while"
+            | "with"
+            | "yield"
+    )
 }
 
 /// Why `segment` is not a usable identifier, if it is not.
@@ -84,6 +123,13 @@ pub fn identifier_problem(segment: &str) -> Option<String> {
 
 /// Check a dotted name: identifiers separated by single dots, at most `max_depth` segments.
 pub fn validate(name: &str, max_depth: usize) -> Result<(), NameError> {
+    if name.split('.').count() <= max_depth
+        && name
+            .split('.')
+            .all(|segment| is_identifier(segment) && !is_keyword(segment))
+    {
+        return Ok(());
+    }
     let help = "names are dot-separated Python identifiers (letters, digits, `_`; not starting with a digit; not a keyword), e.g. `scraping.stepstone.fetch`";
     if name.is_empty() {
         return Err(NameError {
@@ -234,6 +280,17 @@ pub fn layers(n: usize, edges: &[(usize, usize)]) -> (Vec<Vec<usize>>, Vec<usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keywords_are_the_list() {
+        for keyword in KEYWORDS {
+            assert!(is_keyword(keyword), "{keyword}");
+            assert!(!is_keyword(&keyword.to_uppercase()) || keyword.len() < 2);
+        }
+        for plain in ["", "x", "match", "case", "type", "print", "Nonee", "fals"] {
+            assert!(!is_keyword(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn parses_the_seed_example() {

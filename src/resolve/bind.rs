@@ -122,7 +122,11 @@ impl Resolver<'_> {
         // Deeper operations first: a sibling subtree's sink is known once all
         // its (deeper) members are bound.
         let mut order: Vec<usize> = (0..lowered.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(hierarchy::get_level(names[i])));
+        let levels: Vec<usize> = names
+            .iter()
+            .map(|name| hierarchy::get_level(name))
+            .collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(levels[i]));
 
         let mut bound: Vec<Option<Vec<Param>>> = vec![None; lowered.len()];
         let mut references: Vec<Vec<(usize, Span)>> = vec![Vec::new(); lowered.len()];

@@ -167,6 +167,7 @@ pub fn resolve(document: &Document, raw: &RawManifest) -> Result<Manifest, Vec<D
     let mut resolver = Resolver {
         document,
         diagnostics: Vec::new(),
+        types: HashMap::new(),
     };
     let manifest = resolver.run(raw);
     if resolver.diagnostics.is_empty() {
@@ -179,6 +180,8 @@ pub fn resolve(document: &Document, raw: &RawManifest) -> Result<Manifest, Vec<D
 struct Resolver<'a> {
     document: &'a Document,
     diagnostics: Vec<Diagnostic>,
+    /// Type strings parsed so far: a manifest writes the same few many times.
+    types: HashMap<String, TypeExpr>,
 }
 
 /// What the binding pass knows of an operation.
@@ -229,8 +232,14 @@ impl Resolver<'_> {
     }
 
     fn check_type(&mut self, ty: &Spanned<String>) -> Option<TypeExpr> {
+        if let Some(parsed) = self.types.get(ty.as_str()) {
+            return Some(parsed.clone());
+        }
         match types::parse(ty) {
-            Ok(parsed) => Some(parsed),
+            Ok(parsed) => {
+                self.types.insert(ty.value.clone(), parsed.clone());
+                Some(parsed)
+            }
             Err(error) => {
                 let span = self.sub(ty, error.range);
                 self.error(Diagnostic::InvalidType {
