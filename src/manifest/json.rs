@@ -45,7 +45,7 @@ fn node(value: &ast::Value<'_>, errors: &mut Vec<(String, Span)>) -> Node {
     match value {
         ast::Value::StringLit(s) => Node {
             span: span(s.range),
-            value: Value::Str(s.value.to_string()),
+            value: Value::Str(s.value.as_ref().into()),
         },
         ast::Value::NumberLit(n) => Node {
             span: span(n.range),
@@ -75,7 +75,7 @@ fn node(value: &ast::Value<'_>, errors: &mut Vec<(String, Span)>) -> Node {
                 }
                 entries.push((
                     Key {
-                        name,
+                        name: name.into(),
                         span: key_span,
                     },
                     node(&prop.value, errors),
@@ -94,7 +94,7 @@ fn number(text: &str) -> Value {
         if let Ok(i) = text.parse::<i64>() {
             return Value::Int(i);
         }
-        return Value::BigInt(text.to_owned());
+        return Value::BigInt(text.into());
     }
     Value::Float(text.parse().unwrap_or(f64::NAN))
 }

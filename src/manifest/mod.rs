@@ -13,6 +13,7 @@ mod yaml;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use compact_str::CompactString;
 pub use de::{Spanned, from_node};
 pub use raw::RawManifest;
 
@@ -86,7 +87,7 @@ pub struct Source {
 /// A key of a table, with its span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Key {
-    pub name: String,
+    pub name: CompactString,
     pub span: Span,
 }
 
@@ -103,11 +104,11 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     /// An integer outside the 64-bit range, as its decimal digits (kept exact).
-    BigInt(String),
+    BigInt(CompactString),
     Float(f64),
-    Str(String),
+    Str(CompactString),
     /// A TOML date or time, kept as written; not a Python literal.
-    Datetime(String),
+    Datetime(CompactString),
     Array(Vec<Node>),
     Table(Vec<(Key, Node)>),
 }
@@ -169,12 +170,12 @@ impl Node {
             Value::Float(f) => {
                 serde_json::Number::from_f64(*f).map_or_else(|| J::String(f.to_string()), J::Number)
             }
-            Value::BigInt(s) | Value::Str(s) | Value::Datetime(s) => J::String(s.clone()),
+            Value::BigInt(s) | Value::Str(s) | Value::Datetime(s) => J::String(s.to_string()),
             Value::Array(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Table(entries) => J::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .map(|(k, v)| (k.name.to_string(), v.to_json()))
                     .collect(),
             ),
         }

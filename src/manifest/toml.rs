@@ -175,7 +175,7 @@ fn table_value(table: &DeTable<'_>) -> Value {
                 let span = key.span();
                 (
                     Key {
-                        name: key.get_ref().to_string(),
+                        name: key.get_ref().as_ref().into(),
                         span: Span::new(span.start, span.end),
                     },
                     node(value),
@@ -188,11 +188,11 @@ fn table_value(table: &DeTable<'_>) -> Value {
 fn node(value: &Spanned<DeValue<'_>>) -> Node {
     let span = value.span();
     let value = match value.get_ref() {
-        DeValue::String(s) => Value::Str(s.to_string()),
+        DeValue::String(s) => Value::Str(s.as_ref().into()),
         DeValue::Integer(i) => integer(i.as_str(), i.radix()),
         DeValue::Float(f) => Value::Float(float(f.as_str())),
         DeValue::Boolean(b) => Value::Bool(*b),
-        DeValue::Datetime(d) => Value::Datetime(d.to_string()),
+        DeValue::Datetime(d) => Value::Datetime(compact_str::format_compact!("{d}")),
         DeValue::Array(items) => Value::Array(items.iter().map(node).collect()),
         DeValue::Table(table) => table_value(table),
     };
@@ -207,10 +207,10 @@ fn integer(digits: &str, radix: u32) -> Value {
         return Value::Int(i);
     }
     match i128::from_str_radix(digits, radix) {
-        Ok(i) => Value::BigInt(i.to_string()),
+        Ok(i) => Value::BigInt(compact_str::format_compact!("{i}")),
         // Beyond 128 bits only decimal is kept; the text is already exact.
-        Err(_) if radix == 10 => Value::BigInt(digits.trim_start_matches('+').to_owned()),
-        Err(_) => Value::BigInt(format!("0x{digits}")),
+        Err(_) if radix == 10 => Value::BigInt(digits.trim_start_matches('+').into()),
+        Err(_) => Value::BigInt(compact_str::format_compact!("0x{digits}")),
     }
 }
 

@@ -100,10 +100,12 @@ fn into_node(spanned: Spanned<YamlNode>, text: &str) -> Node {
         YamlNode::Null => Value::Null,
         YamlNode::Bool(b) => Value::Bool(b),
         YamlNode::Int(i) => Value::Int(i),
-        YamlNode::BigInt(s) => Value::BigInt(s),
+        YamlNode::BigInt(s) => Value::BigInt(s.into()),
         // An integer too large for 64 bits arrives as a float: keep its digits.
-        YamlNode::Float(f) => big_integer(text, span).map_or(Value::Float(f), Value::BigInt),
-        YamlNode::Str(s) => Value::Str(s),
+        YamlNode::Float(f) => {
+            big_integer(text, span).map_or(Value::Float(f), |s| Value::BigInt(s.into()))
+        }
+        YamlNode::Str(s) => Value::Str(s.into()),
         YamlNode::Seq(items) => Value::Array(
             items
                 .into_iter()
@@ -117,7 +119,7 @@ fn into_node(spanned: Spanned<YamlNode>, text: &str) -> Node {
                     let key_span = span_of(&key, text);
                     (
                         Key {
-                            name: key.value.0,
+                            name: key.value.0.into(),
                             span: key_span,
                         },
                         into_node(value, text),

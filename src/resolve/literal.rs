@@ -25,9 +25,9 @@ impl Literal {
             Value::Null => Self::None,
             Value::Bool(b) => Self::Bool(*b),
             Value::Int(i) => Self::Int(*i),
-            Value::BigInt(s) => Self::BigInt(s.clone()),
+            Value::BigInt(s) => Self::BigInt(s.to_string()),
             Value::Float(f) => Self::Float(*f),
-            Value::Str(s) => Self::Str(s.clone()),
+            Value::Str(s) => Self::Str(s.to_string()),
             Value::Datetime(d) => return Err((format!("`{d}` is a date-time"), node.span)),
             Value::Array(items) => Self::List(
                 items
@@ -38,7 +38,7 @@ impl Literal {
             Value::Table(entries) => Self::Dict(
                 entries
                     .iter()
-                    .map(|(key, value)| Ok((key.name.clone(), Self::from_node(value)?)))
+                    .map(|(key, value)| Ok((key.name.to_string(), Self::from_node(value)?)))
                     .collect::<Result<_, _>>()?,
             ),
         })

@@ -35,7 +35,7 @@ impl Json for Tree {
     fn with_string_node<T>((): &mut (), string: &str, f: impl FnOnce(&Node) -> T) -> T {
         let node = Node {
             span: crate::manifest::Span::default(),
-            value: Value::Str(string.to_owned()),
+            value: Value::Str(string.into()),
         };
         f(&node)
     }

@@ -242,7 +242,7 @@ fn not_one_of<'a>(node: &Node, options: impl Iterator<Item = &'a Json>) -> Diagn
         })
         .collect();
     let given = match &node.value {
-        Value::Str(s) => s.clone(),
+        Value::Str(s) => s.to_string(),
         _ => String::new(),
     };
     let names = options.iter().map(|o| o.trim_matches('`'));
@@ -261,7 +261,7 @@ fn show(node: &Node) -> String {
     match &node.value {
         Value::Str(s) => format!("`{s}`"),
         Value::Int(i) => i.to_string(),
-        Value::BigInt(s) => s.clone(),
+        Value::BigInt(s) => s.to_string(),
         Value::Float(f) => f.to_string(),
         Value::Bool(b) => b.to_string(),
         other => other.kind().to_owned(),
