@@ -25,14 +25,17 @@ const HEADER: &str = "[[operations]]";
 /// Below this, one parse on one core.
 const SPLIT_FROM: usize = 512 * 1024;
 
+/// About the size of a piece: small enough that the memory one piece frees is
+/// what the next one on the same thread fills.
+const PIECE: usize = 32 * 1024;
+
 pub(super) fn parse(text: &str) -> Result<Node, Vec<(String, Span)>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(8);
     if text.len() >= SPLIT_FROM
         && workers > 1
-        && let Some(root) =
-            parse_in_pieces(text, (text.len() / (4 * workers)).max(256 * 1024), workers)
+        && let Some(root) = parse_in_pieces(text, PIECE, workers)
     {
         return Ok(root);
     }
