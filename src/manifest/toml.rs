@@ -99,6 +99,9 @@ fn pieces(text: &str, size: usize) -> Vec<(usize, usize)> {
     let mut cuts = vec![0];
     let mut from = size;
     while from < text.len() {
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
         let Some(found) = text[from..].find(HEADER) else {
             break;
         };
@@ -273,6 +276,10 @@ mod tests {
         // Tables after the operations, once or twice.
         same_in_pieces(&format!("{text}[flows.a]\ndescription = \"d\"\n"));
         same_in_pieces(&format!("{text}[flows.a]\n{OP}[flows.b]\n"));
+        // Cuts looked for from inside a character of several bytes.
+        same_in_pieces(&format!(
+            "version = 1\n{OP}doc = \"é ✓ 𝄞\"\n{OP}doc = \"ü\"\n{OP}"
+        ));
     }
 
     #[test]
