@@ -127,6 +127,19 @@ impl Value {
             Self::Table(_) => "a table",
         }
     }
+
+    /// The value as a JSON string, when JSON sees one: strings, and the values
+    /// JSON cannot hold (`nan` and infinite floats, integers beyond 64 bits,
+    /// dates), which schema validation reads as strings.
+    pub fn json_string(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Self::Str(s) | Self::BigInt(s) | Self::Datetime(s) => {
+                Some(std::borrow::Cow::Borrowed(s))
+            }
+            Self::Float(f) if !f.is_finite() => Some(std::borrow::Cow::Owned(f.to_string())),
+            _ => None,
+        }
+    }
 }
 
 impl Node {
@@ -163,14 +176,15 @@ impl Node {
     /// value where they are allowed, and resolution checks them exactly.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
+        if let Some(text) = self.value.json_string() {
+            return J::String(text.into_owned());
+        }
         match &self.value {
-            Value::Null => J::Null,
+            // Strings and what JSON reads as strings were returned above.
+            Value::Null | Value::BigInt(_) | Value::Str(_) | Value::Datetime(_) => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => {
-                serde_json::Number::from_f64(*f).map_or_else(|| J::String(f.to_string()), J::Number)
-            }
-            Value::BigInt(s) | Value::Str(s) | Value::Datetime(s) => J::String(s.to_string()),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Array(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Table(entries) => J::Object(
                 entries

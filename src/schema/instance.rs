@@ -3,9 +3,10 @@
 //! whole manifest (at 100,000 operations, that copy cost as much time as the
 //! validation and a few hundred megabytes).
 //!
-//! Values JSON cannot hold read as strings, as [`Node::to_json`] writes them:
-//! `nan` and infinite floats, integers beyond 64 bits, dates. The schema
-//! accepts any value where they are allowed; resolution checks them exactly.
+//! Values JSON cannot hold read as strings ([`Value::json_string`], shared
+//! with [`Node::to_json`]): `nan` and infinite floats, integers beyond 64
+//! bits, dates. The schema accepts any value where they are allowed;
+//! resolution checks them exactly.
 
 use std::borrow::Cow;
 
@@ -95,15 +96,6 @@ impl JsonNumber for Number {
     }
 }
 
-/// Does this value read as a string (see the module's note)?
-fn stringly(value: &Value) -> Option<Cow<'_, str>> {
-    match value {
-        Value::Str(s) | Value::BigInt(s) | Value::Datetime(s) => Some(Cow::Borrowed(s)),
-        Value::Float(f) if !f.is_finite() => Some(Cow::Owned(f.to_string())),
-        _ => None,
-    }
-}
-
 impl<'a> JsonNode<'a, Tree> for &'a Node {
     type Object = &'a [(Key, Node)];
     type Array = &'a [Node];
@@ -124,7 +116,7 @@ impl<'a> JsonNode<'a, Tree> for &'a Node {
     }
 
     fn as_string(&self) -> Option<Cow<'a, str>> {
-        stringly(&self.value)
+        self.value.json_string()
     }
 
     fn as_number(&self) -> Option<Number> {
@@ -153,7 +145,7 @@ impl<'a> JsonNode<'a, Tree> for &'a Node {
             Value::Int(_) => JsonType::Number,
             Value::Float(f) if f.is_finite() => JsonType::Number,
             Value::Float(_) | Value::BigInt(_) | Value::Str(_) | Value::Datetime(_) => {
-                JsonType::String
+                JsonType::String // see `Value::json_string`
             }
             Value::Array(_) => JsonType::Array,
             Value::Table(_) => JsonType::Object,
