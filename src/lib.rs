@@ -24,6 +24,7 @@ pub mod schema;
 
 pub mod cli;
 pub mod diagnostic;
+mod parallel;
 mod suggest;
 
 use std::path::Path;

@@ -10,9 +10,6 @@
 //! piece's token, event and table lists are dropped as soon as its nodes are
 //! built, so only a few pieces' worth is ever alive at once.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use toml::de::{DeTable, DeValue};
 
 use super::{Key, Node, Span, Value};
@@ -49,43 +46,16 @@ fn parse_in_pieces(text: &str, size: usize, workers: usize) -> Option<Node> {
     if pieces.len() < 2 {
         return None;
     }
-    let next = AtomicUsize::new(0);
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    let parsed: Vec<Mutex<Option<Node>>> = pieces.iter().map(|_| Mutex::new(None)).collect();
-    let work = || {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= pieces.len() || failed.load(Ordering::Relaxed) {
-                return;
-            }
-            let (start, end) = pieces[i];
-            match parse_whole(&text[start..end]) {
-                Ok(mut root) => {
-                    if start > 0 {
-                        super::shift_spans(&mut root, &|span: Span| {
-                            Span::new(span.start + start, span.end + start)
-                        });
-                    }
-                    if let Ok(mut slot) = parsed[i].lock() {
-                        *slot = Some(root);
-                    }
-                }
-                Err(_) => failed.store(true, Ordering::Relaxed),
-            }
+    let parsed = crate::parallel::map(&pieces, workers, |&(start, end)| {
+        let mut root = parse_whole(&text[start..end]).ok()?;
+        if start > 0 {
+            super::shift_spans(&mut root, &|span: Span| {
+                Span::new(span.start + start, span.end + start)
+            });
         }
-    };
-    std::thread::scope(|scope| {
-        for _ in 1..workers {
-            scope.spawn(work);
-        }
-        work();
+        Some(root)
     });
-    if failed.load(Ordering::Relaxed) {
-        return None;
-    }
-    let mut parsed = parsed
-        .into_iter()
-        .map(|slot| slot.into_inner().ok().flatten());
+    let mut parsed = parsed.into_iter();
     let mut root = parsed.next()??;
     for piece in parsed {
         join(text, &mut root, piece?)?;

@@ -161,9 +161,9 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
 }
 
 /// One module per flow, rendered on every core: flows are independent, and
-/// on large manifests rendering them is most of `opflow build`. Flows are
-/// dealt out largest first to the least loaded worker (the root flow `all`
-/// alone is as large as all the others together).
+/// on large manifests rendering them is most of `opflow build`. The largest
+/// start first (the root flow `all` alone is as large as all the others
+/// together).
 fn flow_modules(graph: &FlowGraph, manifest: &str, workers: usize) -> Vec<(PathBuf, String)> {
     let render_one = |flow: &crate::graph::Flow| {
         (
@@ -171,35 +171,9 @@ fn flow_modules(graph: &FlowGraph, manifest: &str, workers: usize) -> Vec<(PathB
             file(manifest, &flow::module(graph, flow)),
         )
     };
-    let workers = workers.min(graph.flows.len());
-    if workers < 2 {
-        return graph.flows.iter().map(render_one).collect();
-    }
     let mut order: Vec<&crate::graph::Flow> = graph.flows.iter().collect();
     order.sort_by_key(|flow| std::cmp::Reverse(flow.operations.len()));
-    let mut shares: Vec<(usize, Vec<&crate::graph::Flow>)> = vec![(0, Vec::new()); workers];
-    for flow in order {
-        if let Some(share) = shares.iter_mut().min_by_key(|(load, _)| *load) {
-            share.0 += flow.operations.len() + 1;
-            share.1.push(flow);
-        }
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|(_, flows)| {
-                scope.spawn(move || flows.into_iter().map(render_one).collect::<Vec<_>>())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+    crate::parallel::map(&order, workers, |flow| render_one(flow))
 }
 
 fn render_template(template: &impl Template) -> String {
