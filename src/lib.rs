@@ -41,8 +41,7 @@ pub struct Failure {
 }
 
 /// A compiled manifest: its source and its graph. The document tree is
-/// dropped once the graph is built: nothing after needs it, and on large
-/// manifests it is the largest thing in memory.
+/// dropped as soon as the raw model and the defaults are read from it.
 #[derive(Debug)]
 pub struct Compiled {
     pub source: Source,
@@ -60,33 +59,37 @@ pub fn compile_source(source: Source, format: Format) -> Result<Compiled, Failur
 }
 
 fn compile_document(document: Document) -> Result<Compiled, Failure> {
-    let fail = |document: &Document, mut diagnostics: Vec<Diagnostic>| {
+    let fail = |source: Source, mut diagnostics: Vec<Diagnostic>| {
         diagnostic::sort(&mut diagnostics);
         Failure {
-            source: Some(document.source.clone()),
+            source: Some(source),
             diagnostics,
         }
     };
     // Validation against the schema only decides whether the rest may be
     // reported; it produces nothing the later stages read. So it runs on a
-    // second core while they work on the same document, and its problems,
-    // when it has any, are the ones reported.
-    let (problems, rest) = std::thread::scope(|scope| {
+    // second core while the raw model and the defaults are read from the
+    // same tree, and its problems, when it has any, are the ones reported.
+    let (problems, read) = std::thread::scope(|scope| {
         let validation = scope.spawn(|| schema::validate(&document));
-        let rest = schema::read(&document)
-            .and_then(|raw| resolve::resolve(&document, &raw))
-            .and_then(graph::build);
+        let read = schema::read(&document).map(|raw| (raw, resolve::Defaults::read(&document)));
         let problems = validation
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (problems, rest)
+        (problems, read)
     });
+    // Nothing after reads the tree; on large manifests it is the largest
+    // thing in memory, and binding reuses what it frees.
+    let Document { source, root, .. } = document;
+    drop(root);
     if !problems.is_empty() {
-        return Err(fail(&document, problems));
+        return Err(fail(source, problems));
     }
-    let graph = rest.map_err(|d| fail(&document, d))?;
-    Ok(Compiled {
-        source: document.source,
-        graph,
-    })
+    let graph = read
+        .and_then(|(raw, defaults)| resolve::resolve(&source, &raw, defaults))
+        .and_then(graph::build);
+    match graph {
+        Ok(graph) => Ok(Compiled { source, graph }),
+        Err(diagnostics) => Err(fail(source, diagnostics)),
+    }
 }

@@ -318,11 +318,11 @@ pub fn load(path: &Path) -> Result<Document, Failure> {
     )
 }
 
-impl Document {
+impl Source {
     /// The span of `range` (byte offsets into `value`) inside the string node at
     /// `span`, when the string is written without escapes; otherwise `span`.
     pub fn sub_span(&self, span: Span, value: &str, range: (usize, usize)) -> Span {
-        let Some(written) = self.source.text.get(span.start..span.end) else {
+        let Some(written) = self.text.get(span.start..span.end) else {
             return span;
         };
         let quoted = |q: char| {

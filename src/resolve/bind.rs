@@ -203,8 +203,7 @@ impl Resolver<'_> {
                 RawParam::Type(_) => (None, true),
                 RawParam::Table(table) => (table.from.as_ref(), table.ty.is_some()),
             };
-            // Read from the tree, not `table.default`: an explicit `null` (YAML,
-            // JSON) is a default of None, which serde would read as "absent".
+            // From the tree, not `table.default` (see `Defaults::read`).
             let default = match param {
                 RawParam::Table(_) => self.default(i, key),
                 RawParam::Type(_) => None,
@@ -252,16 +251,7 @@ impl Resolver<'_> {
     }
 
     fn default(&mut self, i: usize, key: &Spanned<String>) -> Option<Literal> {
-        // Walked key by key: a JSON pointer built per parameter cost more
-        // than the rest of binding on large manifests.
-        let node = match &self.document.root.get("operations")?.value {
-            crate::manifest::Value::Array(operations) => operations.get(i)?,
-            _ => return None,
-        }
-        .get("params")?
-        .get(&key.value)?
-        .get("default")?;
-        match Literal::from_node(node) {
+        match self.defaults.take(i, &key.value)? {
             Ok(literal) => Some(literal),
             Err((reason, span)) => {
                 self.error(Diagnostic::InvalidDefault {

@@ -1,8 +1,48 @@
 //! Default values: literals only, read exactly from the document tree.
 
+use foldhash::HashMap;
 use serde::Serialize;
 
-use crate::manifest::{Node, Value};
+use crate::manifest::{Document, Node, Span, Value};
+
+/// Every parameter default of a manifest, read from its document tree, so
+/// the tree can be dropped before binding: keyed by operation index and
+/// parameter name; an `Err` says why the value is not a literal, and where.
+#[derive(Debug, Default)]
+pub struct Defaults(HashMap<(usize, String), Result<Literal, (String, Span)>>);
+
+impl Defaults {
+    /// Read the `default` of every parameter written as a table. The tree is
+    /// read, not the raw model: an explicit `null` (YAML, JSON) is a default
+    /// of None, which serde would read as "absent".
+    pub fn read(document: &Document) -> Self {
+        let mut defaults = Self::default();
+        let Some(Value::Array(operations)) = document.root.get("operations").map(|n| &n.value)
+        else {
+            return defaults;
+        };
+        for (i, operation) in operations.iter().enumerate() {
+            let Some(Value::Table(params)) = operation.get("params").map(|n| &n.value) else {
+                continue;
+            };
+            for (key, param) in params {
+                if let Some(default) = param.get("default") {
+                    let literal = Literal::from_node(default);
+                    defaults.0.insert((i, key.name.to_string()), literal);
+                }
+            }
+        }
+        defaults
+    }
+
+    /// The default of parameter `param` of operation `i`, taken out.
+    pub fn take(&mut self, i: usize, param: &str) -> Option<Result<Literal, (String, Span)>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.remove(&(i, param.to_owned()))
+    }
+}
 
 /// A literal value of a default: what can be written as a Python literal.
 #[derive(Debug, Clone, PartialEq)]

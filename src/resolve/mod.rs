@@ -11,13 +11,13 @@ use foldhash::{HashMap, HashMapExt as _};
 
 use serde::Serialize;
 
-pub use literal::Literal;
+pub use literal::{Defaults, Literal};
 pub use types::TypeExpr;
 
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy::{self, DEFAULT_MAX_DEPTH, identifier_problem};
 use crate::manifest::raw::{Cache, Executor, RawOperation, RawParam, TaskRunner};
-use crate::manifest::{Document, RawManifest, Span, Spanned};
+use crate::manifest::{RawManifest, Source, Span, Spanned};
 use crate::suggest::did_you_mean;
 
 /// Name of the root flow that runs every operation.
@@ -162,10 +162,17 @@ impl Rule {
     }
 }
 
-/// Check and bind a raw manifest.
-pub fn resolve(document: &Document, raw: &RawManifest) -> Result<Manifest, Vec<Diagnostic>> {
+/// Check and bind a raw manifest. `source` is its text (for spans inside
+/// strings); `defaults` its parameter defaults, read before the document
+/// tree was dropped.
+pub fn resolve(
+    source: &Source,
+    raw: &RawManifest,
+    defaults: Defaults,
+) -> Result<Manifest, Vec<Diagnostic>> {
     let mut resolver = Resolver {
-        document,
+        source,
+        defaults,
         diagnostics: Vec::new(),
         types: HashMap::new(),
     };
@@ -178,7 +185,8 @@ pub fn resolve(document: &Document, raw: &RawManifest) -> Result<Manifest, Vec<D
 }
 
 struct Resolver<'a> {
-    document: &'a Document,
+    source: &'a Source,
+    defaults: Defaults,
     diagnostics: Vec<Diagnostic>,
     /// Type strings parsed so far: a manifest writes the same few many times.
     types: HashMap<String, TypeExpr>,
@@ -201,9 +209,9 @@ impl Resolver<'_> {
         self.diagnostics.push(diagnostic);
     }
 
-    /// A diagnostic span inside a string value (see [`Document::sub_span`]).
+    /// A diagnostic span inside a string value (see [`Source::sub_span`]).
     fn sub(&self, spanned: &Spanned<String>, range: (usize, usize)) -> Span {
-        self.document.sub_span(spanned.span, &spanned.value, range)
+        self.source.sub_span(spanned.span, &spanned.value, range)
     }
 
     fn check_name(&mut self, name: &Spanned<String>, max_depth: usize) -> bool {
