@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use askama::Template;
 
 use super::python::{self, Names};
-use super::{function_name, render_template};
+use super::{file, function_name};
 use crate::graph::{Flow, FlowGraph};
 use crate::manifest::raw::{Cache, Executor, TaskRunner};
 use crate::resolve::types::TYPING;
@@ -77,7 +77,8 @@ const FIXED: &[&str] = &[
     "threading",
 ];
 
-pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
+/// The module of `flow`: its tasks and its flow function, as a generated file.
+pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     let ops = &graph.manifest.operations;
     let mut names = Names::default();
 
@@ -386,7 +387,9 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow) -> String {
             .map(|op| python::string(&ops[*op].name))
             .collect(),
     };
-    render_template(&template)
+    // About 270 bytes per operation on generated benchmarks; more is
+    // reserved, not touched.
+    file(manifest, &template, 4096 + 400 * flow.operations.len())
 }
 
 fn submit_args(

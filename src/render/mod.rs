@@ -32,13 +32,34 @@ pub fn digest(body: &str) -> String {
     hash.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// A generated file: header, digest line, body.
-fn file(manifest: &str, body: &str) -> String {
-    format!(
-        "{}\n{DIGEST_PREFIX}{}\n{body}",
-        header_line(manifest),
-        digest(body)
-    )
+/// A generated file: header, digest line, and the body `template` renders.
+/// The body is rendered after room left for the two header lines, which are
+/// filled in once its digest is known, into a string of about `size_hint`
+/// bytes: never copied or regrown (the root flow's module is tens of
+/// megabytes on large manifests).
+fn file<T: Template>(manifest: &str, template: &T, size_hint: usize) -> String {
+    const UNKNOWN: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    let header = header_line(manifest);
+    let mut text = String::with_capacity(
+        header.len() + DIGEST_PREFIX.len() + UNKNOWN.len() + 2 + size_hint.max(T::SIZE_HINT),
+    );
+    text.push_str(&header);
+    text.push('\n');
+    text.push_str(DIGEST_PREFIX);
+    let at = text.len();
+    text.push_str(UNKNOWN);
+    text.push('\n');
+    let body = text.len();
+    // Templates are compiled in; they only fail on a formatter error.
+    if template.render_into(&mut text).is_err() {
+        text.truncate(body);
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let digest = digest(&text[body..]);
+    text.replace_range(at..at + UNKNOWN.len(), &digest);
+    text
 }
 
 /// Is this text a file opflow generated, and is its body untouched?
@@ -109,22 +130,13 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
             })
             .collect(),
     };
-    files.insert(
-        PathBuf::from("__init__.py"),
-        file(manifest, &render_template(&init)),
-    );
+    files.insert(PathBuf::from("__init__.py"), file(manifest, &init, 0));
     let main = MainTemplate { package: &package };
-    files.insert(
-        PathBuf::from("__main__.py"),
-        file(manifest, &render_template(&main)),
-    );
+    files.insert(PathBuf::from("__main__.py"), file(manifest, &main, 0));
     let path = PathTemplate {
         python_path: python_path(graph),
     };
-    files.insert(
-        PathBuf::from("_path.py"),
-        file(manifest, &render_template(&path)),
-    );
+    files.insert(PathBuf::from("_path.py"), file(manifest, &path, 0));
     let output = graph.manifest.project.output.trim_end_matches('/');
     let deployments = PrefectTemplate {
         project: yaml_string(&graph.manifest.project.name),
@@ -155,7 +167,7 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
     };
     files.insert(
         PathBuf::from("prefect.yaml"),
-        file(manifest, &render_template(&deployments)),
+        file(manifest, &deployments, 0),
     );
     files
 }
@@ -168,21 +180,12 @@ fn flow_modules(graph: &FlowGraph, manifest: &str, workers: usize) -> Vec<(PathB
     let render_one = |flow: &crate::graph::Flow| {
         (
             PathBuf::from(format!("{}.py", module_name(&flow.name))),
-            file(manifest, &flow::module(graph, flow)),
+            flow::module(graph, flow, manifest),
         )
     };
     let mut order: Vec<&crate::graph::Flow> = graph.flows.iter().collect();
     order.sort_by_key(|flow| std::cmp::Reverse(flow.operations.len()));
     crate::parallel::map(&order, workers, |flow| render_one(flow))
-}
-
-fn render_template(template: &impl Template) -> String {
-    // Templates are compiled in; they only fail on a formatter error.
-    let mut text = template.render().unwrap_or_default();
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text
 }
 
 /// The generated package's import name: the output folder's last component.
