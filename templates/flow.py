@@ -3,6 +3,12 @@
 {{ imports }}{{ helpers }}
 {% for t in tasks %}
 {{ t.var }} = task(
+{%- if t.in_process %}
+    _in_process({{ t.callable }}{{ t.rest }}),
+{%- else %}
+    {{ t.callable }}{{ t.rest }},
+{%- endif %}
+    name={{ t.name }},
 {%- for arg in t.args %}
     {{ arg }},
 {%- endfor %}

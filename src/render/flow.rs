@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use askama::Template;
+use foldhash::HashMap;
 
 use super::python::{self, Names};
 use super::{file, function_name};
@@ -18,32 +19,50 @@ const LINE: usize = 88;
 
 #[derive(Template)]
 #[template(path = "flow.py", escape = "none")]
-struct FlowTemplate {
+struct FlowTemplate<'a> {
     docstring: String,
     imports: String,
     /// Helper functions the tasks need at import time, with the blank lines before them.
     helpers: String,
-    tasks: Vec<TaskDef>,
+    tasks: Vec<TaskDef<'a>>,
     flow_args: Vec<String>,
     function: String,
     params: Vec<String>,
     returns: String,
     flow_docstring: String,
-    stages: Vec<Vec<Submit>>,
+    stages: Vec<Vec<Submit<'a>>>,
     outcome: String,
-    futures: Vec<(String, String)>,
+    futures: Vec<(Quoted<'a>, &'a str)>,
     sinks: Vec<String>,
 }
 
-struct TaskDef {
-    var: String,
+/// `var = task(callable, name=..., settings...)`. Borrowed where it can be:
+/// the root flow of a large manifest has one per operation.
+struct TaskDef<'a> {
+    var: &'a str,
+    /// The callable: the name it is imported as, the rest of its qualname
+    /// (`.method`), and whether it runs in a process of its own.
+    callable: &'a str,
+    rest: &'a str,
+    in_process: bool,
+    name: Quoted<'a>,
+    /// Task settings, as `key=value`.
     args: Vec<String>,
 }
 
-struct Submit {
-    var: String,
-    target: String,
+struct Submit<'a> {
+    var: &'a str,
+    target: &'a str,
     args: Vec<String>,
+}
+
+/// A Python string literal of the text, written where it is displayed.
+struct Quoted<'a>(std::borrow::Cow<'a, str>);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        python::write_string(f, &self.0)
+    }
 }
 
 /// Names every generated module defines or imports for itself.
@@ -113,42 +132,46 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     let outcome = names.claim("_outcome");
 
     // The operations' callables, imported directly: `from module import first`.
-    let mut imported: BTreeMap<(String, String), String> = BTreeMap::new();
-    // The name each operation's callable is imported as, in flow order.
-    let mut bindings: Vec<String> = Vec::with_capacity(flow.operations.len());
+    let mut imported: BTreeMap<(&str, &str), String> = BTreeMap::new();
     for &op in &flow.operations {
         let call = &ops[op].call;
-        let first = call
-            .qualname
-            .split('.')
-            .next()
-            .unwrap_or(&call.qualname)
-            .to_owned();
-        let key = (call.module.clone(), first.clone());
-        let binding = imported.entry(key).or_insert_with(|| names.claim(&first));
-        bindings.push(binding.clone());
+        let first = first_segment(&call.qualname);
+        imported
+            .entry((call.module.as_str(), first))
+            .or_insert_with(|| names.claim(first));
     }
+
+    // Each operation's task and future, by its position in the flow.
+    let position: HashMap<usize, usize> = flow
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(i, &op)| (op, i))
+        .collect();
+    let mut task_vars: Vec<String> = Vec::with_capacity(flow.operations.len());
+    for &op in &flow.operations {
+        let mut var = python::ident(&ops[op].name);
+        var.push_str("_task");
+        task_vars.push(names.claim_owned(var));
+    }
+    let future_vars: Vec<String> = flow
+        .operations
+        .iter()
+        .map(|&op| names.claim_owned(python::ident(&ops[op].name)))
+        .collect();
 
     let mut uses_math = false;
     let mut uses_timedelta = false;
     let mut policies = BTreeSet::new();
     let mut in_process = false;
-    let mut tasks = Vec::new();
-    let mut task_vars = BTreeMap::new();
-    for (&op, binding) in flow.operations.iter().zip(&bindings) {
+    let mut tasks = Vec::with_capacity(flow.operations.len());
+    for (&op, var) in flow.operations.iter().zip(&task_vars) {
         let operation = &ops[op];
-        let var = names.claim(&format!("{}_task", python::ident(&operation.name)));
-        let first = operation.call.qualname.split('.').next().unwrap_or("");
-        let rest = &operation.call.qualname[first.len()..];
-        let mut callable = format!("{binding}{rest}");
-        if operation.settings.executor == Some(Executor::Process) && !operation.is_async {
-            callable = format!("_in_process({callable})");
-            in_process = true;
-        }
-        let mut args = vec![
-            callable,
-            format!("name={}", python::string(&operation.name)),
-        ];
+        let first = first_segment(&operation.call.qualname);
+        let in_own_process =
+            operation.settings.executor == Some(Executor::Process) && !operation.is_async;
+        in_process |= in_own_process;
+        let mut args = Vec::new();
         if let Some(doc) = &operation.doc {
             args.push(format!("description={}", python::string(doc.trim())));
         }
@@ -190,23 +213,18 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
                 expression(&Literal::List(tags), 4, 4 + "tags=".len(), 1)
             ));
         }
-        task_vars.insert(op, var.clone());
-        tasks.push(TaskDef { var, args });
+        tasks.push(TaskDef {
+            var,
+            callable: &imported[&(operation.call.module.as_str(), first)],
+            rest: &operation.call.qualname[first.len()..],
+            in_process: in_own_process,
+            name: Quoted(operation.name.as_str().into()),
+            args,
+        });
     }
 
-    // The flow body: one future per operation, named after it.
-    let mut futures_vars = BTreeMap::new();
-    for &op in &flow.operations {
-        futures_vars.insert(op, names.claim(&python::ident(&ops[op].name)));
-    }
     // Named outputs the flow's operations use, each picked from its
     // producer's result by a task of its own, named `producer.output`.
-    let position: BTreeMap<usize, usize> = flow
-        .operations
-        .iter()
-        .enumerate()
-        .map(|(i, &op)| (op, i))
-        .collect();
     let mut used_outputs: Vec<(usize, usize)> = Vec::new();
     for &op in &flow.operations {
         for param in &ops[op].params {
@@ -232,48 +250,54 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     for &(up, index) in &used_outputs {
         let output = &ops[up].outputs[index].0;
         let base = format!("{}_{output}", python::ident(&ops[up].name));
-        let task_var = names.claim(&format!("{base}_task"));
-        tasks.push(TaskDef {
-            var: task_var.clone(),
-            args: vec![
-                "_pick".to_owned(),
-                format!(
-                    "name={}",
-                    python::string(&format!("{}.{output}", ops[up].name))
-                ),
-            ],
-        });
-        output_tasks.insert((up, output.clone()), task_var);
+        output_tasks.insert((up, output.clone()), names.claim(&format!("{base}_task")));
         output_vars.insert((up, output.clone()), names.claim(&base));
     }
+    for &(up, index) in &used_outputs {
+        let output = &ops[up].outputs[index].0;
+        tasks.push(TaskDef {
+            var: &output_tasks[&(up, output.clone())],
+            callable: "_pick",
+            rest: "",
+            in_process: false,
+            name: Quoted(format!("{}.{output}", ops[up].name).into()),
+            args: Vec::new(),
+        });
+    }
 
-    let mut stages = Vec::new();
-    let mut futures: Vec<(String, String)> = Vec::new();
+    let vars = Vars {
+        position: &position,
+        futures: &future_vars,
+        outputs: &output_vars,
+    };
+    let mut stages = Vec::with_capacity(flow.stages.len());
+    let mut futures: Vec<(Quoted<'_>, &str)> = Vec::with_capacity(flow.operations.len());
     for stage in &flow.stages {
-        let mut submits = Vec::new();
+        let mut submits = Vec::with_capacity(stage.len());
         for &op in stage {
             let operation = &ops[op];
+            let at = position[&op];
             submits.push(Submit {
-                var: futures_vars[&op].clone(),
-                target: task_vars[&op].clone(),
-                args: submit_args(operation, &futures_vars, &output_vars, flow),
+                var: &future_vars[at],
+                target: &task_vars[at],
+                args: submit_args(operation, &vars),
             });
-            futures.push((python::string(&operation.name), futures_vars[&op].clone()));
+            futures.push((Quoted(operation.name.as_str().into()), &future_vars[at]));
             for &(up, index) in used_outputs.iter().filter(|(up, _)| *up == op) {
                 let output = &ops[up].outputs[index].0;
                 let key = (up, output.clone());
                 submits.push(Submit {
-                    var: output_vars[&key].clone(),
-                    target: output_tasks[&key].clone(),
+                    var: &output_vars[&key],
+                    target: &output_tasks[&key],
                     args: vec![
-                        futures_vars[&op].clone(),
+                        future_vars[at].clone(),
                         python::string(output),
                         index.to_string(),
                     ],
                 });
                 futures.push((
-                    python::string(&format!("{}.{output}", operation.name)),
-                    output_vars[&key].clone(),
+                    Quoted(format!("{}.{output}", operation.name).into()),
+                    &output_vars[&key],
                 ));
             }
         }
@@ -392,31 +416,36 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     file(manifest, &template, 4096 + 400 * flow.operations.len())
 }
 
-fn submit_args(
-    operation: &Operation,
-    futures: &BTreeMap<usize, String>,
-    outputs: &BTreeMap<(usize, String), String>,
-    flow: &Flow,
-) -> Vec<String> {
+/// The names a flow's submits refer to.
+struct Vars<'a> {
+    /// Each operation's position in the flow.
+    position: &'a HashMap<usize, usize>,
+    /// Each operation's future, by position.
+    futures: &'a [String],
+    /// Futures of named outputs, by producer and output.
+    outputs: &'a BTreeMap<(usize, String), String>,
+}
+
+fn submit_args(operation: &Operation, vars: &Vars<'_>) -> Vec<String> {
     let mut args: Vec<String> = operation
         .params
         .iter()
         .map(|param| {
             let value = match &param.binding {
-                Binding::Operation { op, output: None } => futures[op].clone(),
+                Binding::Operation { op, output: None } => &vars.futures[vars.position[op]],
                 Binding::Operation {
                     op,
                     output: Some(output),
-                } => outputs[&(*op, output.clone())].clone(),
-                Binding::FlowParam { name } => name.clone(),
+                } => &vars.outputs[&(*op, output.clone())],
+                Binding::FlowParam { name } => name,
             };
             format!("{}={value}", param.name)
         })
         .collect();
     if !operation.after.is_empty() {
-        let mut after: Vec<usize> = operation.after.clone();
-        after.sort_by_key(|op| flow.operations.iter().position(|o| o == op));
-        let vars: Vec<String> = after.iter().map(|op| futures[op].clone()).collect();
+        let mut after: Vec<usize> = operation.after.iter().map(|op| vars.position[op]).collect();
+        after.sort_unstable();
+        let vars: Vec<&str> = after.iter().map(|&at| vars.futures[at].as_str()).collect();
         let inline = format!("wait_for=[{}]", vars.join(", "));
         if 8 + inline.len() < LINE {
             args.push(inline);
@@ -426,6 +455,11 @@ fn submit_args(
         }
     }
     args
+}
+
+/// The first segment of a qualname: what is imported (`Class` of `Class.method`).
+fn first_segment(qualname: &str) -> &str {
+    qualname.split('.').next().unwrap_or(qualname)
 }
 
 fn annotation(ty: Option<&TypeExpr>) -> String {
@@ -499,7 +533,7 @@ fn expression(value: &Literal, indent: usize, used: usize, tail: usize) -> Strin
 struct Imports<'a> {
     modules: &'a BTreeSet<String>,
     typing: &'a BTreeSet<String>,
-    imported: &'a BTreeMap<(String, String), String>,
+    imported: &'a BTreeMap<(&'a str, &'a str), String>,
     policies: &'a BTreeSet<&'static str>,
     runner: &'static str,
     uses_math: bool,

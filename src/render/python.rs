@@ -11,25 +11,30 @@ use crate::resolve::Literal;
 /// than single ones (ruff's preference); every control or invisible character
 /// escaped, so the literal spans one line and shows what it holds.
 pub fn string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    let _ = write_string(&mut out, text);
+    out
+}
+
+/// [`string`], written to `out`.
+pub fn write_string(out: &mut impl std::fmt::Write, text: &str) -> std::fmt::Result {
     // Most names and docs need no escape at all.
     if text
         .bytes()
         .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
     {
-        let mut out = String::with_capacity(text.len() + 2);
-        out.push('"');
-        out.push_str(text);
-        out.push('"');
-        return out;
+        out.write_char('"')?;
+        out.write_str(text)?;
+        return out.write_char('"');
     }
     let doubles = text.matches('"').count();
     let singles = text.matches('\'').count();
     let quote = if doubles > singles { '\'' } else { '"' };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    escape_into(text, quote, &mut out);
-    out.push(quote);
-    out
+    let mut inside = String::with_capacity(text.len());
+    escape_into(text, quote, &mut inside);
+    out.write_char(quote)?;
+    out.write_str(&inside)?;
+    out.write_char(quote)
 }
 
 /// The inside of a string literal quoted with `quote`.
@@ -175,14 +180,27 @@ impl Names {
 
     /// Claim `base`, or the first free variant of it.
     pub fn claim(&mut self, base: &str) -> String {
-        let mut candidate = base.to_owned();
-        let mut n = 1;
+        if !self.used.contains(base) {
+            self.used.insert(base.to_owned());
+            return base.to_owned();
+        }
+        let mut n = 2;
+        let mut candidate = format!("{base}_{n}");
         while self.used.contains(&candidate) {
             n += 1;
             candidate = format!("{base}_{n}");
         }
         self.used.insert(candidate.clone());
         candidate
+    }
+
+    /// [`Names::claim`], for a base the caller no longer needs.
+    pub fn claim_owned(&mut self, base: String) -> String {
+        if self.used.contains(&base) {
+            return self.claim(&base);
+        }
+        self.used.insert(base.clone());
+        base
     }
 }
 
