@@ -49,9 +49,39 @@ pub fn is_identifier(s: &str) -> bool {
 }
 
 pub fn is_keyword(s: &str) -> bool {
-    // Runs for every segment of every name: a search of the sorted list, not
-    // a scan of it.
-    KEYWORDS.binary_search(&s).is_ok()
+    // Runs for every segment of every name: a binary search of integers,
+    // not of strings (no keyword is longer than 8 bytes).
+    s.len() <= 8 && PACKED.binary_search(&pack(s.as_bytes())).is_ok()
+}
+
+/// [`KEYWORDS`], each packed by [`pack`], sorted.
+const PACKED: [u128; KEYWORDS.len()] = {
+    let mut packed = [0; KEYWORDS.len()];
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        packed[i] = pack(KEYWORDS[i].as_bytes());
+        // Insertion sort: this runs at compile time.
+        let mut j = i;
+        while j > 0 && packed[j - 1] > packed[j] {
+            let swap = packed[j - 1];
+            packed[j - 1] = packed[j];
+            packed[j] = swap;
+            j -= 1;
+        }
+        i += 1;
+    }
+    packed
+};
+
+/// Up to 8 bytes and their count as one integer.
+const fn pack(bytes: &[u8]) -> u128 {
+    let mut packed = (bytes.len() as u128) << 64;
+    let mut i = 0;
+    while i < bytes.len() && i < 8 {
+        packed |= (bytes[i] as u128) << (8 * i);
+        i += 1;
+    }
+    packed
 }
 
 /// Why `segment` is not a usable identifier, if it is not.
@@ -239,12 +269,22 @@ mod tests {
 
     #[test]
     fn keywords_are_the_list() {
-        assert!(KEYWORDS.is_sorted(), "is_keyword searches the list");
         for keyword in KEYWORDS {
             assert!(is_keyword(keyword), "{keyword}");
             assert!(!is_keyword(&keyword.to_uppercase()) || keyword.len() < 2);
         }
-        for plain in ["", "x", "match", "case", "type", "print", "Nonee", "fals"] {
+        for plain in [
+            "",
+            "x",
+            "match",
+            "case",
+            "type",
+            "print",
+            "Nonee",
+            "fals",
+            "as\0",
+            "continues",
+        ] {
             assert!(!is_keyword(plain), "{plain}");
         }
     }

@@ -131,15 +131,28 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     }
     let outcome = names.claim("_outcome");
 
-    // The operations' callables, imported directly: `from module import first`.
-    let mut imported: BTreeMap<(&str, &str), String> = BTreeMap::new();
+    // The operations' callables, imported directly: `from module import
+    // first`, each under the name it claims; and each operation's, by its
+    // position in the flow.
+    let mut callables: HashMap<(&str, &str), usize> = HashMap::default();
+    let mut bindings: Vec<String> = Vec::new();
+    let mut callable_of: Vec<usize> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
         let call = &ops[op].call;
         let first = first_segment(&call.qualname);
-        imported
+        let next = bindings.len();
+        let index = *callables
             .entry((call.module.as_str(), first))
-            .or_insert_with(|| names.claim(first));
+            .or_insert(next);
+        if index == next {
+            bindings.push(names.claim(first));
+        }
+        callable_of.push(index);
     }
+    let imported: BTreeMap<(&str, &str), &str> = callables
+        .iter()
+        .map(|(&key, &index)| (key, bindings[index].as_str()))
+        .collect();
 
     // Each operation's task and future, by its position in the flow.
     let position: HashMap<usize, usize> = flow
@@ -165,7 +178,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     let mut policies = BTreeSet::new();
     let mut in_process = false;
     let mut tasks = Vec::with_capacity(flow.operations.len());
-    for (&op, var) in flow.operations.iter().zip(&task_vars) {
+    for ((&op, var), &callable) in flow.operations.iter().zip(&task_vars).zip(&callable_of) {
         let operation = &ops[op];
         let first = first_segment(&operation.call.qualname);
         let in_own_process =
@@ -215,7 +228,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
         }
         tasks.push(TaskDef {
             var,
-            callable: &imported[&(operation.call.module.as_str(), first)],
+            callable: &bindings[callable],
             rest: &operation.call.qualname[first.len()..],
             in_process: in_own_process,
             name: Quoted(operation.name.as_str().into()),
@@ -533,7 +546,7 @@ fn expression(value: &Literal, indent: usize, used: usize, tail: usize) -> Strin
 struct Imports<'a> {
     modules: &'a BTreeSet<String>,
     typing: &'a BTreeSet<String>,
-    imported: &'a BTreeMap<(&'a str, &'a str), String>,
+    imported: &'a BTreeMap<(&'a str, &'a str), &'a str>,
     policies: &'a BTreeSet<&'static str>,
     runner: &'static str,
     uses_math: bool,
@@ -596,7 +609,7 @@ fn imports(i: &Imports<'_>) -> String {
             third.plain(module);
         }
     }
-    for ((module, name), binding) in i.imported {
+    for (&(module, name), &binding) in i.imported {
         if name == binding {
             first.from(module, name);
         } else {
