@@ -1,4 +1,6 @@
-//! TOML → [`Node`], through `toml`'s spanned document tree.
+//! TOML → [`Node`]: straight from the parser's events for manifests of the
+//! common shape ([`events`]), else through `toml`'s spanned document tree,
+//! whose errors are the ones reported.
 //!
 //! A large manifest is read in pieces, on every core: it is cut before lines
 //! that are exactly `[[operations]]`, each piece is parsed on its own, and
@@ -9,6 +11,8 @@
 //! text is parsed at once instead, and its errors are the ones reported. Each
 //! piece's token, event and table lists are dropped as soon as its nodes are
 //! built, so only a few pieces' worth is ever alive at once.
+
+mod events;
 
 use toml::de::{DeTable, DeValue};
 
@@ -36,7 +40,7 @@ pub(super) fn parse(text: &str) -> Result<Node, Vec<(String, Span)>> {
     {
         return Ok(root);
     }
-    parse_whole(text)
+    events::parse(text).map_or_else(|| parse_whole(text), Ok)
 }
 
 /// The document from pieces of about `size` bytes parsed by `workers`
@@ -47,7 +51,8 @@ fn parse_in_pieces(text: &str, size: usize, workers: usize) -> Option<Node> {
         return None;
     }
     let parsed = crate::parallel::map(&pieces, workers, |&(start, end)| {
-        let mut root = parse_whole(&text[start..end]).ok()?;
+        let piece = &text[start..end];
+        let mut root = events::parse(piece).or_else(|| parse_whole(piece).ok())?;
         if start > 0 {
             super::shift_spans(&mut root, &|span: Span| {
                 Span::new(span.start + start, span.end + start)

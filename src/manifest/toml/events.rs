@@ -1,0 +1,422 @@
+//! The common shape of a TOML manifest, read straight from the parser's
+//! events into the document tree: plain keys, `[table]` and `[[array]]`
+//! headers of one segment, inline tables, arrays and scalars. This skips the
+//! `toml` crate's event list and table maps, about half the time of reading.
+//!
+//! Anything else (a dotted key or header, a table defined twice, a date, a
+//! table of more than [`MAX_ENTRIES`] keys, any error) returns `None`, and
+//! the caller parses the text with `toml`, whose tree and errors are the
+//! reference. A test reads every manifest of the suite both ways and
+//! compares.
+
+use std::mem;
+
+use toml_parser::decoder::{Encoding, ScalarKind};
+use toml_parser::parser::{EventReceiver, RecursionGuard, ValidateWhitespace};
+use toml_parser::{ErrorSink, ParseError, Raw, Source};
+
+use super::{float, integer};
+use crate::manifest::{Key, Node, Span, Value};
+
+/// The `toml` crate's nesting limit, so a document too deep for it goes
+/// to it and gets its error.
+const MAX_DEPTH: u32 = 80;
+
+/// Keys are checked for repeats by a scan of the table: tables larger than
+/// this go to the `toml` crate instead.
+const MAX_ENTRIES: usize = 64;
+
+/// The document tree of `text`, when it has the common shape and no error.
+pub(super) fn parse(text: &str) -> Option<Node> {
+    let source = Source::new(text);
+    let tokens = source.lex().into_vec();
+    let mut builder = Builder::new(text);
+    let mut failed = Failed(false);
+    {
+        let mut whitespace = ValidateWhitespace::new(&mut builder, source);
+        let mut guard = RecursionGuard::new(&mut whitespace, MAX_DEPTH);
+        toml_parser::parser::parse_document(&tokens, &mut guard, &mut failed);
+    }
+    if failed.0 {
+        return None;
+    }
+    builder.finish()
+}
+
+/// Remembers that the parser or a decoder reported an error.
+struct Failed(bool);
+
+impl ErrorSink for Failed {
+    fn report_error(&mut self, _error: ParseError) {
+        self.0 = true;
+    }
+}
+
+struct Builder<'t> {
+    text: &'t str,
+    /// Something outside the common shape was seen.
+    other: bool,
+    root: Vec<(Key, Node)>,
+    /// Root keys made by `[[key]]` headers (arrays of tables).
+    arrays_of_tables: Vec<Key>,
+    /// The table whose keys are being read: the root's own keys, until the
+    /// first header, then each header's.
+    current: Vec<(Key, Node)>,
+    header: Option<Header>,
+    /// A header being read: where it opens, whether `[[`, its key so far.
+    opening: Option<(usize, bool, Option<Key>)>,
+    /// A key of `current` waiting for its value.
+    key: Option<Key>,
+    /// Arrays and inline tables being read, innermost last.
+    open: Vec<Open>,
+}
+
+struct Header {
+    key: Key,
+    span: Span,
+    array: bool,
+}
+
+enum Open {
+    Array {
+        start: usize,
+        items: Vec<Node>,
+    },
+    Table {
+        start: usize,
+        entries: Vec<(Key, Node)>,
+        key: Option<Key>,
+    },
+}
+
+impl<'t> Builder<'t> {
+    fn new(text: &'t str) -> Self {
+        Self {
+            text,
+            other: false,
+            root: Vec::new(),
+            arrays_of_tables: Vec::new(),
+            current: Vec::new(),
+            header: None,
+            opening: None,
+            key: None,
+            open: Vec::new(),
+        }
+    }
+
+    fn raw(&self, span: toml_parser::Span, encoding: Option<Encoding>) -> Raw<'t> {
+        Raw::new_unchecked(&self.text[span.start()..span.end()], encoding, span)
+    }
+
+    /// Put the table read so far where its header says.
+    fn finish_table(&mut self) {
+        let entries = mem::take(&mut self.current);
+        let Some(header) = self.header.take() else {
+            // The root's own keys come before any header.
+            self.root = entries;
+            return;
+        };
+        let table = Node {
+            span: header.span,
+            value: Value::Table(entries),
+        };
+        if self.root.len() >= MAX_ENTRIES {
+            self.other = true;
+            return;
+        }
+        let existing = self
+            .root
+            .iter()
+            .position(|(k, _)| k.name == header.key.name);
+        match (existing, header.array) {
+            (None, true) => {
+                self.arrays_of_tables.push(header.key.clone());
+                self.root.push((
+                    header.key,
+                    Node {
+                        span: header.span,
+                        value: Value::Array(vec![table]),
+                    },
+                ));
+            }
+            (None, false) => self.root.push((header.key, table)),
+            (Some(i), true)
+                if self
+                    .arrays_of_tables
+                    .iter()
+                    .any(|k| k.name == header.key.name) =>
+            {
+                match &mut self.root[i].1.value {
+                    Value::Array(items) => items.push(table),
+                    _ => self.other = true,
+                }
+            }
+            (Some(_), _) => self.other = true,
+        }
+    }
+
+    fn open_header(&mut self, span: toml_parser::Span, array: bool) {
+        if !self.open.is_empty() || self.key.is_some() {
+            self.other = true;
+        }
+        self.finish_table();
+        self.opening = Some((span.start(), array, None));
+    }
+
+    fn close_header(&mut self, span: toml_parser::Span) {
+        match self.opening.take() {
+            Some((start, array, Some(key))) => {
+                self.header = Some(Header {
+                    key,
+                    span: Span::new(start, span.end()),
+                    array,
+                });
+            }
+            _ => self.other = true,
+        }
+    }
+
+    /// A value read: into the innermost open array or table, else `current`.
+    fn value(&mut self, node: Node) {
+        let (entries, key) = match self.open.last_mut() {
+            Some(Open::Array { items, .. }) => {
+                items.push(node);
+                return;
+            }
+            Some(Open::Table { entries, key, .. }) => (entries, key.take()),
+            None => (&mut self.current, self.key.take()),
+        };
+        match key {
+            Some(key)
+                if entries.len() < MAX_ENTRIES
+                    && !entries.iter().any(|(k, _)| k.name == key.name) =>
+            {
+                entries.push((key, node));
+            }
+            _ => self.other = true,
+        }
+    }
+
+    fn finish(mut self) -> Option<Node> {
+        if self.opening.is_some() || self.key.is_some() || !self.open.is_empty() {
+            return None;
+        }
+        self.finish_table();
+        (!self.other).then(|| Node {
+            span: Span::new(0, 0),
+            value: Value::Table(self.root),
+        })
+    }
+}
+
+impl EventReceiver for Builder<'_> {
+    fn std_table_open(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) {
+        self.open_header(span, false);
+    }
+
+    fn std_table_close(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) {
+        self.close_header(span);
+    }
+
+    fn array_table_open(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) {
+        self.open_header(span, true);
+    }
+
+    fn array_table_close(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) {
+        self.close_header(span);
+    }
+
+    fn inline_table_open(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) -> bool {
+        self.open.push(Open::Table {
+            start: span.start(),
+            entries: Vec::new(),
+            key: None,
+        });
+        true
+    }
+
+    fn inline_table_close(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) {
+        match self.open.pop() {
+            Some(Open::Table {
+                start,
+                entries,
+                key: None,
+            }) => self.value(Node {
+                span: Span::new(start, span.end()),
+                value: Value::Table(entries),
+            }),
+            _ => self.other = true,
+        }
+    }
+
+    fn array_open(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) -> bool {
+        self.open.push(Open::Array {
+            start: span.start(),
+            items: Vec::new(),
+        });
+        true
+    }
+
+    fn array_close(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) {
+        match self.open.pop() {
+            Some(Open::Array { start, items }) => self.value(Node {
+                span: Span::new(start, span.end()),
+                value: Value::Array(items),
+            }),
+            _ => self.other = true,
+        }
+    }
+
+    fn simple_key(
+        &mut self,
+        span: toml_parser::Span,
+        encoding: Option<Encoding>,
+        error: &mut dyn ErrorSink,
+    ) {
+        let mut name = std::borrow::Cow::Borrowed("");
+        self.raw(span, encoding).decode_key(&mut name, error);
+        let key = Key {
+            name: name.as_ref().into(),
+            span: Span::new(span.start(), span.end()),
+        };
+        let slot = match (&mut self.opening, self.open.last_mut()) {
+            (Some((_, _, slot)), _) => slot,
+            (None, Some(Open::Table { key, .. })) => key,
+            (None, Some(Open::Array { .. })) => {
+                self.other = true;
+                return;
+            }
+            (None, None) => &mut self.key,
+        };
+        if slot.replace(key).is_some() {
+            // A dotted key: left to the `toml` crate.
+            self.other = true;
+        }
+    }
+
+    fn key_sep(&mut self, _span: toml_parser::Span, _error: &mut dyn ErrorSink) {
+        self.other = true;
+    }
+
+    fn scalar(
+        &mut self,
+        span: toml_parser::Span,
+        encoding: Option<Encoding>,
+        error: &mut dyn ErrorSink,
+    ) {
+        let mut decoded = std::borrow::Cow::Borrowed("");
+        let value = match self.raw(span, encoding).decode_scalar(&mut decoded, error) {
+            ScalarKind::String => Value::Str(decoded.as_ref().into()),
+            ScalarKind::Boolean(b) => Value::Bool(b),
+            ScalarKind::Integer(radix) => integer(&decoded, radix.value()),
+            ScalarKind::Float => Value::Float(float(&decoded)),
+            ScalarKind::DateTime => {
+                self.other = true;
+                return;
+            }
+        };
+        self.value(Node {
+            span: Span::new(span.start(), span.end()),
+            value,
+        });
+    }
+
+    fn error(&mut self, _span: toml_parser::Span, _error: &mut dyn ErrorSink) {
+        self.other = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::parse_whole;
+
+    /// Whether the events took `text`; when they did, they give `toml`'s tree.
+    fn taken(text: &str) -> bool {
+        match (super::parse(text), parse_whole(text)) {
+            (None, _) => false,
+            (Some(read), Ok(reference)) => {
+                // Compared as printed: `nan` is not equal to itself.
+                assert_eq!(format!("{read:?}"), format!("{reference:?}"), "{text}");
+                true
+            }
+            (Some(_), Err(errors)) => panic!("read what toml rejects: {errors:?}\n{text}"),
+        }
+    }
+
+    fn texts_under(folder: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                texts_under(&path, out);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                out.push(text);
+            }
+        }
+    }
+
+    #[test]
+    fn every_manifest_and_fuzz_input_of_the_repo_reads_as_toml_reads_it() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut manifests = Vec::new();
+        for folder in ["tests", "examples"] {
+            texts_under(&root.join(folder), &mut manifests);
+        }
+        manifests.retain(|text| text.contains("[[operations]]"));
+        let read = manifests.iter().filter(|text| taken(text)).count();
+        assert!(manifests.len() > 50, "{} manifests", manifests.len());
+        // Most manifests have the common shape.
+        assert!(read * 2 > manifests.len(), "{read} of {}", manifests.len());
+        let mut fuzzed = Vec::new();
+        texts_under(&root.join("fuzz"), &mut fuzzed);
+        assert!(fuzzed.len() > 1000, "{} fuzz inputs", fuzzed.len());
+        let read = fuzzed.iter().filter(|text| taken(text)).count();
+        // The fuzz inputs include TOML of the common shape.
+        assert!(read >= 50, "{read} of {} fuzz inputs", fuzzed.len());
+    }
+
+    #[test]
+    fn the_common_shape_is_read_and_the_rest_left_to_toml() {
+        for text in [
+            "",
+            "version = 1\n",
+            "version = 1\n[project]\nname = \"p\" # note\n\n[[operations]]\nname = 'a.b'\n",
+            "[[operations]]\nname = \"a\"\nparams = { x = { type = \"int\", default = [1, 2.5, 0x1F, -1e3, -inf, true] } }\n",
+            "[[operations]]\n[[operations]]\n[project]\n[deploy]\nwork_pool = \"\"\"\nmulti\\tline\"\"\"\n",
+            "\"quoted key\" = 1\n'literal' = 2\n\"\\u00e9\" = 3\n[ \"spaced\" ]\na = [ [ ], { }, [ { b = 1 } ] ]\n",
+            "a = 99999999999999999999\nb = 0b1010\nc = 0o17\nd = +1_000\ne = nan\n",
+            "a = [\n  1, # one\n  2,\n]\r\nb = 1\r\n",
+        ] {
+            assert!(taken(text), "{text}");
+        }
+        let many_keys: String = (0..100).map(|i| format!("k{i} = {i}\n")).collect();
+        let deep = format!("a = {}{}\n", "[".repeat(100), "]".repeat(100));
+        for text in [
+            "a.b = 1\n",
+            "[flows.a]\n",
+            "[a]\nb = { c.d = 1 }\n",
+            "a = 1\na = 2\n",
+            "[a]\n[a]\n",
+            "a = 1\n[a]\n",
+            "a = [1]\n[[a]]\n",
+            "[a]\n[[a]]\n",
+            "[[a]]\n[a]\n",
+            "a = { b = 1, b = 2 }\n",
+            "d = 1979-05-27T07:32:00Z\n",
+            "a = \n",
+            "a = \"unterminated\n",
+            "[[operations]\n",
+            "a = 1 b = 2\n",
+            "a = \"\\q\"\n",
+            "# bell \u{7}\n",
+            many_keys.as_str(),
+            deep.as_str(),
+        ] {
+            assert!(!taken(text), "{text}");
+        }
+    }
+}
