@@ -48,21 +48,63 @@ pub fn is_identifier(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// Whether `text` is dot-separated ASCII identifiers, none a keyword, at
+/// most `max_segments` of them: the common case, decided in one pass over
+/// the bytes (the checks that say what is wrong run only when it is not).
+pub fn is_dotted_identifier(text: &str, max_segments: usize) -> bool {
+    let bytes = text.as_bytes();
+    let mut segments = 0;
+    let mut start = 0;
+    for i in 0..=bytes.len() {
+        match bytes.get(i) {
+            Some(b'.') | None => {
+                if matches!(bytes.get(start), None | Some(b'.' | b'0'..=b'9'))
+                    || is_keyword(&text[start..i])
+                {
+                    return false;
+                }
+                segments += 1;
+                start = i + 1;
+            }
+            Some(b) if b.is_ascii_alphanumeric() || *b == b'_' => {}
+            Some(_) => return false,
+        }
+    }
+    segments <= max_segments
+}
+
 pub fn is_keyword(s: &str) -> bool {
     // Runs for every segment of every name: a binary search of integers,
     // not of strings (no keyword is longer than 8 bytes).
-    s.len() <= 8 && PACKED.binary_search(&pack(s.as_bytes())).is_ok()
+    let bytes = s.as_bytes();
+    if bytes.len() > 8 {
+        return false;
+    }
+    let mut word = [0; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    let word = u64::from_le_bytes(word);
+    PACKED
+        .binary_search_by_key(&word, |&(packed, _)| packed)
+        .is_ok_and(|i| PACKED[i].1 == bytes.len())
 }
 
-/// [`KEYWORDS`], each packed by [`pack`], sorted.
-const PACKED: [u128; KEYWORDS.len()] = {
-    let mut packed = [0; KEYWORDS.len()];
+/// [`KEYWORDS`] as integers (their bytes, zero-padded, little-endian) with
+/// their lengths, sorted by the integers.
+const PACKED: [(u64, usize); KEYWORDS.len()] = {
+    let mut packed = [(0, 0); KEYWORDS.len()];
     let mut i = 0;
     while i < KEYWORDS.len() {
-        packed[i] = pack(KEYWORDS[i].as_bytes());
+        let bytes = KEYWORDS[i].as_bytes();
+        let mut word = 0;
+        let mut b = 0;
+        while b < bytes.len() {
+            word |= (bytes[b] as u64) << (8 * b);
+            b += 1;
+        }
+        packed[i] = (word, bytes.len());
         // Insertion sort: this runs at compile time.
         let mut j = i;
-        while j > 0 && packed[j - 1] > packed[j] {
+        while j > 0 && packed[j - 1].0 > packed[j].0 {
             let swap = packed[j - 1];
             packed[j - 1] = packed[j];
             packed[j] = swap;
@@ -72,17 +114,6 @@ const PACKED: [u128; KEYWORDS.len()] = {
     }
     packed
 };
-
-/// Up to 8 bytes and their count as one integer.
-const fn pack(bytes: &[u8]) -> u128 {
-    let mut packed = (bytes.len() as u128) << 64;
-    let mut i = 0;
-    while i < bytes.len() && i < 8 {
-        packed |= (bytes[i] as u128) << (8 * i);
-        i += 1;
-    }
-    packed
-}
 
 /// Why `segment` is not a usable identifier, if it is not.
 pub fn identifier_problem(segment: &str) -> Option<String> {
@@ -116,6 +147,14 @@ pub fn identifier_problem(segment: &str) -> Option<String> {
 
 /// Check a dotted name: identifiers separated by single dots, at most `max_depth` segments.
 pub fn validate(name: &str, max_depth: usize) -> Result<(), NameError> {
+    if is_dotted_identifier(name, max_depth) {
+        return Ok(());
+    }
+    name_problem(name, max_depth)
+}
+
+/// [`validate`], segment by segment, saying what is wrong and where.
+fn name_problem(name: &str, max_depth: usize) -> Result<(), NameError> {
     let help = "names are dot-separated Python identifiers (letters, digits, `_`; not starting with a digit; not a keyword), e.g. `scraping.stepstone.fetch`";
     if name.is_empty() {
         return Err(NameError {
@@ -286,6 +325,48 @@ mod tests {
             "continues",
         ] {
             assert!(!is_keyword(plain), "{plain}");
+        }
+    }
+
+    #[test]
+    fn the_one_pass_check_agrees_with_the_checks_that_explain() {
+        let segments = [
+            "a",
+            "fetch",
+            "_x",
+            "x9",
+            "A_b",
+            "9a",
+            "",
+            "as",
+            "As",
+            "None",
+            "nonlocal",
+            "lambdas",
+            "a-b",
+            "a b",
+            "é",
+            "caf\u{e9}",
+            "x\0",
+            "\t",
+        ];
+        let mut names: Vec<String> = Vec::new();
+        for a in segments {
+            names.push(a.to_owned());
+            for b in segments {
+                names.push(format!("{a}.{b}"));
+                names.push(format!("{a}.{b}.{a}"));
+            }
+        }
+        names.extend([".", "..", "a.", ".a", "a..b"].map(str::to_owned));
+        for name in &names {
+            for depth in [1, 2, 3, 8] {
+                assert_eq!(
+                    is_dotted_identifier(name, depth),
+                    name_problem(name, depth).is_ok(),
+                    "{name:?} at depth {depth}"
+                );
+            }
         }
     }
 

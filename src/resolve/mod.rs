@@ -261,7 +261,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn check_call(&mut self, call: &Spanned<String>) -> Call {
+    fn check_call(&mut self, call: &Spanned<String>) {
         let (module, qualname) = call.split_once(':').unwrap_or((call.as_str(), ""));
         let problem = if !call.contains(':') {
             Some((
@@ -282,10 +282,6 @@ impl Resolver<'_> {
                 reason,
                 span: at(span),
             });
-        }
-        Call {
-            module: module.to_owned(),
-            qualname: qualname.to_owned(),
         }
     }
 
@@ -520,6 +516,9 @@ impl Resolver<'_> {
 
 /// Why a dotted identifier (`jobs.scrapers`) is not one, and where.
 fn dotted_problem(text: &str, what: &str, offset: usize) -> Option<(String, (usize, usize))> {
+    if hierarchy::is_dotted_identifier(text, usize::MAX) {
+        return None;
+    }
     if text.is_empty() {
         return Some((format!("the {what} part is empty"), (offset, offset)));
     }
