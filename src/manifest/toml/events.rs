@@ -9,8 +9,6 @@
 //! reference. A test reads every manifest of the suite both ways and
 //! compares.
 
-use std::mem;
-
 use toml_parser::decoder::{Encoding, ScalarKind};
 use toml_parser::parser::{EventReceiver, RecursionGuard, ValidateWhitespace};
 use toml_parser::{ErrorSink, ParseError, Raw, Source};
@@ -59,9 +57,13 @@ struct Builder<'t> {
     root: Vec<(Key, Node)>,
     /// Root keys made by `[[key]]` headers (arrays of tables).
     arrays_of_tables: Vec<Key>,
-    /// The table whose keys are being read: the root's own keys, until the
-    /// first header, then each header's.
-    current: Vec<(Key, Node)>,
+    /// Entries of the tables being read, innermost last: first the table a
+    /// header (or the root, until the first header) opened, then each open
+    /// inline table's from its mark. A table's entries are moved out into
+    /// a vector of their exact size when it closes.
+    entries: Vec<(Key, Node)>,
+    /// Items of the open arrays, likewise.
+    items: Vec<Node>,
     header: Option<Header>,
     /// A header being read: where it opens, whether `[[`, its key so far.
     opening: Option<(usize, bool, Option<Key>)>,
@@ -77,14 +79,16 @@ struct Header {
     array: bool,
 }
 
+/// An array or inline table being read: where it starts in the text, and
+/// where its items or entries start in `items` or `entries`.
 enum Open {
     Array {
         start: usize,
-        items: Vec<Node>,
+        mark: usize,
     },
     Table {
         start: usize,
-        entries: Vec<(Key, Node)>,
+        mark: usize,
         key: Option<Key>,
     },
 }
@@ -96,7 +100,8 @@ impl<'t> Builder<'t> {
             other: false,
             root: Vec::new(),
             arrays_of_tables: Vec::new(),
-            current: Vec::new(),
+            entries: Vec::new(),
+            items: Vec::new(),
             header: None,
             opening: None,
             key: None,
@@ -110,7 +115,7 @@ impl<'t> Builder<'t> {
 
     /// Put the table read so far where its header says.
     fn finish_table(&mut self) {
-        let entries = mem::take(&mut self.current);
+        let entries: Vec<(Key, Node)> = self.entries.drain(..).collect();
         let Some(header) = self.header.take() else {
             // The root's own keys come before any header.
             self.root = entries;
@@ -176,22 +181,23 @@ impl<'t> Builder<'t> {
         }
     }
 
-    /// A value read: into the innermost open array or table, else `current`.
+    /// A value read: into the innermost open array or table, else the table
+    /// a header opened (or the root).
     fn value(&mut self, node: Node) {
-        let (entries, key) = match self.open.last_mut() {
-            Some(Open::Array { items, .. }) => {
-                items.push(node);
+        let (mark, key) = match self.open.last_mut() {
+            Some(Open::Array { .. }) => {
+                self.items.push(node);
                 return;
             }
-            Some(Open::Table { entries, key, .. }) => (entries, key.take()),
-            None => (&mut self.current, self.key.take()),
+            Some(Open::Table { mark, key, .. }) => (*mark, key.take()),
+            None => (0, self.key.take()),
         };
+        let table = &self.entries[mark..];
         match key {
             Some(key)
-                if entries.len() < MAX_ENTRIES
-                    && !entries.iter().any(|(k, _)| k.name == key.name) =>
+                if table.len() < MAX_ENTRIES && !table.iter().any(|(k, _)| k.name == key.name) =>
             {
-                entries.push((key, node));
+                self.entries.push((key, node));
             }
             _ => self.other = true,
         }
@@ -229,7 +235,7 @@ impl EventReceiver for Builder<'_> {
     fn inline_table_open(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) -> bool {
         self.open.push(Open::Table {
             start: span.start(),
-            entries: Vec::new(),
+            mark: self.entries.len(),
             key: None,
         });
         true
@@ -239,12 +245,15 @@ impl EventReceiver for Builder<'_> {
         match self.open.pop() {
             Some(Open::Table {
                 start,
-                entries,
+                mark,
                 key: None,
-            }) => self.value(Node {
-                span: Span::new(start, span.end()),
-                value: Value::Table(entries),
-            }),
+            }) => {
+                let entries = self.entries.drain(mark..).collect();
+                self.value(Node {
+                    span: Span::new(start, span.end()),
+                    value: Value::Table(entries),
+                });
+            }
             _ => self.other = true,
         }
     }
@@ -252,17 +261,20 @@ impl EventReceiver for Builder<'_> {
     fn array_open(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) -> bool {
         self.open.push(Open::Array {
             start: span.start(),
-            items: Vec::new(),
+            mark: self.items.len(),
         });
         true
     }
 
     fn array_close(&mut self, span: toml_parser::Span, _error: &mut dyn ErrorSink) {
         match self.open.pop() {
-            Some(Open::Array { start, items }) => self.value(Node {
-                span: Span::new(start, span.end()),
-                value: Value::Array(items),
-            }),
+            Some(Open::Array { start, mark }) => {
+                let items = self.items.drain(mark..).collect();
+                self.value(Node {
+                    span: Span::new(start, span.end()),
+                    value: Value::Array(items),
+                });
+            }
             _ => self.other = true,
         }
     }
