@@ -54,7 +54,7 @@ fn file<T: Template>(manifest: &str, template: &T, size_hint: usize) -> String {
     if template.render_into(&mut text).is_err() {
         text.truncate(body);
     }
-    if !text.ends_with('\n') {
+    if !text[body..].ends_with('\n') {
         text.push('\n');
     }
     let digest = digest(&text[body..]);
