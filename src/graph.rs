@@ -39,6 +39,18 @@ pub struct Flow {
     pub critical_path: Vec<usize>,
 }
 
+impl Flow {
+    /// Each of the flow's operations (by index into the manifest) to its
+    /// position in [`Flow::operations`].
+    pub fn positions(&self) -> foldhash::HashMap<usize, usize> {
+        self.operations
+            .iter()
+            .enumerate()
+            .map(|(i, &op)| (op, i))
+            .collect()
+    }
+}
+
 /// A parameter of a flow, merged from the operations' unbound parameters.
 #[derive(Debug, Clone)]
 pub struct FlowParam {

@@ -29,16 +29,10 @@ fn hierarchy(graph: &FlowGraph, flow: &Flow) -> Folder {
     root
 }
 
-/// Edges of the flow: (upstream, downstream, label, ordering only).
 /// Edges of the flow: (upstream, downstream, label, ordering only), in the
 /// flow's order (stage, then name), whatever the order of the manifest.
 pub(super) fn edges(graph: &FlowGraph, flow: &Flow) -> Vec<(usize, usize, String, bool)> {
-    let position: BTreeMap<usize, usize> = flow
-        .operations
-        .iter()
-        .enumerate()
-        .map(|(i, &op)| (op, i))
-        .collect();
+    let position = flow.positions();
     let mut edges = Vec::new();
     for &down in &flow.operations {
         let op = &graph.manifest.operations[down];
@@ -65,12 +59,7 @@ pub(super) fn edges(graph: &FlowGraph, flow: &Flow) -> Vec<(usize, usize, String
 }
 
 pub fn mermaid(graph: &FlowGraph, flow: &Flow) -> String {
-    let ids: BTreeMap<usize, usize> = flow
-        .operations
-        .iter()
-        .enumerate()
-        .map(|(i, &op)| (op, i))
-        .collect();
+    let ids = flow.positions();
     let mut out = String::from("flowchart LR\n");
     let mut clusters = 0;
 
@@ -117,7 +106,7 @@ pub fn dot(graph: &FlowGraph, flow: &Flow) -> String {
 
 fn mermaid_folder(
     graph: &FlowGraph,
-    ids: &BTreeMap<usize, usize>,
+    ids: &foldhash::HashMap<usize, usize>,
     f: &Folder,
     indent: usize,
     clusters: &mut usize,

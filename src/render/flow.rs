@@ -155,12 +155,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
         .collect();
 
     // Each operation's task and future, by its position in the flow.
-    let position: HashMap<usize, usize> = flow
-        .operations
-        .iter()
-        .enumerate()
-        .map(|(i, &op)| (op, i))
-        .collect();
+    let position = flow.positions();
     let mut task_vars: Vec<String> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
         let mut var = python::ident(&ops[op].name);
