@@ -24,11 +24,13 @@ const MAX_DEPTH: u32 = 80;
 /// this go to the `toml` crate instead.
 const MAX_ENTRIES: usize = 64;
 
-/// The document tree of `text`, when it has the common shape and no error.
-pub(super) fn parse(text: &str) -> Option<Node> {
+/// The document tree of `text`, when it has the common shape and no error,
+/// with spans `offset` bytes further on (`text` is a piece of the manifest
+/// starting there).
+pub(super) fn parse(text: &str, offset: usize) -> Option<Node> {
     let source = Source::new(text);
     let tokens = source.lex().into_vec();
-    let mut builder = Builder::new(text);
+    let mut builder = Builder::new(text, offset);
     let mut failed = Failed(false);
     {
         let mut whitespace = ValidateWhitespace::new(&mut builder, source);
@@ -52,6 +54,8 @@ impl ErrorSink for Failed {
 
 struct Builder<'t> {
     text: &'t str,
+    /// Where `text` starts in the manifest.
+    offset: usize,
     /// Something outside the common shape was seen.
     other: bool,
     root: Vec<(Key, Node)>,
@@ -94,9 +98,10 @@ enum Open {
 }
 
 impl<'t> Builder<'t> {
-    fn new(text: &'t str) -> Self {
+    fn new(text: &'t str, offset: usize) -> Self {
         Self {
             text,
+            offset,
             other: false,
             root: Vec::new(),
             arrays_of_tables: Vec::new(),
@@ -107,6 +112,11 @@ impl<'t> Builder<'t> {
             key: None,
             open: Vec::new(),
         }
+    }
+
+    /// A span of `text`, as a span of the manifest.
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(self.offset + start, self.offset + end)
     }
 
     fn raw(&self, span: toml_parser::Span, encoding: Option<Encoding>) -> Raw<'t> {
@@ -173,7 +183,7 @@ impl<'t> Builder<'t> {
             Some((start, array, Some(key))) => {
                 self.header = Some(Header {
                     key,
-                    span: Span::new(start, span.end()),
+                    span: self.span(start, span.end()),
                     array,
                 });
             }
@@ -208,8 +218,9 @@ impl<'t> Builder<'t> {
             return None;
         }
         self.finish_table();
+        let span = self.span(0, 0);
         (!self.other).then(|| Node {
-            span: Span::new(0, 0),
+            span,
             value: Value::Table(self.root),
         })
     }
@@ -250,7 +261,7 @@ impl EventReceiver for Builder<'_> {
             }) => {
                 let entries = self.entries.drain(mark..).collect();
                 self.value(Node {
-                    span: Span::new(start, span.end()),
+                    span: self.span(start, span.end()),
                     value: Value::Table(entries),
                 });
             }
@@ -271,7 +282,7 @@ impl EventReceiver for Builder<'_> {
             Some(Open::Array { start, mark }) => {
                 let items = self.items.drain(mark..).collect();
                 self.value(Node {
-                    span: Span::new(start, span.end()),
+                    span: self.span(start, span.end()),
                     value: Value::Array(items),
                 });
             }
@@ -289,7 +300,7 @@ impl EventReceiver for Builder<'_> {
         self.raw(span, encoding).decode_key(&mut name, error);
         let key = Key {
             name: name.as_ref().into(),
-            span: Span::new(span.start(), span.end()),
+            span: self.span(span.start(), span.end()),
         };
         let slot = match (&mut self.opening, self.open.last_mut()) {
             (Some((_, _, slot)), _) => slot,
@@ -328,7 +339,7 @@ impl EventReceiver for Builder<'_> {
             }
         };
         self.value(Node {
-            span: Span::new(span.start(), span.end()),
+            span: self.span(span.start(), span.end()),
             value,
         });
     }
@@ -346,7 +357,7 @@ mod tests {
 
     /// Whether the events took `text`; when they did, they give `toml`'s tree.
     fn taken(text: &str) -> bool {
-        match (super::parse(text), parse_whole(text)) {
+        match (super::parse(text, 0), parse_whole(text)) {
             (None, _) => false,
             (Some(read), Ok(reference)) => {
                 // Compared as printed: `nan` is not equal to itself.

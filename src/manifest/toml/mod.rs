@@ -40,7 +40,7 @@ pub(super) fn parse(text: &str) -> Result<Node, Vec<(String, Span)>> {
     {
         return Ok(root);
     }
-    events::parse(text).map_or_else(|| parse_whole(text), Ok)
+    events::parse(text, 0).map_or_else(|| parse_whole(text), Ok)
 }
 
 /// The document from pieces of about `size` bytes parsed by `workers`
@@ -52,7 +52,10 @@ fn parse_in_pieces(text: &str, size: usize, workers: usize) -> Option<Node> {
     }
     let parsed = crate::parallel::map(&pieces, workers, |&(start, end)| {
         let piece = &text[start..end];
-        let mut root = events::parse(piece).or_else(|| parse_whole(piece).ok())?;
+        if let Some(root) = events::parse(piece, start) {
+            return Some(root);
+        }
+        let mut root = parse_whole(piece).ok()?;
         if start > 0 {
             super::shift_spans(&mut root, &|span: Span| {
                 Span::new(span.start + start, span.end + start)
