@@ -5,11 +5,16 @@
 //! old package or the new one, never a mix. Files opflow did not generate are
 //! never overwritten or deleted (they are carried into the new folder as hard
 //! links); a generated file edited by hand is only replaced with `force`.
+//!
+//! Files are taken one at a time, as rendering finishes them ([`Package`]),
+//! and written straight into the temporary folder: a large package is never
+//! held in memory whole.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use crate::diagnostic::Diagnostic;
 use crate::render::{Ownership, ownership};
@@ -22,44 +27,232 @@ pub struct Changes {
     pub removed: Vec<PathBuf>,
 }
 
-/// The state of the package on disk against the rendered files.
-#[derive(Debug, Default)]
-struct Survey {
-    /// Entries of the output folder opflow must keep as they are.
-    foreign: Vec<PathBuf>,
-    /// Generated files (by relative path) and whether they were edited.
-    generated: BTreeMap<PathBuf, Ownership>,
-    /// Current contents of the files we would write, where they exist.
-    existing: BTreeMap<PathBuf, String>,
-}
-
-fn survey(dir: &Path) -> Result<Survey, IoFailure> {
-    let mut survey = Survey::default();
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(survey),
+/// The entries of the output folder before the build, by name: whether each
+/// is a regular file (a symbolic link or a folder is never opflow's).
+fn entries(dir: &Path) -> Result<BTreeMap<PathBuf, bool>, IoFailure> {
+    let mut found = BTreeMap::new();
+    let listing = match fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(found),
         Err(error) => return Err((dir.to_path_buf(), error)),
     };
-    for entry in entries {
+    for entry in listing {
         let entry = entry.map_err(at(dir))?;
-        let name = PathBuf::from(entry.file_name());
-        let path = entry.path();
         let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        let text = if is_file {
-            fs::read_to_string(&path).ok()
-        } else {
-            None
+        found.insert(PathBuf::from(entry.file_name()), is_file);
+    }
+    Ok(found)
+}
+
+/// The text of a file opflow generated, edited or not; `None` for anything
+/// else (a file of the user's, or one that cannot be read as text).
+fn generated_text(path: &Path) -> Option<(Ownership, String)> {
+    let text = fs::read_to_string(path).ok()?;
+    match ownership(&text) {
+        Ownership::Foreign => None,
+        kind => Some((kind, text)),
+    }
+}
+
+/// Writes one file; the tests pass one that fails on purpose.
+type WriteFile<'a> = dyn Fn(&Path, &str) -> io::Result<()> + Sync + 'a;
+
+/// A package being written into `dir`. [`Package::add`] takes each rendered
+/// file (from any thread): one whose text is already on disk is left alone,
+/// any other goes into the staging folder at once. [`Package::finish`] then
+/// checks what would be lost, and swaps the staging folder into place. Until
+/// it has, `dir` is untouched; a package dropped unfinished removes its
+/// staging folder.
+pub struct Package<'a> {
+    dir: PathBuf,
+    staging: PathBuf,
+    force: bool,
+    /// The folder's entries before the build.
+    found: BTreeMap<PathBuf, bool>,
+    write: Box<WriteFile<'a>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Whether the staging folder has been made.
+    staged: bool,
+    added: BTreeSet<PathBuf>,
+    written: Vec<PathBuf>,
+    unchanged: Vec<PathBuf>,
+    problems: Vec<(PathBuf, Diagnostic)>,
+    failure: Option<IoFailure>,
+}
+
+impl<'a> Package<'a> {
+    /// Start a package in `dir`; `force` replaces generated files edited by hand.
+    pub fn new(dir: &Path, force: bool) -> Result<Self, Vec<Diagnostic>> {
+        Self::with_writer(dir, force, Box::new(|path, text| fs::write(path, text)))
+    }
+
+    fn with_writer(
+        dir: &Path,
+        force: bool,
+        write: Box<WriteFile<'a>>,
+    ) -> Result<Self, Vec<Diagnostic>> {
+        let found = entries(dir).map_err(|(path, error)| vec![io_error(&path, &error)])?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            staging: staging(dir),
+            force,
+            found,
+            write,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Take one file of the package: `name` inside the folder, and its text.
+    pub fn add(&self, name: PathBuf, text: String) {
+        let path = self.dir.join(&name);
+        let problem = match self.found.get(&name) {
+            None => None,
+            Some(false) => Some(Diagnostic::ForeignFile { path }),
+            Some(true) => match generated_text(&path) {
+                None => Some(Diagnostic::ForeignFile { path }),
+                Some((_, old)) if old == text => {
+                    let mut state = self.state();
+                    state.added.insert(name.clone());
+                    state.unchanged.push(name);
+                    return;
+                }
+                Some((Ownership::Edited, _)) if !self.force => {
+                    Some(Diagnostic::EditedFile { path })
+                }
+                Some(_) => None,
+            },
         };
-        match text.as_deref().map(ownership) {
-            Some(kind @ (Ownership::Generated | Ownership::Edited)) => {
-                survey.generated.insert(name.clone(), kind);
-                survey.existing.insert(name, text.unwrap_or_default());
+        {
+            let mut state = self.state();
+            state.added.insert(name.clone());
+            if let Some(problem) = problem {
+                state.problems.push((name, problem));
+                return;
             }
-            _ => survey.foreign.push(name),
+            // After a problem or a failure the build is lost: write no more.
+            if !state.problems.is_empty() || state.failure.is_some() {
+                return;
+            }
+            if !state.staged {
+                if let Err(failure) = self.make_staging() {
+                    state.failure = Some(failure);
+                    return;
+                }
+                state.staged = true;
+            }
+        }
+        let target = self.staging.join(&name);
+        let result = (self.write)(&target, &text);
+        drop(text);
+        let mut state = self.state();
+        match result {
+            Ok(()) => state.written.push(name),
+            Err(error) => {
+                state.failure.get_or_insert((target, error));
+            }
         }
     }
-    survey.foreign.sort();
-    Ok(survey)
+
+    /// Make the staging folder beside `dir` (and `dir`'s parents).
+    fn make_staging(&self) -> Result<(), IoFailure> {
+        let parent = parent(&self.dir);
+        fs::create_dir_all(parent).map_err(at(parent))?;
+        // A staging folder left by an interrupted build holds nothing of
+        // value: every file in it is either generated or a link to a file
+        // that is still in the package.
+        if self.staging.exists() {
+            fs::remove_dir_all(&self.staging).map_err(at(&self.staging))?;
+        }
+        fs::create_dir(&self.staging).map_err(at(&self.staging))
+    }
+
+    /// Check what the new package would lose, then put it in place of the
+    /// old one. Reports every problem at once; on any, `dir` is untouched.
+    pub fn finish(self) -> Result<Changes, Vec<Diagnostic>> {
+        let mut state = std::mem::take(&mut *self.state());
+        // Still this package's to remove, should it not be swapped in.
+        self.state().staged = state.staged;
+        let mut removed = Vec::new();
+        let mut foreign = Vec::new();
+        for (name, &is_file) in &self.found {
+            if state.added.contains(name) {
+                continue;
+            }
+            let path = self.dir.join(name);
+            match generated_text(&path).filter(|_| is_file) {
+                Some((Ownership::Edited, _)) if !self.force => {
+                    state
+                        .problems
+                        .push((name.clone(), Diagnostic::EditedFile { path }));
+                }
+                Some(_) => removed.push(name.clone()),
+                None => foreign.push(name.clone()),
+            }
+        }
+        if !state.problems.is_empty() {
+            state.problems.sort_by(|a, b| a.0.cmp(&b.0));
+            return Err(state.problems.into_iter().map(|(_, p)| p).collect());
+        }
+        if let Some((path, error)) = state.failure {
+            return Err(vec![io_error(&path, &error)]);
+        }
+        state.written.sort();
+        state.unchanged.sort();
+        let changes = Changes {
+            written: state.written,
+            unchanged: state.unchanged,
+            removed,
+        };
+        if changes.written.is_empty() && changes.removed.is_empty() {
+            return Ok(changes);
+        }
+        self.swap_in(state.staged, &changes.unchanged, &foreign)
+            .map_err(|(path, error)| vec![io_error(&path, &error)])?;
+        Ok(changes)
+    }
+
+    /// Complete the staging folder with what the new package keeps of the
+    /// old (unchanged files and the user's), and swap it into place.
+    fn swap_in(
+        &self,
+        staged: bool,
+        unchanged: &[PathBuf],
+        foreign: &[PathBuf],
+    ) -> Result<(), IoFailure> {
+        if !staged {
+            self.make_staging()?;
+            self.state().staged = true;
+        }
+        for name in unchanged.iter().chain(foreign) {
+            carry(&self.dir.join(name), &self.staging.join(name))?;
+        }
+        sync_dir(&self.staging);
+        if self.dir.exists() {
+            swap(&self.staging, &self.dir).map_err(at(&self.dir))?;
+            // The staging folder now holds the old package.
+            fs::remove_dir_all(&self.staging).map_err(at(&self.staging))?;
+        } else {
+            fs::rename(&self.staging, &self.dir).map_err(at(&self.dir))?;
+        }
+        sync_dir(parent(&self.dir));
+        Ok(())
+    }
+}
+
+impl Drop for Package<'_> {
+    fn drop(&mut self) {
+        if self.state().staged && self.staging.exists() {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
 }
 
 /// Write `files` into `dir`, replacing the package that is there.
@@ -68,54 +261,11 @@ pub fn emit(
     files: &BTreeMap<PathBuf, String>,
     force: bool,
 ) -> Result<Changes, Vec<Diagnostic>> {
-    let survey = survey(dir).map_err(|(path, error)| vec![io_error(&path, &error)])?;
-    let mut problems = Vec::new();
-    for name in files.keys() {
-        if survey.foreign.contains(name) {
-            problems.push(Diagnostic::ForeignFile {
-                path: dir.join(name),
-            });
-        }
-    }
-    if !force {
-        for (name, kind) in &survey.generated {
-            let rewritten = files
-                .get(name)
-                .is_some_and(|text| survey.existing.get(name) != Some(text));
-            let removed = !files.contains_key(name);
-            if *kind == Ownership::Edited && (rewritten || removed) {
-                problems.push(Diagnostic::EditedFile {
-                    path: dir.join(name),
-                });
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-
-    let mut changes = Changes::default();
+    let package = Package::new(dir, force)?;
     for (name, text) in files {
-        if survey.existing.get(name) == Some(text) {
-            changes.unchanged.push(name.clone());
-        } else {
-            changes.written.push(name.clone());
-        }
+        package.add(name.clone(), text.clone());
     }
-    changes.removed = survey
-        .generated
-        .keys()
-        .filter(|name| !files.contains_key(*name))
-        .cloned()
-        .collect();
-    if changes.written.is_empty() && changes.removed.is_empty() {
-        return Ok(changes);
-    }
-    replace(dir, files, &survey.foreign, &mut |path, text| {
-        fs::write(path, text)
-    })
-    .map_err(|(path, error)| vec![io_error(&path, &error)])?;
-    Ok(changes)
+    package.finish()
 }
 
 fn io_error(path: &Path, error: &io::Error) -> Diagnostic {
@@ -123,6 +273,13 @@ fn io_error(path: &Path, error: &io::Error) -> Diagnostic {
         path: path.to_path_buf(),
         reason: error.to_string(),
     }
+}
+
+/// The folder `dir` is in.
+fn parent(dir: &Path) -> &Path {
+    dir.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Name of the temporary folder beside `dir`.
@@ -139,47 +296,6 @@ type IoFailure = (PathBuf, io::Error);
 /// Attach the path to an I/O error.
 fn at(path: &Path) -> impl FnOnce(io::Error) -> IoFailure + '_ {
     move |error| (path.to_path_buf(), error)
-}
-
-/// Writes one file; the tests pass one that fails on purpose.
-type WriteFile<'a> = dyn FnMut(&Path, &str) -> io::Result<()> + 'a;
-
-fn replace(
-    dir: &Path,
-    files: &BTreeMap<PathBuf, String>,
-    foreign: &[PathBuf],
-    write: &mut WriteFile<'_>,
-) -> Result<(), IoFailure> {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(at(parent))?;
-    let staging = staging(dir);
-    // A staging folder left by an interrupted build holds nothing of value:
-    // every file in it is either generated or a link to a file that is still
-    // in the package.
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(at(&staging))?;
-    }
-    fs::create_dir(&staging).map_err(at(&staging))?;
-    for (name, text) in files {
-        let path = staging.join(name);
-        write(&path, text).map_err(at(&path))?;
-    }
-    for name in foreign {
-        carry(&dir.join(name), &staging.join(name))?;
-    }
-    sync_dir(&staging);
-    if dir.exists() {
-        swap(&staging, dir).map_err(at(dir))?;
-        // `staging` now holds the old package.
-        fs::remove_dir_all(&staging).map_err(at(&staging))?;
-    } else {
-        fs::rename(&staging, dir).map_err(at(dir))?;
-    }
-    sync_dir(parent);
-    Ok(())
 }
 
 /// Bring a foreign file or folder into the new package unchanged: hard links
@@ -237,20 +353,26 @@ fn sync_dir(dir: &Path) {
 
 /// `--check`: what would change, as a unified diff (empty when up to date).
 pub fn diff(dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<String, Vec<Diagnostic>> {
-    let survey = survey(dir).map_err(|(path, error)| vec![io_error(&path, &error)])?;
+    let found = entries(dir).map_err(|(path, error)| vec![io_error(&path, &error)])?;
+    let old_text = |name: &Path| {
+        found
+            .get(name)
+            .is_some_and(|&is_file| is_file)
+            .then(|| generated_text(&dir.join(name)))
+            .flatten()
+            .map(|(_, text)| text)
+    };
     let mut out = String::new();
     for (name, text) in files {
-        let old = survey.existing.get(name).map_or("", String::as_str);
-        if old != text {
-            out.push_str(&unified(&dir.join(name), old, text));
+        let old = old_text(name).unwrap_or_default();
+        if &old != text {
+            out.push_str(&unified(&dir.join(name), &old, text));
         }
     }
-    for name in survey
-        .generated
-        .keys()
-        .filter(|name| !files.contains_key(*name))
-    {
-        out.push_str(&unified(&dir.join(name), &survey.existing[name], ""));
+    for name in found.keys().filter(|name| !files.contains_key(*name)) {
+        if let Some(old) = old_text(name) {
+            out.push_str(&unified(&dir.join(name), &old, ""));
+        }
     }
     Ok(out)
 }
@@ -379,6 +501,7 @@ mod tests {
             matches!(&problems[..], [Diagnostic::EditedFile { path }] if path.ends_with("a.py"))
         );
         assert_eq!(read(&dir, "a.py"), edited, "refused, so nothing changed");
+        assert!(!staging(&dir).exists(), "and nothing is left beside it");
         assert_eq!(
             read(&dir, "b.py"),
             package(&[("b.py", "b = 1\n")])[Path::new("b.py")]
@@ -407,17 +530,22 @@ mod tests {
             ("c.py", "c = 2\n"),
         ]);
         for fail_at in 0..new.len() {
-            let mut written = 0;
-            let mut failing = |path: &Path, text: &str| {
-                if written == fail_at {
+            let written = std::sync::atomic::AtomicUsize::new(0);
+            let failing = |path: &Path, text: &str| {
+                if written.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == fail_at {
                     return Err(io::Error::other("disk full"));
                 }
-                written += 1;
                 fs::write(path, text)
             };
-            let error =
-                replace(&dir, &new, &[PathBuf::from("mine.txt")], &mut failing).unwrap_err();
-            assert_eq!(error.1.to_string(), "disk full");
+            let package = Package::with_writer(&dir, false, Box::new(failing)).unwrap();
+            for (name, text) in &new {
+                package.add(name.clone(), text.clone());
+            }
+            let problems = package.finish().unwrap_err();
+            assert!(
+                matches!(&problems[..], [Diagnostic::WriteFailed { reason, .. }] if reason == "disk full"),
+                "{problems:?}"
+            );
             for (name, text) in &old {
                 assert_eq!(
                     &fs::read_to_string(dir.join(name)).unwrap(),
@@ -426,7 +554,10 @@ mod tests {
                 );
             }
             assert_eq!(read(&dir, "mine.txt"), "keep");
+            assert!(!staging(&dir).exists(), "the staging folder is cleared");
         }
+        // A staging folder an interrupted build left behind is cleared.
+        fs::create_dir_all(staging(&dir).join("half")).unwrap();
         // The next build clears what the failed one left behind.
         emit(&dir, &new, false).unwrap();
         assert_eq!(read(&dir, "c.py"), new[Path::new("c.py")]);

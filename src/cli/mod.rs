@@ -503,28 +503,41 @@ fn init(dir: Option<&Path>, out: &mut dyn Write) -> u8 {
     0
 }
 
-/// The package's folder (`--out`, else `[project] output` beside the
-/// manifest) and its rendered files.
-fn rendered(
-    compiled: &Compiled,
-    out_dir: Option<&Path>,
-) -> (PathBuf, std::collections::BTreeMap<PathBuf, String>) {
-    let source = &compiled.source.path;
-    let manifest_name = source.file_name().map_or_else(
-        || "operations.toml".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let files = crate::render::render(&compiled.graph, &manifest_name);
-    let dir = out_dir.map_or_else(
+/// The package's folder: `--out`, else `[project] output` beside the manifest.
+fn package_dir(compiled: &Compiled, out_dir: Option<&Path>) -> PathBuf {
+    out_dir.map_or_else(
         || {
-            source
+            compiled
+                .source
+                .path
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join(&compiled.graph.manifest.project.output)
         },
         Path::to_path_buf,
-    );
-    (dir, files)
+    )
+}
+
+/// The manifest's file name, as the generated files' headers give it.
+fn manifest_name(compiled: &Compiled) -> String {
+    compiled.source.path.file_name().map_or_else(
+        || "operations.toml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Render the package into `dir`, each file written as soon as it is
+/// rendered (see [`crate::emit::Package`]).
+fn write_package(
+    compiled: &Compiled,
+    dir: &Path,
+    force: bool,
+) -> Result<crate::emit::Changes, Vec<Diagnostic>> {
+    let package = crate::emit::Package::new(dir, force)?;
+    crate::render::render_each(&compiled.graph, &manifest_name(compiled), &|name, text| {
+        package.add(name, text);
+    });
+    package.finish()
 }
 
 /// `opflow build`: render, then write (or, with `check`, compare).
@@ -535,13 +548,14 @@ fn build(
     force: bool,
     out: &mut dyn Write,
 ) -> u8 {
-    let (dir, files) = rendered(compiled, out_dir);
+    let dir = package_dir(compiled, out_dir);
     let shown = display_path(&dir);
     let failure = |diagnostics| Failure {
         source: None,
         diagnostics,
     };
     if check {
+        let files = crate::render::render(&compiled.graph, &manifest_name(compiled));
         return match crate::emit::diff(&dir, &files) {
             Ok(diff) if diff.is_empty() => {
                 note!("ok: {shown} is up to date");
@@ -558,16 +572,11 @@ fn build(
             }
         };
     }
-    let bytes: usize = files.values().map(String::len).sum();
-    if bytes > 4 << 20 {
-        note!(
-            "opflow: writing {} files ({} MB) for {} operations…",
-            files.len(),
-            bytes >> 20,
-            compiled.graph.manifest.operations.len()
-        );
+    let operations = compiled.graph.manifest.operations.len();
+    if operations >= 10_000 {
+        note!("opflow: writing the package of {operations} operations to {shown}…");
     }
-    match crate::emit::emit(&dir, &files, force) {
+    match write_package(compiled, &dir, force) {
         Ok(changes) => {
             note!(
                 "wrote {} file{} to {shown} ({} unchanged, {} removed)",

@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use super::{display_path, rendered, report};
+use super::{display_path, package_dir, report, write_package};
 use crate::diagnostic::{Diagnostic, Style};
 use crate::graph::Flow;
 use crate::manifest::raw::TaskRunner;
@@ -26,8 +26,8 @@ fn fail(diagnostics: Vec<Diagnostic>, out: &mut dyn Write, code: u8) -> u8 {
 
 /// Build the package when it is stale (writing nothing when it is not).
 fn build_if_stale(compiled: &Compiled, out: &mut dyn Write) -> Result<std::path::PathBuf, u8> {
-    let (dir, files) = rendered(compiled, None);
-    match crate::emit::emit(&dir, &files, false) {
+    let dir = package_dir(compiled, None);
+    match write_package(compiled, &dir, false) {
         Ok(changes) => {
             if !changes.written.is_empty() || !changes.removed.is_empty() {
                 super::note!(

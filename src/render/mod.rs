@@ -11,6 +11,7 @@ pub mod python;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 
 use askama::Template;
 use sha2::{Digest, Sha256};
@@ -106,6 +107,20 @@ pub fn function_name(flow: &str) -> String {
 
 /// Render the package. `manifest` is the manifest's file name, for headers.
 pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
+    let files = Mutex::new(BTreeMap::new());
+    render_each(graph, manifest, &|name, text| {
+        files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, text);
+    });
+    files.into_inner().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Render the package, handing each file to `sink` as soon as it is done
+/// (from the thread that rendered it), so the caller can write it and let
+/// it go: a large package is never in memory whole.
+pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, String) + Sync)) {
     // Threads pay off from a few thousand operations on.
     let ops: usize = graph.flows.iter().map(|f| f.operations.len()).sum();
     let workers = if ops < 2_000 {
@@ -113,8 +128,7 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
     } else {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     };
-    let mut files: BTreeMap<PathBuf, String> =
-        flow_modules(graph, manifest, workers).into_iter().collect();
+    flow_modules(graph, manifest, workers, sink);
     let package = package_name(&graph.manifest.project.output);
     let init = InitTemplate {
         manifest,
@@ -130,13 +144,13 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
             })
             .collect(),
     };
-    files.insert(PathBuf::from("__init__.py"), file(manifest, &init, 0));
+    sink(PathBuf::from("__init__.py"), file(manifest, &init, 0));
     let main = MainTemplate { package: &package };
-    files.insert(PathBuf::from("__main__.py"), file(manifest, &main, 0));
+    sink(PathBuf::from("__main__.py"), file(manifest, &main, 0));
     let path = PathTemplate {
         python_path: python_path(graph),
     };
-    files.insert(PathBuf::from("_path.py"), file(manifest, &path, 0));
+    sink(PathBuf::from("_path.py"), file(manifest, &path, 0));
     let output = graph.manifest.project.output.trim_end_matches('/');
     let deployments = PrefectTemplate {
         project: yaml_string(&graph.manifest.project.name),
@@ -165,27 +179,30 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
             })
             .collect(),
     };
-    files.insert(
+    sink(
         PathBuf::from("prefect.yaml"),
         file(manifest, &deployments, 0),
     );
-    files
 }
 
 /// One module per flow, rendered on every core: flows are independent, and
 /// on large manifests rendering them is most of `opflow build`. The largest
 /// start first (the root flow `all` alone is as large as all the others
 /// together).
-fn flow_modules(graph: &FlowGraph, manifest: &str, workers: usize) -> Vec<(PathBuf, String)> {
-    let render_one = |flow: &crate::graph::Flow| {
-        (
-            PathBuf::from(format!("{}.py", module_name(&flow.name))),
-            flow::module(graph, flow, manifest),
-        )
-    };
+fn flow_modules(
+    graph: &FlowGraph,
+    manifest: &str,
+    workers: usize,
+    sink: &(dyn Fn(PathBuf, String) + Sync),
+) {
     let mut order: Vec<&crate::graph::Flow> = graph.flows.iter().collect();
     order.sort_by_key(|flow| std::cmp::Reverse(flow.operations.len()));
-    crate::parallel::map(&order, workers, |flow| render_one(flow))
+    crate::parallel::map(&order, workers, |flow| {
+        sink(
+            PathBuf::from(format!("{}.py", module_name(&flow.name))),
+            flow::module(graph, flow, manifest),
+        );
+    });
 }
 
 /// The generated package's import name: the output folder's last component.
@@ -339,9 +356,16 @@ mod tests {
         let compiled = crate::compile_source(source, Format::Toml).expect("compiles");
         let graph = &compiled.graph;
         assert!(graph.flows.len() >= 5, "{}", graph.flows.len());
-        let one: BTreeMap<_, _> = flow_modules(graph, "m.toml", 1).into_iter().collect();
+        let modules = |workers| {
+            let files = Mutex::new(BTreeMap::new());
+            flow_modules(graph, "m.toml", workers, &|name, text| {
+                files.lock().unwrap().insert(name, text);
+            });
+            files.into_inner().unwrap()
+        };
+        let one = modules(1);
         for workers in [2, 3, 8] {
-            let many: BTreeMap<_, _> = flow_modules(graph, "m.toml", workers).into_iter().collect();
+            let many = modules(workers);
             assert_eq!(one, many, "{workers} workers");
         }
         assert_eq!(one.len(), graph.flows.len());
