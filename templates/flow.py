@@ -1,7 +1,7 @@
 """{{ docstring }}"""
 
 {{ imports }}{{ helpers }}
-{% for t in tasks %}
+{% for t in body.tasks() %}
 {{ t.var }} = task(
 {%- if t.in_process %}
     _in_process({{ t.callable }}{{ t.rest }}),
@@ -31,7 +31,7 @@ def {{ function }}(
 ) -> {{ returns }}:
 {%- endif %}
     """{{ flow_docstring }}"""
-{%- for stage in stages %}
+{%- for stage in body.stages() %}
     # Stage {{ loop.index }}
 {%- for submit in stage %}
 {%- if submit.args.is_empty() %}
@@ -47,7 +47,7 @@ def {{ function }}(
 {%- endfor %}
     return {{ outcome }}(
         {
-{%- for (name, var) in futures %}
+{%- for (name, var) in body.futures() %}
             {{ name }}: {{ var }},
 {%- endfor %}
         },

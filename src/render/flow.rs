@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 use askama::Template;
 use foldhash::HashMap;
@@ -24,15 +25,14 @@ struct FlowTemplate<'a> {
     imports: String,
     /// Helper functions the tasks need at import time, with the blank lines before them.
     helpers: String,
-    tasks: Vec<TaskDef<'a>>,
+    /// Tasks, submits and futures, one or more per operation.
+    body: Body<'a>,
     flow_args: Vec<String>,
     function: String,
     params: Vec<String>,
     returns: String,
     flow_docstring: String,
-    stages: Vec<Vec<Submit<'a>>>,
-    outcome: String,
-    futures: Vec<(Quoted<'a>, &'a str)>,
+    outcome: Rc<str>,
     sinks: Vec<String>,
 }
 
@@ -53,7 +53,29 @@ struct TaskDef<'a> {
 struct Submit<'a> {
     var: &'a str,
     target: &'a str,
-    args: Vec<String>,
+    args: Vec<Arg<'a>>,
+}
+
+/// One argument of a `.submit(...)`, written where it is displayed.
+enum Arg<'a> {
+    /// `name=value`.
+    Bind(&'a str, &'a str),
+    Text(&'a str),
+    Owned(String),
+}
+
+impl std::fmt::Display for Arg<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Arg::Bind(name, value) => {
+                f.write_str(name)?;
+                f.write_char('=')?;
+                f.write_str(value)
+            }
+            Arg::Text(text) => f.write_str(text),
+            Arg::Owned(text) => f.write_str(text),
+        }
+    }
 }
 
 /// A Python string literal of the text, written where it is displayed.
@@ -135,7 +157,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     // first`, each under the name it claims; and each operation's, by its
     // position in the flow.
     let mut callables: HashMap<(&str, &str), usize> = HashMap::default();
-    let mut bindings: Vec<String> = Vec::new();
+    let mut bindings: Vec<Rc<str>> = Vec::new();
     let mut callable_of: Vec<usize> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
         let call = &ops[op].call;
@@ -151,18 +173,18 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     }
     let imported: BTreeMap<(&str, &str), &str> = callables
         .iter()
-        .map(|(&key, &index)| (key, bindings[index].as_str()))
+        .map(|(&key, &index)| (key, &*bindings[index]))
         .collect();
 
     // Each operation's task and future, by its position in the flow.
     let position = flow.positions();
-    let mut task_vars: Vec<String> = Vec::with_capacity(flow.operations.len());
+    let mut task_vars: Vec<Rc<str>> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
         let mut var = python::ident(&ops[op].name);
         var.push_str("_task");
         task_vars.push(names.claim_owned(var));
     }
-    let future_vars: Vec<String> = flow
+    let future_vars: Vec<Rc<str>> = flow
         .operations
         .iter()
         .map(|&op| names.claim_owned(python::ident(&ops[op].name)))
@@ -172,68 +194,18 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     let mut uses_timedelta = false;
     let mut policies = BTreeSet::new();
     let mut in_process = false;
-    let mut tasks = Vec::with_capacity(flow.operations.len());
-    for ((&op, var), &callable) in flow.operations.iter().zip(&task_vars).zip(&callable_of) {
+    for &op in &flow.operations {
         let operation = &ops[op];
-        let first = first_segment(&operation.call.qualname);
-        let in_own_process =
-            operation.settings.executor == Some(Executor::Process) && !operation.is_async;
-        in_process |= in_own_process;
-        let mut args = Vec::new();
-        if let Some(doc) = &operation.doc {
-            args.push(format!("description={}", python::string(doc.trim())));
-        }
-        let settings = &operation.settings;
-        if let Some(retries) = settings.retries {
-            args.push(format!("retries={retries}"));
-        }
-        if let Some(delay) = settings.retry_delay_seconds {
-            args.push(format!("retry_delay_seconds={}", number(delay)));
-        }
-        if let Some(timeout) = settings.timeout_seconds {
-            args.push(format!("timeout_seconds={}", number(timeout)));
-        }
-        if let Some(cache) = settings.cache {
-            let policy = match cache {
-                Cache::None => "NO_CACHE",
-                Cache::Inputs => "INPUTS",
-                Cache::TaskSource => "TASK_SOURCE",
-                Cache::Default => "DEFAULT",
-            };
-            policies.insert(policy);
-            args.push(format!("cache_policy={policy}"));
-        }
-        if let Some(expiration) = settings.cache_expiration_seconds {
-            uses_timedelta = true;
-            args.push(format!(
-                "cache_expiration=timedelta(seconds={})",
-                number(expiration)
-            ));
-        }
-        if !settings.tags.is_empty() {
-            let tags: Vec<Literal> = settings
-                .tags
-                .iter()
-                .map(|t| Literal::Str(t.clone()))
-                .collect();
-            args.push(format!(
-                "tags={}",
-                expression(&Literal::List(tags), 4, 4 + "tags=".len(), 1)
-            ));
-        }
-        tasks.push(TaskDef {
-            var,
-            callable: &bindings[callable],
-            rest: &operation.call.qualname[first.len()..],
-            in_process: in_own_process,
-            name: Quoted(operation.name.as_str().into()),
-            args,
-        });
+        in_process |= runs_in_process(operation);
+        uses_timedelta |= operation.settings.cache_expiration_seconds.is_some();
+        policies.extend(operation.settings.cache.map(cache_policy));
     }
 
     // Named outputs the flow's operations use, each picked from its
-    // producer's result by a task of its own, named `producer.output`.
-    let mut used_outputs: Vec<(usize, usize)> = Vec::new();
+    // producer's result by a task of its own, named `producer.output`: by
+    // the producer's position in the flow, then the output's.
+    let mut used_outputs: Vec<(usize, usize, usize)> = Vec::new();
+    let mut seen = foldhash::HashSet::default();
     for &op in &flow.operations {
         for param in &ops[op].params {
             if let Binding::Operation {
@@ -246,71 +218,35 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
                     .iter()
                     .position(|(name, _)| name == output)
                     .unwrap_or(0);
-                if !used_outputs.contains(&(*up, index)) {
-                    used_outputs.push((*up, index));
+                if seen.insert((*up, index)) {
+                    used_outputs.push((position[up], *up, index));
                 }
             }
         }
     }
-    used_outputs.sort_by_key(|&(up, index)| (position[&up], index));
-    let mut output_vars: BTreeMap<(usize, String), String> = BTreeMap::new();
-    let mut output_tasks: BTreeMap<(usize, String), String> = BTreeMap::new();
-    for &(up, index) in &used_outputs {
+    used_outputs.sort_unstable();
+    let mut output_vars: BTreeMap<(usize, String), Rc<str>> = BTreeMap::new();
+    let mut output_tasks: BTreeMap<(usize, String), Rc<str>> = BTreeMap::new();
+    for &(_, up, index) in &used_outputs {
         let output = &ops[up].outputs[index].0;
         let base = format!("{}_{output}", python::ident(&ops[up].name));
         output_tasks.insert((up, output.clone()), names.claim(&format!("{base}_task")));
         output_vars.insert((up, output.clone()), names.claim(&base));
     }
-    for &(up, index) in &used_outputs {
-        let output = &ops[up].outputs[index].0;
-        tasks.push(TaskDef {
-            var: &output_tasks[&(up, output.clone())],
-            callable: "_pick",
-            rest: "",
-            in_process: false,
-            name: Quoted(format!("{}.{output}", ops[up].name).into()),
-            args: Vec::new(),
-        });
-    }
-
-    let vars = Vars {
-        position: &position,
-        futures: &future_vars,
-        outputs: &output_vars,
+    let body = Body {
+        ops,
+        flow,
+        callables: &bindings,
+        callable_of: &callable_of,
+        task_vars: &task_vars,
+        used_outputs: &used_outputs,
+        output_tasks: &output_tasks,
+        vars: Vars {
+            position: &position,
+            futures: &future_vars,
+            outputs: &output_vars,
+        },
     };
-    let mut stages = Vec::with_capacity(flow.stages.len());
-    let mut futures: Vec<(Quoted<'_>, &str)> = Vec::with_capacity(flow.operations.len());
-    for stage in &flow.stages {
-        let mut submits = Vec::with_capacity(stage.len());
-        for &op in stage {
-            let operation = &ops[op];
-            let at = position[&op];
-            submits.push(Submit {
-                var: &future_vars[at],
-                target: &task_vars[at],
-                args: submit_args(operation, &vars),
-            });
-            futures.push((Quoted(operation.name.as_str().into()), &future_vars[at]));
-            for &(up, index) in used_outputs.iter().filter(|(up, _)| *up == op) {
-                let output = &ops[up].outputs[index].0;
-                let key = (up, output.clone());
-                submits.push(Submit {
-                    var: &output_vars[&key],
-                    target: &output_tasks[&key],
-                    args: vec![
-                        future_vars[at].clone(),
-                        python::string(output),
-                        index.to_string(),
-                    ],
-                });
-                futures.push((
-                    Quoted(format!("{}.{output}", operation.name).into()),
-                    &output_vars[&key],
-                ));
-            }
-        }
-        stages.push(submits);
-    }
 
     // Flow parameters: required ones first (Python's rule), each in the
     // order its operations run.
@@ -399,7 +335,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
             Some(first) if first.starts_with("def ") => format!("\n\n\n{}", helpers.join("\n\n")),
             Some(_) => format!("\n\n{}", helpers.join("\n\n")),
         },
-        tasks,
+        body,
         flow_args,
         function: function_name(&flow.name),
         params,
@@ -410,9 +346,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
         )
         .replace('\n', "\n    ")
         .replace("\n    \n", "\n\n"),
-        stages,
         outcome,
-        futures,
         sinks: flow
             .sinks
             .iter()
@@ -424,42 +358,225 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     file(manifest, &template, 4096 + 400 * flow.operations.len())
 }
 
+/// What the template writes once or more per operation (a task, a submit,
+/// a future), made as it is written: the root flow of a large manifest has
+/// one of each per operation, and building them all first would more than
+/// double what rendering the module holds.
+struct Body<'a> {
+    ops: &'a [Operation],
+    flow: &'a Flow,
+    /// The imported callables, and each operation's, by position.
+    callables: &'a [Rc<str>],
+    callable_of: &'a [usize],
+    /// Each operation's task, by position.
+    task_vars: &'a [Rc<str>],
+    /// Named outputs used: producer's position, producer, output index.
+    used_outputs: &'a [(usize, usize, usize)],
+    /// The tasks that pick named outputs, by producer and output.
+    output_tasks: &'a BTreeMap<(usize, String), Rc<str>>,
+    vars: Vars<'a>,
+}
+
+impl<'a> Body<'a> {
+    /// `var = task(...)`: one per operation, then one per named output used.
+    fn tasks(&self) -> impl Iterator<Item = TaskDef<'a>> + use<'a> {
+        let Self {
+            ops,
+            callables,
+            output_tasks,
+            ..
+        } = *self;
+        let per_operation = self
+            .flow
+            .operations
+            .iter()
+            .zip(self.task_vars)
+            .zip(self.callable_of)
+            .map(move |((&op, var), &callable)| {
+                let operation = &ops[op];
+                let first = first_segment(&operation.call.qualname);
+                TaskDef {
+                    var,
+                    callable: &callables[callable],
+                    rest: &operation.call.qualname[first.len()..],
+                    in_process: runs_in_process(operation),
+                    name: Quoted(operation.name.as_str().into()),
+                    args: settings_args(operation),
+                }
+            });
+        let picks = self.used_outputs.iter().map(move |&(_, up, index)| {
+            let output = &ops[up].outputs[index].0;
+            TaskDef {
+                var: &output_tasks[&(up, output.clone())],
+                callable: "_pick",
+                rest: "",
+                in_process: false,
+                name: Quoted(format!("{}.{output}", ops[up].name).into()),
+                args: Vec::new(),
+            }
+        });
+        per_operation.chain(picks)
+    }
+
+    /// The submits of each stage: an operation's, then one per named output
+    /// of it that is used.
+    fn stages(&self) -> impl Iterator<Item = impl Iterator<Item = Submit<'a>>> + use<'_, 'a> {
+        self.flow.stages.iter().map(move |stage| {
+            stage.iter().flat_map(move |op| {
+                let at = self.vars.position[op];
+                let operation = &self.ops[*op];
+                let submit = Submit {
+                    var: &self.vars.futures[at],
+                    target: &self.task_vars[at],
+                    args: submit_args(operation, &self.vars),
+                };
+                let futures = self.vars.futures;
+                let picks = self
+                    .picks(at)
+                    .map(move |(output, index, var, target)| Submit {
+                        var,
+                        target,
+                        args: vec![
+                            Arg::Text(&futures[at]),
+                            Arg::Owned(python::string(output)),
+                            Arg::Owned(index.to_string()),
+                        ],
+                    });
+                std::iter::once(submit).chain(picks)
+            })
+        })
+    }
+
+    /// Every future of the flow, by name, in the order they are submitted.
+    fn futures(&self) -> impl Iterator<Item = (Quoted<'a>, &'a str)> + use<'_, 'a> {
+        self.flow.stages.iter().flatten().flat_map(move |op| {
+            let at = self.vars.position[op];
+            let name = &self.ops[*op].name;
+            let picks = self
+                .picks(at)
+                .map(move |(output, _, var, _)| (Quoted(format!("{name}.{output}").into()), var));
+            std::iter::once((Quoted(name.as_str().into()), &*self.vars.futures[at])).chain(picks)
+        })
+    }
+
+    /// The named outputs used of the operation at `at`: each output's name,
+    /// index, future and task.
+    fn picks(
+        &self,
+        at: usize,
+    ) -> impl Iterator<Item = (&'a str, usize, &'a str, &'a str)> + use<'a> {
+        let Self {
+            ops,
+            used_outputs,
+            output_tasks,
+            ..
+        } = *self;
+        let outputs = self.vars.outputs;
+        let start = used_outputs.partition_point(|&(position, ..)| position < at);
+        used_outputs[start..]
+            .iter()
+            .take_while(move |&&(position, ..)| position == at)
+            .map(move |&(_, up, index)| {
+                let output = &ops[up].outputs[index].0;
+                let key = (up, output.clone());
+                (
+                    output.as_str(),
+                    index,
+                    &*outputs[&key],
+                    &*output_tasks[&key],
+                )
+            })
+    }
+}
+
+/// Whether an operation's task runs its callable in a process of its own.
+fn runs_in_process(operation: &Operation) -> bool {
+    operation.settings.executor == Some(Executor::Process) && !operation.is_async
+}
+
+/// The name of a cache policy in the generated module.
+const fn cache_policy(cache: Cache) -> &'static str {
+    match cache {
+        Cache::None => "NO_CACHE",
+        Cache::Inputs => "INPUTS",
+        Cache::TaskSource => "TASK_SOURCE",
+        Cache::Default => "DEFAULT",
+    }
+}
+
+/// An operation's task settings, as `key=value`.
+fn settings_args(operation: &Operation) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(doc) = &operation.doc {
+        args.push(format!("description={}", python::string(doc.trim())));
+    }
+    let settings = &operation.settings;
+    if let Some(retries) = settings.retries {
+        args.push(format!("retries={retries}"));
+    }
+    if let Some(delay) = settings.retry_delay_seconds {
+        args.push(format!("retry_delay_seconds={}", number(delay)));
+    }
+    if let Some(timeout) = settings.timeout_seconds {
+        args.push(format!("timeout_seconds={}", number(timeout)));
+    }
+    if let Some(cache) = settings.cache {
+        args.push(format!("cache_policy={}", cache_policy(cache)));
+    }
+    if let Some(expiration) = settings.cache_expiration_seconds {
+        args.push(format!(
+            "cache_expiration=timedelta(seconds={})",
+            number(expiration)
+        ));
+    }
+    if !settings.tags.is_empty() {
+        let tags: Vec<Literal> = settings
+            .tags
+            .iter()
+            .map(|t| Literal::Str(t.clone()))
+            .collect();
+        args.push(format!(
+            "tags={}",
+            expression(&Literal::List(tags), 4, 4 + "tags=".len(), 1)
+        ));
+    }
+    args
+}
+
 /// The names a flow's submits refer to.
+#[derive(Clone, Copy)]
 struct Vars<'a> {
     /// Each operation's position in the flow.
     position: &'a HashMap<usize, usize>,
     /// Each operation's future, by position.
-    futures: &'a [String],
+    futures: &'a [Rc<str>],
     /// Futures of named outputs, by producer and output.
-    outputs: &'a BTreeMap<(usize, String), String>,
+    outputs: &'a BTreeMap<(usize, String), Rc<str>>,
 }
 
-fn submit_args(operation: &Operation, vars: &Vars<'_>) -> Vec<String> {
-    let mut args: Vec<String> = operation
-        .params
-        .iter()
-        .map(|param| {
-            let value = match &param.binding {
-                Binding::Operation { op, output: None } => &vars.futures[vars.position[op]],
-                Binding::Operation {
-                    op,
-                    output: Some(output),
-                } => &vars.outputs[&(*op, output.clone())],
-                Binding::FlowParam { name } => name,
-            };
-            format!("{}={value}", param.name)
-        })
-        .collect();
+fn submit_args<'a>(operation: &'a Operation, vars: &Vars<'a>) -> Vec<Arg<'a>> {
+    let mut args: Vec<Arg<'a>> = Vec::with_capacity(operation.params.len() + 1);
+    for param in &operation.params {
+        let value: &str = match &param.binding {
+            Binding::Operation { op, output: None } => &vars.futures[vars.position[op]],
+            Binding::Operation {
+                op,
+                output: Some(output),
+            } => &vars.outputs[&(*op, output.clone())],
+            Binding::FlowParam { name } => name,
+        };
+        args.push(Arg::Bind(&param.name, value));
+    }
     if !operation.after.is_empty() {
         let mut after: Vec<usize> = operation.after.iter().map(|op| vars.position[op]).collect();
         after.sort_unstable();
-        let vars: Vec<&str> = after.iter().map(|&at| vars.futures[at].as_str()).collect();
+        let vars: Vec<&str> = after.iter().map(|&at| &*vars.futures[at]).collect();
         let inline = format!("wait_for=[{}]", vars.join(", "));
         if 8 + inline.len() < LINE {
-            args.push(inline);
+            args.push(Arg::Owned(inline));
         } else {
             let items: String = vars.iter().map(|v| format!("            {v},\n")).collect();
-            args.push(format!("wait_for=[\n{items}        ]"));
+            args.push(Arg::Owned(format!("wait_for=[\n{items}        ]")));
         }
     }
     args

@@ -4,6 +4,7 @@
 
 use foldhash::HashSet;
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 use crate::resolve::Literal;
 
@@ -166,41 +167,49 @@ pub fn needs_math(value: &Literal) -> bool {
 }
 
 /// Identifiers in one Python namespace: each name claimed once; a name
-/// already taken gets the first free `_2`, `_3`, … suffix.
+/// already taken gets the first free `_2`, `_3`, … suffix. A claimed name is
+/// shared with the table, not copied: the root flow of a large manifest
+/// claims two per operation.
 #[derive(Debug, Default)]
 pub struct Names {
-    used: HashSet<String>,
+    used: HashSet<Rc<str>>,
 }
 
 impl Names {
     /// Reserve a name exactly (a parameter, an import that cannot move).
     pub fn reserve(&mut self, name: &str) {
-        self.used.insert(name.to_owned());
+        self.used.insert(name.into());
     }
 
     /// Claim `base`, or the first free variant of it.
-    pub fn claim(&mut self, base: &str) -> String {
-        if !self.used.contains(base) {
-            self.used.insert(base.to_owned());
-            return base.to_owned();
+    pub fn claim(&mut self, base: &str) -> Rc<str> {
+        if self.used.contains(base) {
+            return self.claim_variant(base);
         }
-        let mut n = 2;
-        let mut candidate = format!("{base}_{n}");
-        while self.used.contains(&candidate) {
-            n += 1;
-            candidate = format!("{base}_{n}");
-        }
-        self.used.insert(candidate.clone());
-        candidate
+        self.take(base.into())
     }
 
     /// [`Names::claim`], for a base the caller no longer needs.
-    pub fn claim_owned(&mut self, base: String) -> String {
-        if self.used.contains(&base) {
-            return self.claim(&base);
+    pub fn claim_owned(&mut self, base: String) -> Rc<str> {
+        if self.used.contains(base.as_str()) {
+            return self.claim_variant(&base);
         }
-        self.used.insert(base.clone());
-        base
+        self.take(base.into())
+    }
+
+    fn claim_variant(&mut self, base: &str) -> Rc<str> {
+        let mut n = 2;
+        let mut candidate = format!("{base}_{n}");
+        while self.used.contains(candidate.as_str()) {
+            n += 1;
+            candidate = format!("{base}_{n}");
+        }
+        self.take(candidate.into())
+    }
+
+    fn take(&mut self, name: Rc<str>) -> Rc<str> {
+        self.used.insert(Rc::clone(&name));
+        name
     }
 }
 
@@ -273,8 +282,9 @@ mod tests {
     fn names_get_suffixes_when_taken() {
         let mut names = Names::default();
         names.reserve("merge");
-        assert_eq!(names.claim("merge"), "merge_2");
-        assert_eq!(names.claim("merge"), "merge_3");
-        assert_eq!(names.claim("fetch"), "fetch");
+        assert_eq!(&*names.claim("merge"), "merge_2");
+        assert_eq!(&*names.claim("merge"), "merge_3");
+        assert_eq!(&*names.claim("fetch"), "fetch");
+        assert_eq!(&*names.claim_owned("fetch".to_owned()), "fetch_2");
     }
 }
