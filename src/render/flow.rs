@@ -1,6 +1,7 @@
 //! One flow's module: imports, a task per operation, the `@flow` that
 //! submits them in topological order, and the helpers it needs.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::rc::Rc;
@@ -121,7 +122,8 @@ const FIXED: &[&str] = &[
 /// The module of `flow`: its tasks and its flow function, as a generated file.
 pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     let ops = &graph.manifest.operations;
-    let mut names = Names::default();
+    // Two names per operation (its task and its future), and a few more.
+    let mut names = Names::with_capacity(2 * flow.operations.len() + FIXED.len() + 16);
 
     // Names that cannot move: flow parameters (the flow's API), the module
     // roots of type annotations, typing names, and the module's own imports.
@@ -171,7 +173,8 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
         }
         callable_of.push(index);
     }
-    let imported: BTreeMap<(&str, &str), &str> = callables
+    // In no order: isort's is made when the imports are written.
+    let imported: Vec<((&str, &str), &str)> = callables
         .iter()
         .map(|(&key, &index)| (key, &*bindings[index]))
         .collect();
@@ -658,7 +661,8 @@ fn expression(value: &Literal, indent: usize, used: usize, tail: usize) -> Strin
 struct Imports<'a> {
     modules: &'a BTreeSet<String>,
     typing: &'a BTreeSet<String>,
-    imported: &'a BTreeMap<(&'a str, &'a str), &'a str>,
+    /// The callables: (module, name) and the name each is bound to, in no order.
+    imported: &'a [((&'a str, &'a str), &'a str)],
     policies: &'a BTreeSet<&'static str>,
     runner: &'static str,
     uses_math: bool,
@@ -679,131 +683,178 @@ fn imports(i: &Imports<'_>) -> String {
         standard.plain("functools");
         standard.plain("multiprocessing");
         standard.plain("threading");
-        standard.from("collections.abc", "Callable");
-        standard.from("concurrent.futures", "ProcessPoolExecutor");
+        standard.from("collections.abc", "Callable".into());
+        standard.from("concurrent.futures", "ProcessPoolExecutor".into());
     }
     if i.uses_math {
         standard.plain("math");
     }
     if i.uses_output {
-        standard.from("collections.abc", "Mapping");
+        standard.from("collections.abc", "Mapping".into());
     }
     if i.uses_timedelta {
-        standard.from("datetime", "timedelta");
+        standard.from("datetime", "timedelta".into());
     }
     for name in i.typing {
-        standard.from("typing", name);
+        standard.from("typing", name.as_str().into());
     }
 
     let mut third = Section::default();
-    third.from("prefect", "flow");
-    third.from("prefect", "task");
+    third.from("prefect", "flow".into());
+    third.from("prefect", "task".into());
     for policy in i.policies {
-        third.from("prefect.cache_policies", policy);
+        third.from("prefect.cache_policies", (*policy).into());
     }
-    third.from("prefect.futures", "PrefectFuture");
-    third.from("prefect.futures", "wait");
+    third.from("prefect.futures", "PrefectFuture".into());
+    third.from("prefect.futures", "wait".into());
     match i.runner {
-        "DaskTaskRunner" => third.from("prefect_dask", "DaskTaskRunner"),
-        "RayTaskRunner" => third.from("prefect_ray", "RayTaskRunner"),
-        runner => third.from("prefect.task_runners", runner),
+        "DaskTaskRunner" => third.from("prefect_dask", "DaskTaskRunner".into()),
+        "RayTaskRunner" => third.from("prefect_ray", "RayTaskRunner".into()),
+        runner => third.from("prefect.task_runners", runner.into()),
     }
 
-    let root = |module: &str| module.split('.').next().unwrap_or(module).to_owned();
-    let first_party: BTreeSet<String> = i.imported.keys().map(|(module, _)| root(module)).collect();
+    let first_party: foldhash::HashSet<&str> = i
+        .imported
+        .iter()
+        .map(|((module, _), _)| root_module(module))
+        .collect();
     let mut first = Section::default();
     for module in i.modules {
         if module == "typing" || module == "collections.abc" {
             standard.plain(module);
-        } else if first_party.contains(&root(module)) {
+        } else if first_party.contains(root_module(module)) {
             first.plain(module);
         } else {
             third.plain(module);
         }
     }
-    for (&(module, name), &binding) in i.imported {
+    for &((module, name), binding) in i.imported {
         if name == binding {
-            first.from(module, name);
+            first.from(module, name.into());
         } else {
-            first.from(module, &format!("{name} as {binding}"));
+            first.from(module, format!("{name} as {binding}").into());
         }
     }
-    [standard, third, first]
-        .iter()
-        .filter(|section| !section.is_empty())
-        .map(Section::render)
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    let mut out = String::new();
+    for section in [standard, third, first] {
+        if section.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        section.render(&mut out);
+    }
+    out
+}
+
+/// The top-level package of a module.
+fn root_module(module: &str) -> &str {
+    module.split('.').next().unwrap_or(module)
 }
 
 /// One isort section.
 #[derive(Default)]
-struct Section {
-    plain: BTreeSet<String>,
+struct Section<'a> {
+    plain: BTreeSet<&'a str>,
     /// Names imported from each module, in any order, repeats allowed.
-    from: BTreeMap<String, Vec<String>>,
+    from: BTreeMap<&'a str, Vec<Cow<'a, str>>>,
 }
 
-impl Section {
-    fn plain(&mut self, module: &str) {
-        self.plain.insert(module.to_owned());
+impl<'a> Section<'a> {
+    fn plain(&mut self, module: &'a str) {
+        self.plain.insert(module);
     }
 
-    fn from(&mut self, module: &str, name: &str) {
-        match self.from.get_mut(module) {
-            Some(names) => names.push(name.to_owned()),
-            None => {
-                self.from.insert(module.to_owned(), vec![name.to_owned()]);
-            }
-        }
+    fn from(&mut self, module: &'a str, name: Cow<'a, str>) {
+        self.from.entry(module).or_default().push(name);
     }
 
     fn is_empty(&self) -> bool {
         self.plain.is_empty() && self.from.is_empty()
     }
 
-    fn render(&self) -> String {
-        let mut plain: Vec<&String> = self.plain.iter().collect();
-        plain.sort_by_cached_key(|module| module.to_lowercase());
-        let mut from: Vec<(&String, &Vec<String>)> = self.from.iter().collect();
-        from.sort_by_cached_key(|(module, _)| module.to_lowercase());
-        let mut lines: Vec<String> = plain
-            .into_iter()
-            .map(|module| format!("import {module}"))
-            .collect();
-        for (module, names) in from {
-            let mut names: Vec<&String> = names.iter().collect();
+    /// The section's lines, written to `out`: plain imports, then `from`
+    /// imports, each by module in isort's order.
+    fn render(mut self, out: &mut String) {
+        let mut plain: Vec<&str> = self.plain.iter().copied().collect();
+        plain.sort_by(|a, b| lowercase_cmp(a, b));
+        let mut from: Vec<(&str, Vec<Cow<'a, str>>)> =
+            std::mem::take(&mut self.from).into_iter().collect();
+        from.sort_by(|a, b| lowercase_cmp(a.0, b.0));
+        let mut first = true;
+        let mut line = |out: &mut String| {
+            if !std::mem::take(&mut first) {
+                out.push('\n');
+            }
+        };
+        for module in plain {
+            line(out);
+            out.push_str("import ");
+            out.push_str(module);
+        }
+        for (module, mut names) in from {
             names.sort_unstable();
             names.dedup();
-            names.sort_by_cached_key(|name| member_order(name));
-            let names: Vec<String> = names.into_iter().cloned().collect();
-            lines.push(from_import(module, &names));
+            names.sort_by(|a, b| member_order(a, b));
+            line(out);
+            from_import(out, module, &names);
         }
-        lines.join("\n")
     }
 }
 
-/// isort's order of imported members: CONSTANTS, then Classes, then the rest.
-fn member_order(name: &str) -> (u8, String) {
-    let bare = name.split(" as ").next().unwrap_or(name);
-    let rank = if bare.len() > 1 && bare.chars().all(|c| !c.is_ascii_lowercase()) {
-        0
-    } else if bare.starts_with(|c: char| c.is_ascii_uppercase()) {
-        1
+/// Compare as `str.lower()` would order them.
+fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
     } else {
-        2
+        a.to_lowercase().cmp(&b.to_lowercase())
+    }
+}
+
+/// isort's order of imported members: CONSTANTS, then Classes, then the
+/// rest; within each, by lowercased name.
+fn member_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let rank = |name: &str| {
+        let bare = name.split(" as ").next().unwrap_or(name);
+        if bare.len() > 1 && bare.chars().all(|c| !c.is_ascii_lowercase()) {
+            0
+        } else if bare.starts_with(|c: char| c.is_ascii_uppercase()) {
+            1
+        } else {
+            2
+        }
     };
-    (rank, name.to_lowercase())
+    rank(a).cmp(&rank(b)).then_with(|| lowercase_cmp(a, b))
 }
 
 /// `from module import a, b`, wrapped in parentheses when too long.
-fn from_import(module: &str, names: &[String]) -> String {
-    let line = format!("from {module} import {}", names.join(", "));
-    if line.len() <= LINE {
-        return line;
+fn from_import(out: &mut String, module: &str, names: &[Cow<'_, str>]) {
+    let inline = "from  import ".len()
+        + module.len()
+        + names.iter().map(|n| n.len()).sum::<usize>()
+        + 2 * names.len().saturating_sub(1);
+    out.push_str("from ");
+    out.push_str(module);
+    if inline <= LINE {
+        out.push_str(" import ");
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(name);
+        }
+        return;
     }
-    let items: String = names.iter().map(|name| format!("    {name},\n")).collect();
-    format!("from {module} import (\n{items})")
+    out.push_str(" import (\n");
+    for name in names {
+        out.push_str("    ");
+        out.push_str(name);
+        out.push_str(",\n");
+    }
+    out.push(')');
 }
 
 fn module_docstring(graph: &FlowGraph, flow: &Flow, description: Option<&str>) -> String {

@@ -176,6 +176,13 @@ pub struct Names {
 }
 
 impl Names {
+    /// A table with room for `n` names.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            used: HashSet::with_capacity_and_hasher(n, foldhash::fast::RandomState::default()),
+        }
+    }
+
     /// Reserve a name exactly (a parameter, an import that cannot move).
     pub fn reserve(&mut self, name: &str) {
         self.used.insert(name.into());
