@@ -42,12 +42,29 @@ pub struct Flow {
 impl Flow {
     /// Each of the flow's operations (by index into the manifest) to its
     /// position in [`Flow::operations`].
-    pub fn positions(&self) -> foldhash::HashMap<usize, usize> {
-        self.operations
-            .iter()
-            .enumerate()
-            .map(|(i, &op)| (op, i))
-            .collect()
+    pub fn positions(&self) -> Positions {
+        let len = self.operations.iter().max().map_or(0, |&op| op + 1);
+        let mut at = vec![usize::MAX; len];
+        for (i, &op) in self.operations.iter().enumerate() {
+            at[op] = i;
+        }
+        Positions(at)
+    }
+}
+
+/// [`Flow::positions`]: a table indexed by operation, as operations are
+/// numbered from 0 (a hash map of a large flow cost more to fill and read).
+/// Indexing with an operation not in the flow panics, as a map would.
+#[derive(Debug, Clone)]
+pub struct Positions(Vec<usize>);
+
+impl std::ops::Index<usize> for Positions {
+    type Output = usize;
+
+    fn index(&self, op: usize) -> &usize {
+        let at = &self.0[op];
+        assert!(*at != usize::MAX, "operation {op} is not in the flow");
+        at
     }
 }
 

@@ -40,7 +40,7 @@ pub(super) fn edges(graph: &FlowGraph, flow: &Flow) -> Vec<(usize, usize, String
         for param in &op.params {
             if let Binding::Operation { op: up, .. } = param.binding {
                 by_upstream
-                    .entry(position[&up])
+                    .entry(position[up])
                     .or_insert((up, Vec::new()))
                     .1
                     .push(&param.name);
@@ -50,7 +50,7 @@ pub(super) fn edges(graph: &FlowGraph, flow: &Flow) -> Vec<(usize, usize, String
             edges.push((up, down, params.join(", "), false));
         }
         let mut after: Vec<usize> = op.after.clone();
-        after.sort_by_key(|up| position[up]);
+        after.sort_by_key(|&up| position[up]);
         for up in after {
             edges.push((up, down, String::new(), true));
         }
@@ -72,7 +72,7 @@ pub fn mermaid(graph: &FlowGraph, flow: &Flow) -> String {
         &mut out,
     );
     for (up, down, label, ordering) in edges(graph, flow) {
-        let (up, down) = (ids[&up], ids[&down]);
+        let (up, down) = (ids[up], ids[down]);
         if ordering {
             let _ = writeln!(out, "  n{up} -.-> n{down}");
         } else {
@@ -106,7 +106,7 @@ pub fn dot(graph: &FlowGraph, flow: &Flow) -> String {
 
 fn mermaid_folder(
     graph: &FlowGraph,
-    ids: &foldhash::HashMap<usize, usize>,
+    ids: &crate::graph::Positions,
     f: &Folder,
     indent: usize,
     clusters: &mut usize,
@@ -122,7 +122,7 @@ fn mermaid_folder(
     for &op in &f.operations {
         let name = &graph.manifest.operations[op].name;
         let step = crate::hierarchy::step(name);
-        let _ = writeln!(out, "{pad}n{}[\"{step}\"]", ids[&op]);
+        let _ = writeln!(out, "{pad}n{}[\"{step}\"]", ids[op]);
     }
 }
 

@@ -11,7 +11,7 @@ use foldhash::HashMap;
 
 use super::python::{self, Names};
 use super::{file, function_name};
-use crate::graph::{Flow, FlowGraph};
+use crate::graph::{Flow, FlowGraph, Positions};
 use crate::manifest::raw::{Cache, Executor, TaskRunner};
 use crate::resolve::types::TYPING;
 use crate::resolve::{Binding, Literal, Operation, TypeExpr};
@@ -222,7 +222,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
                     .position(|(name, _)| name == output)
                     .unwrap_or(0);
                 if seen.insert((*up, index)) {
-                    used_outputs.push((position[up], *up, index));
+                    used_outputs.push((position[*up], *up, index));
                 }
             }
         }
@@ -426,7 +426,7 @@ impl<'a> Body<'a> {
     fn stages(&self) -> impl Iterator<Item = impl Iterator<Item = Submit<'a>>> + use<'_, 'a> {
         self.flow.stages.iter().map(move |stage| {
             stage.iter().flat_map(move |op| {
-                let at = self.vars.position[op];
+                let at = self.vars.position[*op];
                 let operation = &self.ops[*op];
                 let submit = Submit {
                     var: &self.vars.futures[at],
@@ -453,7 +453,7 @@ impl<'a> Body<'a> {
     /// Every future of the flow, by name, in the order they are submitted.
     fn futures(&self) -> impl Iterator<Item = (Quoted<'a>, &'a str)> + use<'_, 'a> {
         self.flow.stages.iter().flatten().flat_map(move |op| {
-            let at = self.vars.position[op];
+            let at = self.vars.position[*op];
             let name = &self.ops[*op].name;
             let picks = self
                 .picks(at)
@@ -550,7 +550,7 @@ fn settings_args(operation: &Operation) -> Vec<String> {
 #[derive(Clone, Copy)]
 struct Vars<'a> {
     /// Each operation's position in the flow.
-    position: &'a HashMap<usize, usize>,
+    position: &'a Positions,
     /// Each operation's future, by position.
     futures: &'a [Rc<str>],
     /// Futures of named outputs, by producer and output.
@@ -561,7 +561,7 @@ fn submit_args<'a>(operation: &'a Operation, vars: &Vars<'a>) -> Vec<Arg<'a>> {
     let mut args: Vec<Arg<'a>> = Vec::with_capacity(operation.params.len() + 1);
     for param in &operation.params {
         let value: &str = match &param.binding {
-            Binding::Operation { op, output: None } => &vars.futures[vars.position[op]],
+            Binding::Operation { op, output: None } => &vars.futures[vars.position[*op]],
             Binding::Operation {
                 op,
                 output: Some(output),
@@ -571,7 +571,11 @@ fn submit_args<'a>(operation: &'a Operation, vars: &Vars<'a>) -> Vec<Arg<'a>> {
         args.push(Arg::Bind(&param.name, value));
     }
     if !operation.after.is_empty() {
-        let mut after: Vec<usize> = operation.after.iter().map(|op| vars.position[op]).collect();
+        let mut after: Vec<usize> = operation
+            .after
+            .iter()
+            .map(|&op| vars.position[op])
+            .collect();
         after.sort_unstable();
         let vars: Vec<&str> = after.iter().map(|&at| &*vars.futures[at]).collect();
         let inline = format!("wait_for=[{}]", vars.join(", "));
