@@ -800,7 +800,12 @@ impl<'a> Section<'a> {
         for (module, mut names) in from {
             names.sort_unstable();
             names.dedup();
-            names.sort_by(|a, b| member_order(a, b));
+            let mut ranked: Vec<(u8, Cow<'a, str>)> = names
+                .into_iter()
+                .map(|name| (member_rank(&name), name))
+                .collect();
+            ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| lowercase_cmp(&a.1, &b.1)));
+            let names: Vec<Cow<'a, str>> = ranked.into_iter().map(|(_, name)| name).collect();
             line(out);
             from_import(out, module, &names);
         }
@@ -819,19 +824,16 @@ fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// isort's order of imported members: CONSTANTS, then Classes, then the
-/// rest; within each, by lowercased name.
-fn member_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let rank = |name: &str| {
-        let bare = name.split(" as ").next().unwrap_or(name);
-        if bare.len() > 1 && bare.chars().all(|c| !c.is_ascii_lowercase()) {
-            0
-        } else if bare.starts_with(|c: char| c.is_ascii_uppercase()) {
-            1
-        } else {
-            2
-        }
-    };
-    rank(a).cmp(&rank(b)).then_with(|| lowercase_cmp(a, b))
+/// rest (each by lowercased name).
+fn member_rank(name: &str) -> u8 {
+    let bare = name.split(" as ").next().unwrap_or(name);
+    if bare.len() > 1 && bare.chars().all(|c| !c.is_ascii_lowercase()) {
+        0
+    } else if bare.starts_with(|c: char| c.is_ascii_uppercase()) {
+        1
+    } else {
+        2
+    }
 }
 
 /// `from module import a, b`, wrapped in parentheses when too long.

@@ -29,7 +29,12 @@ const MAX_ENTRIES: usize = 64;
 /// starting there).
 pub(super) fn parse(text: &str, offset: usize) -> Option<Node> {
     let source = Source::new(text);
-    let tokens = source.lex().into_vec();
+    // `Lexer::into_vec` reserves 2 tokens per 7 bytes, fit for hand-written
+    // manifests; generated ones (short keys, inline tables) have more, and
+    // that vector was regrown and copied on every piece. Reserve one token
+    // per 2 bytes (what is not used is not touched).
+    let mut tokens = Vec::with_capacity(text.len() / 2 + 16);
+    tokens.extend(source.lex());
     let mut builder = Builder::new(text, offset);
     let mut failed = Failed(false);
     {
