@@ -92,7 +92,7 @@ impl Resolver<'_> {
     pub(super) fn bind(
         &mut self,
         raw: &RawManifest,
-        lowered: &[Lowered<'_>],
+        lowered: &mut [Lowered<'_>],
         index: &HashMap<&str, usize>,
         valid: &[bool],
     ) -> Vec<Operation> {
@@ -115,8 +115,12 @@ impl Resolver<'_> {
                 .map(|l| l.depends_on.iter().map(|(op, _)| *op).collect())
                 .collect(),
             sinks: HashMap::new(),
-            returns: lowered.iter().map(|l| l.returns.clone()).collect(),
-            outputs: lowered.iter().map(|l| l.outputs.clone()).collect(),
+            // Moved, not copied: binding reads them from here only.
+            returns: lowered.iter_mut().map(|l| l.returns.take()).collect(),
+            outputs: lowered
+                .iter_mut()
+                .map(|l| std::mem::take(&mut l.outputs))
+                .collect(),
         };
 
         // Deeper operations first: a sibling subtree's sink is known once all
@@ -131,7 +135,7 @@ impl Resolver<'_> {
         let mut bound: Vec<Option<Vec<Param>>> = vec![None; lowered.len()];
         let mut references: Vec<Vec<(usize, Span)>> = vec![Vec::new(); lowered.len()];
         for i in order {
-            let params = self.bind_operation(i, &lowered[i], &mut graph, &mut references[i]);
+            let params = self.bind_operation(i, &mut lowered[i], &mut graph, &mut references[i]);
             for param in &params {
                 if let Binding::Operation { op, .. } = param.binding
                     && !graph.upstream[i].contains(&op)
@@ -191,14 +195,15 @@ impl Resolver<'_> {
     fn bind_operation(
         &mut self,
         i: usize,
-        low: &Lowered<'_>,
+        low: &mut Lowered<'_>,
         graph: &mut Graph<'_>,
         refs: &mut Vec<(usize, Span)>,
     ) -> Vec<Param> {
         let op = low.raw;
         let mut params = Vec::with_capacity(op.params.0.len());
         for (position, (key, param)) in op.params.0.iter().enumerate() {
-            let ty = low.param_types[position].clone();
+            // Each parameter's type is read once, here.
+            let ty = low.param_types[position].take();
             let (from, typed) = match param {
                 RawParam::Type(_) => (None, true),
                 RawParam::Table(table) => (table.from.as_ref(), table.ty.is_some()),

@@ -402,7 +402,7 @@ impl Resolver<'_> {
             });
         }
 
-        let operations = self.bind(raw, &lowered, &index, &valid);
+        let operations = self.bind(raw, &mut lowered, &index, &valid);
         self.check_flow_params(&operations);
         let flows = self.flow_settings(raw, &names, &project);
         Manifest {
