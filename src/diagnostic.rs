@@ -319,6 +319,34 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("flows `{flow}` and `{other}` would both be written to `{module}.py`")]
+    #[diagnostic(
+        code(opflow::resolve::flow_module_clash),
+        help("a flow's module is its name with dots as underscores: rename one of the two")
+    )]
+    FlowModuleClash {
+        flow: String,
+        other: String,
+        module: String,
+        #[label("this flow")]
+        span: SourceSpan,
+        #[label("and this one")]
+        other_span: SourceSpan,
+    },
+
+    #[error(
+        "flow `{flow}` would be written to `{flow}.py`, a module of the generated package itself"
+    )]
+    #[diagnostic(
+        code(opflow::resolve::reserved_module),
+        help("`__init__`, `__main__` and `_path` are the package's own modules: rename the flow")
+    )]
+    ReservedModule {
+        flow: String,
+        #[label("reserved")]
+        span: SourceSpan,
+    },
+
     #[error("operation `{operation}` has both `returns` and `outputs`")]
     #[diagnostic(
         code(opflow::resolve::returns_and_outputs),

@@ -7,7 +7,7 @@ pub mod types;
 
 use std::collections::BTreeMap;
 
-use foldhash::{HashMap, HashMapExt as _};
+use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
 use serde::Serialize;
 
@@ -405,6 +405,7 @@ impl Resolver<'_> {
         let operations = self.bind(raw, &mut lowered, &index, &valid);
         self.check_flow_params(&operations);
         let flows = self.flow_settings(raw, &names, &project);
+        self.check_flow_modules(raw, &valid, &flows);
         Manifest {
             project,
             flows,
@@ -511,6 +512,67 @@ impl Resolver<'_> {
             );
         }
         flows
+    }
+}
+
+impl Resolver<'_> {
+    /// Every flow is written to a module named after it, dots as
+    /// underscores: two flows must not meet in one module (`a.b` and `a_b`),
+    /// nor a flow in one of the package's own (`_path`).
+    fn check_flow_modules(
+        &mut self,
+        raw: &RawManifest,
+        valid: &[bool],
+        flows: &BTreeMap<String, FlowSettings>,
+    ) {
+        // Each flow once, where it is first named: top-level segments at
+        // their first operation, deeper flows at their `[flows]` key.
+        let mut named: Vec<(&str, Span)> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for (op, _) in raw.operations.iter().zip(valid).filter(|(_, ok)| **ok) {
+            let name = &op.name;
+            if !name.contains('.') {
+                // Flat names form the project's flow.
+                let project = raw.project.name.as_ref();
+                let flow = project.map_or(DEFAULT_PROJECT, |p| p.value.as_str());
+                if seen.insert(flow) {
+                    named.push((flow, project.map_or(name.span, |p| p.span)));
+                }
+                continue;
+            }
+            let top = hierarchy::top(name);
+            if seen.insert(top) {
+                named.push((top, self.sub(name, (0, top.len()))));
+            }
+        }
+        for (key, _) in &raw.flows.0 {
+            if key.contains('.') && flows.contains_key(&key.value) && seen.insert(&key.value) {
+                named.push((&key.value, key.span));
+            }
+        }
+        let mut modules: HashMap<String, (&str, Span)> = HashMap::new();
+        for (flow, span) in named {
+            let module = crate::render::module_name(flow);
+            if matches!(module.as_str(), "__init__" | "__main__" | "_path") {
+                self.error(Diagnostic::ReservedModule {
+                    flow: flow.to_owned(),
+                    span: at(span),
+                });
+                continue;
+            }
+            match modules.get(&module) {
+                Some(&(other, other_span)) => self.error(Diagnostic::FlowModuleClash {
+                    flow: flow.to_owned(),
+                    other: other.to_owned(),
+                    module,
+                    span: at(span),
+                    other_span: at(other_span),
+                }),
+                None => {
+                    modules.insert(module, (flow, span));
+                }
+            }
+        }
     }
 }
 
