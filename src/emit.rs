@@ -54,6 +54,14 @@ fn generated_text(path: &Path) -> Option<(Ownership, String)> {
     }
 }
 
+/// A file's size and modification time, to tell whether it changed.
+type Stamp = (u64, Option<std::time::SystemTime>);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()))
+}
+
 /// Writes one file; the tests pass one that fails on purpose.
 type WriteFile<'a> = dyn Fn(&Path, &str) -> io::Result<()> + Sync + 'a;
 
@@ -78,6 +86,9 @@ struct State {
     /// Whether the staging folder has been made.
     staged: bool,
     added: BTreeSet<PathBuf>,
+    /// Size and time of each file of the old package that is written over,
+    /// when it was judged: if they change before the swap, it is judged again.
+    stamps: BTreeMap<PathBuf, Stamp>,
     written: Vec<PathBuf>,
     unchanged: Vec<PathBuf>,
     problems: Vec<(PathBuf, Diagnostic)>,
@@ -127,12 +138,21 @@ impl<'a> Package<'a> {
                 Some((Ownership::Edited, _)) if !self.force => {
                     Some(Diagnostic::EditedFile { path })
                 }
-                Some(_) => None,
+                Some(_) => {
+                    if let Some(stamp) = stamp(&path) {
+                        self.state().stamps.insert(name.clone(), stamp);
+                    }
+                    None
+                }
             },
         };
         {
             let mut state = self.state();
-            state.added.insert(name.clone());
+            if !state.added.insert(name.clone()) {
+                // Resolve gives every file its own name; never write one twice.
+                debug_assert!(false, "{} added twice", name.display());
+                return;
+            }
             if let Some(problem) = problem {
                 state.problems.push((name, problem));
                 return;
@@ -180,14 +200,35 @@ impl<'a> Package<'a> {
         let mut state = std::mem::take(&mut *self.state());
         // Still this package's to remove, should it not be swapped in.
         self.state().staged = state.staged;
+        // The folder as it is now: entries made while rendering count too.
+        let now = match entries(&self.dir) {
+            Ok(now) => now,
+            Err((path, error)) => return Err(vec![io_error(&path, &error)]),
+        };
+        state.written.sort();
         let mut removed = Vec::new();
         let mut foreign = Vec::new();
-        for (name, &is_file) in &self.found {
+        for (name, &is_file) in &now {
+            let path = self.dir.join(name);
+            let judged = || is_file.then(|| generated_text(&path)).flatten();
             if state.added.contains(name) {
+                // A file written over that changed since it was judged (or
+                // appeared since): judged again.
+                let rewritten = state.written.binary_search(name).is_ok();
+                if rewritten && state.stamps.get(name) != stamp(&path).as_ref() {
+                    match judged() {
+                        None => state
+                            .problems
+                            .push((name.clone(), Diagnostic::ForeignFile { path })),
+                        Some((Ownership::Edited, _)) if !self.force => state
+                            .problems
+                            .push((name.clone(), Diagnostic::EditedFile { path })),
+                        Some(_) => {}
+                    }
+                }
                 continue;
             }
-            let path = self.dir.join(name);
-            match generated_text(&path).filter(|_| is_file) {
+            match judged() {
                 Some((Ownership::Edited, _)) if !self.force => {
                     state
                         .problems
@@ -204,7 +245,6 @@ impl<'a> Package<'a> {
         if let Some((path, error)) = state.failure {
             return Err(vec![io_error(&path, &error)]);
         }
-        state.written.sort();
         state.unchanged.sort();
         let changes = Changes {
             written: state.written,
@@ -562,6 +602,61 @@ mod tests {
         emit(&dir, &new, false).unwrap();
         assert_eq!(read(&dir, "c.py"), new[Path::new("c.py")]);
         assert!(!staging(&dir).exists());
+    }
+
+    #[test]
+    fn what_changes_in_the_folder_while_rendering_is_not_lost() {
+        let scratch = Scratch::new("late");
+        let dir = scratch.0.join("out");
+        emit(&dir, &package(&[("a.py", "a = 1\n")]), false).unwrap();
+        // A file of the user's appears while the package is being written.
+        let build = Package::new(&dir, false).unwrap();
+        build.add(
+            "a.py".into(),
+            package(&[("a.py", "a = 2\n")])
+                .remove(Path::new("a.py"))
+                .unwrap(),
+        );
+        fs::write(dir.join("late.txt"), "mine").unwrap();
+        build.finish().unwrap();
+        assert_eq!(read(&dir, "late.txt"), "mine");
+        assert!(read(&dir, "a.py").contains("a = 2"));
+        // A generated file edited by hand while the new one is written.
+        let build = Package::new(&dir, false).unwrap();
+        build.add(
+            "a.py".into(),
+            package(&[("a.py", "a = 3\n")])
+                .remove(Path::new("a.py"))
+                .unwrap(),
+        );
+        let edited = read(&dir, "a.py") + "# mine\n";
+        fs::write(dir.join("a.py"), &edited).unwrap();
+        let problems = build.finish().unwrap_err();
+        assert!(
+            matches!(&problems[..], [Diagnostic::EditedFile { path }] if path.ends_with("a.py")),
+            "{problems:?}"
+        );
+        assert_eq!(read(&dir, "a.py"), edited);
+        assert!(!staging(&dir).exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn entries_that_are_not_files_are_never_read() {
+        let scratch = Scratch::new("fifo");
+        let dir = scratch.0.join("out");
+        emit(&dir, &package(&[("a.py", "a = 1\n")]), false).unwrap();
+        // Opening a named pipe for reading would wait for a writer forever.
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("pipe"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zeros")).unwrap();
+        emit(&dir, &package(&[("a.py", "a = 2\n")]), false).unwrap();
+        let kind = |name: &str| fs::symlink_metadata(dir.join(name)).unwrap().file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind("pipe")));
+        assert!(kind("zeros").is_symlink());
     }
 
     #[test]

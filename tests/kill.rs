@@ -85,18 +85,23 @@ fn sigkill_at_random_moments_never_leaves_a_mix() {
     let out = dir.join("run_cache/orchestration");
     let opflow = env!("CARGO_BIN_EXE_opflow");
     fs::write(dir.join("operations.toml"), manifest(400, 0)).unwrap();
-    let started = std::time::Instant::now();
-    assert!(
-        Command::new(opflow)
-            .arg("build")
-            .current_dir(&dir)
-            .status()
-            .unwrap()
-            .success()
-    );
-    // Kills land anywhere in a build as long as this machine takes for one,
-    // and about half of them while it runs.
-    let span = (started.elapsed().as_micros() * 2).clamp(2_000, 200_000) as u64;
+    // The fastest of three builds (the first is cold), so that kills land
+    // anywhere in a build as long as this machine takes for one, and about
+    // half of them while it runs.
+    let mut fastest = Duration::MAX;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert!(
+            Command::new(opflow)
+                .arg("build")
+                .current_dir(&dir)
+                .status()
+                .unwrap()
+                .success()
+        );
+        fastest = fastest.min(started.elapsed());
+    }
+    let span = (fastest.as_micros() * 2).clamp(2_000, 200_000) as u64;
     fs::write(out.join("NOTES.md"), "mine").unwrap();
     let mut random = Random(0x9e37_79b9_7f4a_7c15);
     let mut last_complete = 0;
