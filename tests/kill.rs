@@ -91,14 +91,7 @@ fn sigkill_at_random_moments_never_leaves_a_mix() {
     let mut fastest = Duration::MAX;
     for _ in 0..3 {
         let started = std::time::Instant::now();
-        assert!(
-            Command::new(opflow)
-                .arg("build")
-                .current_dir(&dir)
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(builds(&dir));
         fastest = fastest.min(started.elapsed());
     }
     let span = (fastest.as_micros() * 2).clamp(2_000, 200_000) as u64;
@@ -143,6 +136,16 @@ fn sigkill_at_random_moments_never_leaves_a_mix() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Whether `opflow build` in `dir` succeeds.
+fn builds(dir: &Path) -> bool {
+    Command::new(env!("CARGO_BIN_EXE_opflow"))
+        .arg("build")
+        .current_dir(dir)
+        .status()
+        .unwrap()
+        .success()
+}
+
 /// Make a folder read-only for everyone, root included (`chattr +i` for
 /// root, whom permissions do not stop), or writable again.
 fn read_only(path: &Path, on: bool) {
@@ -172,14 +175,7 @@ fn a_read_only_output_folder_is_a_clear_error_and_the_old_package_stays() {
     let dir = scratch("readonly");
     let opflow = env!("CARGO_BIN_EXE_opflow");
     fs::write(dir.join("operations.toml"), manifest(20, 1)).unwrap();
-    assert!(
-        Command::new(opflow)
-            .arg("build")
-            .current_dir(&dir)
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(builds(&dir));
     let parent = dir.join("run_cache");
     let before = versions(&parent.join("orchestration")).unwrap();
     // The new package is written beside the old one: make that folder read-only.
@@ -219,14 +215,7 @@ fn a_full_disk_is_a_clear_error_and_the_old_package_stays() {
     let opflow = env!("CARGO_BIN_EXE_opflow");
     let result = std::panic::catch_unwind(|| {
         fs::write(disk.join("operations.toml"), manifest(20, 1)).unwrap();
-        assert!(
-            Command::new(opflow)
-                .arg("build")
-                .current_dir(&disk)
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(builds(&disk));
         let before = versions(&disk.join("run_cache/orchestration")).unwrap();
         // Ten times the operations: the new package does not fit beside the old.
         fs::write(disk.join("operations.toml"), manifest(400, 2)).unwrap();
