@@ -44,27 +44,47 @@ impl Flow {
     /// position in [`Flow::operations`].
     pub fn positions(&self) -> Positions {
         let len = self.operations.iter().max().map_or(0, |&op| op + 1);
+        // A table as long as the highest operation number, unless the flow
+        // is a small part of a large manifest (many small flows would each
+        // fill one): then a map.
+        if len > 4 * self.operations.len() + 64 {
+            return Positions::Sparse(
+                self.operations
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &op)| (op, i))
+                    .collect(),
+            );
+        }
         let mut at = vec![usize::MAX; len];
         for (i, &op) in self.operations.iter().enumerate() {
             at[op] = i;
         }
-        Positions(at)
+        Positions::Dense(at)
     }
 }
 
-/// [`Flow::positions`]: a table indexed by operation, as operations are
-/// numbered from 0 (a hash map of a large flow cost more to fill and read).
-/// Indexing with an operation not in the flow panics, as a map would.
+/// [`Flow::positions`]: usually a table indexed by operation, as operations
+/// are numbered from 0 (a hash map of a large flow costs more to fill and
+/// read). Indexing with an operation not in the flow panics, as a map would.
 #[derive(Debug, Clone)]
-pub struct Positions(Vec<usize>);
+pub enum Positions {
+    Dense(Vec<usize>),
+    Sparse(foldhash::HashMap<usize, usize>),
+}
 
 impl std::ops::Index<usize> for Positions {
     type Output = usize;
 
     fn index(&self, op: usize) -> &usize {
-        let at = &self.0[op];
-        assert!(*at != usize::MAX, "operation {op} is not in the flow");
-        at
+        match self {
+            Self::Dense(at) => {
+                let at = &at[op];
+                assert!(*at != usize::MAX, "operation {op} is not in the flow");
+                at
+            }
+            Self::Sparse(at) => &at[&op],
+        }
     }
 }
 
@@ -388,4 +408,33 @@ fn cycles(manifest: &Manifest, dag: &DiGraph<usize, ()>) -> Vec<Diagnostic> {
         });
     }
     diagnostics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(operations: Vec<usize>) -> Flow {
+        Flow {
+            name: "f".to_owned(),
+            settings: FlowSettings::default(),
+            stages: vec![operations.clone()],
+            operations,
+            params: Vec::new(),
+            sinks: Vec::new(),
+            critical_path: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn positions_of_large_and_small_flows() {
+        // Most of the manifest: a table; a few operations of many: a map.
+        for (ops, dense) in [(vec![5, 2, 9, 0], true), (vec![100_000, 7], false)] {
+            let positions = flow(ops.clone()).positions();
+            assert_eq!(matches!(positions, Positions::Dense(_)), dense);
+            for (i, &op) in ops.iter().enumerate() {
+                assert_eq!(positions[op], i);
+            }
+        }
+    }
 }
