@@ -45,13 +45,27 @@ fn entries(dir: &Path) -> Result<BTreeMap<PathBuf, bool>, IoFailure> {
 }
 
 /// The text of a file opflow generated, edited or not; `None` for anything
-/// else (a file of the user's, or one that cannot be read as text).
-fn generated_text(path: &Path) -> Option<(Ownership, String)> {
+/// else (a file of the user's, one that cannot be read as text, or an entry
+/// that is not a regular file, which is never opened: a named pipe would
+/// never answer).
+fn generated_text(path: &Path, is_file: bool) -> Option<(Ownership, String)> {
+    if !is_file {
+        return None;
+    }
     let text = fs::read_to_string(path).ok()?;
     match ownership(&text) {
         Ownership::Foreign => None,
         kind => Some((kind, text)),
     }
+}
+
+/// What [`Package::add`] does with a file, given what is on disk.
+enum Verdict {
+    Write,
+    /// The same text is there already.
+    Unchanged,
+    /// Something that must not be replaced is there.
+    Refuse(Diagnostic),
 }
 
 /// A file's size and modification time, to tell whether it changed.
@@ -124,25 +138,19 @@ impl<'a> Package<'a> {
     /// Take one file of the package: `name` inside the folder, and its text.
     pub fn add(&self, name: PathBuf, text: String) {
         let path = self.dir.join(&name);
-        let problem = match self.found.get(&name) {
-            None => None,
-            Some(false) => Some(Diagnostic::ForeignFile { path }),
-            Some(true) => match generated_text(&path) {
-                None => Some(Diagnostic::ForeignFile { path }),
-                Some((_, old)) if old == text => {
-                    let mut state = self.state();
-                    state.added.insert(name.clone());
-                    state.unchanged.push(name);
-                    return;
-                }
+        let verdict = match self.found.get(&name) {
+            None => Verdict::Write,
+            Some(&is_file) => match generated_text(&path, is_file) {
+                None => Verdict::Refuse(Diagnostic::ForeignFile { path }),
+                Some((_, old)) if old == text => Verdict::Unchanged,
                 Some((Ownership::Edited, _)) if !self.force => {
-                    Some(Diagnostic::EditedFile { path })
+                    Verdict::Refuse(Diagnostic::EditedFile { path })
                 }
                 Some(_) => {
                     if let Some(stamp) = stamp(&path) {
                         self.state().stamps.insert(name.clone(), stamp);
                     }
-                    None
+                    Verdict::Write
                 }
             },
         };
@@ -153,9 +161,10 @@ impl<'a> Package<'a> {
                 debug_assert!(false, "{} added twice", name.display());
                 return;
             }
-            if let Some(problem) = problem {
-                state.problems.push((name, problem));
-                return;
+            match verdict {
+                Verdict::Write => {}
+                Verdict::Unchanged => return state.unchanged.push(name),
+                Verdict::Refuse(problem) => return state.problems.push((name, problem)),
             }
             // After a problem or a failure the build is lost: write no more.
             if !state.problems.is_empty() || state.failure.is_some() {
@@ -210,13 +219,12 @@ impl<'a> Package<'a> {
         let mut foreign = Vec::new();
         for (name, &is_file) in &now {
             let path = self.dir.join(name);
-            let judged = || is_file.then(|| generated_text(&path)).flatten();
             if state.added.contains(name) {
                 // A file written over that changed since it was judged (or
                 // appeared since): judged again.
                 let rewritten = state.written.binary_search(name).is_ok();
                 if rewritten && state.stamps.get(name) != stamp(&path).as_ref() {
-                    match judged() {
+                    match generated_text(&path, is_file) {
                         None => state
                             .problems
                             .push((name.clone(), Diagnostic::ForeignFile { path })),
@@ -228,7 +236,7 @@ impl<'a> Package<'a> {
                 }
                 continue;
             }
-            match judged() {
+            match generated_text(&path, is_file) {
                 Some((Ownership::Edited, _)) if !self.force => {
                     state
                         .problems
@@ -395,12 +403,8 @@ fn sync_dir(dir: &Path) {
 pub fn diff(dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<String, Vec<Diagnostic>> {
     let found = entries(dir).map_err(|(path, error)| vec![io_error(&path, &error)])?;
     let old_text = |name: &Path| {
-        found
-            .get(name)
-            .is_some_and(|&is_file| is_file)
-            .then(|| generated_text(&dir.join(name)))
-            .flatten()
-            .map(|(_, text)| text)
+        let &is_file = found.get(name)?;
+        generated_text(&dir.join(name), is_file).map(|(_, text)| text)
     };
     let mut out = String::new();
     for (name, text) in files {
@@ -611,24 +615,14 @@ mod tests {
         emit(&dir, &package(&[("a.py", "a = 1\n")]), false).unwrap();
         // A file of the user's appears while the package is being written.
         let build = Package::new(&dir, false).unwrap();
-        build.add(
-            "a.py".into(),
-            package(&[("a.py", "a = 2\n")])
-                .remove(Path::new("a.py"))
-                .unwrap(),
-        );
+        build.add("a.py".into(), generated("a = 2\n"));
         fs::write(dir.join("late.txt"), "mine").unwrap();
         build.finish().unwrap();
         assert_eq!(read(&dir, "late.txt"), "mine");
         assert!(read(&dir, "a.py").contains("a = 2"));
         // A generated file edited by hand while the new one is written.
         let build = Package::new(&dir, false).unwrap();
-        build.add(
-            "a.py".into(),
-            package(&[("a.py", "a = 3\n")])
-                .remove(Path::new("a.py"))
-                .unwrap(),
-        );
+        build.add("a.py".into(), generated("a = 3\n"));
         let edited = read(&dir, "a.py") + "# mine\n";
         fs::write(dir.join("a.py"), &edited).unwrap();
         let problems = build.finish().unwrap_err();
