@@ -185,12 +185,12 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     for &op in &flow.operations {
         let mut var = python::ident(&ops[op].name);
         var.push_str("_task");
-        task_vars.push(names.claim_owned(var));
+        task_vars.push(names.claim(&var));
     }
     let future_vars: Vec<Rc<str>> = flow
         .operations
         .iter()
-        .map(|&op| names.claim_owned(python::ident(&ops[op].name)))
+        .map(|&op| names.claim(&python::ident(&ops[op].name)))
         .collect();
 
     let mut uses_math = false;
@@ -207,7 +207,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     // Named outputs the flow's operations use, each picked from its
     // producer's result by a task of its own, named `producer.output`: by
     // the producer's position in the flow, then the output's.
-    let mut used_outputs: Vec<(usize, usize, usize)> = Vec::new();
+    let mut used: Vec<(usize, usize, &str, &str)> = Vec::new();
     let mut seen = foldhash::HashSet::default();
     for &op in &flow.operations {
         for param in &ops[op].params {
@@ -216,38 +216,45 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
                 output: Some(output),
             } = &param.binding
             {
-                let index = ops[*up]
+                let producer = &ops[*up];
+                let index = producer
                     .outputs
                     .iter()
                     .position(|(name, _)| name == output)
                     .unwrap_or(0);
                 if seen.insert((*up, index)) {
-                    used_outputs.push((position[*up], *up, index));
+                    let output = producer.outputs[index].0.as_str();
+                    used.push((position[*up], index, &producer.name, output));
                 }
             }
         }
     }
-    used_outputs.sort_unstable();
-    let mut output_vars: BTreeMap<(usize, String), Rc<str>> = BTreeMap::new();
-    let mut output_tasks: BTreeMap<(usize, String), Rc<str>> = BTreeMap::new();
-    for &(_, up, index) in &used_outputs {
-        let output = &ops[up].outputs[index].0;
-        let base = format!("{}_{output}", python::ident(&ops[up].name));
-        output_tasks.insert((up, output.clone()), names.claim(&format!("{base}_task")));
-        output_vars.insert((up, output.clone()), names.claim(&base));
-    }
+    used.sort_unstable();
+    let picks: Vec<Pick<'_>> = used
+        .into_iter()
+        .map(|(position, index, producer, output)| {
+            let base = format!("{}_{output}", python::ident(producer));
+            let task = names.claim(&format!("{base}_task"));
+            Pick {
+                position,
+                index,
+                producer,
+                output,
+                var: names.claim(&base),
+                task,
+            }
+        })
+        .collect();
     let body = Body {
         ops,
         flow,
         callables: &bindings,
         callable_of: &callable_of,
         task_vars: &task_vars,
-        used_outputs: &used_outputs,
-        output_tasks: &output_tasks,
         vars: Vars {
             position: &position,
             futures: &future_vars,
-            outputs: &output_vars,
+            picks: &picks,
         },
     };
 
@@ -308,7 +315,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
         flow_args.push(format!("task_runner={runner}()"));
     }
 
-    let uses_output = !output_vars.is_empty();
+    let uses_output = !picks.is_empty();
     let imports = imports(&Imports {
         modules: &modules,
         typing: &typing,
@@ -373,22 +380,13 @@ struct Body<'a> {
     callable_of: &'a [usize],
     /// Each operation's task, by position.
     task_vars: &'a [Rc<str>],
-    /// Named outputs used: producer's position, producer, output index.
-    used_outputs: &'a [(usize, usize, usize)],
-    /// The tasks that pick named outputs, by producer and output.
-    output_tasks: &'a BTreeMap<(usize, String), Rc<str>>,
     vars: Vars<'a>,
 }
 
 impl<'a> Body<'a> {
     /// `var = task(...)`: one per operation, then one per named output used.
     fn tasks(&self) -> impl Iterator<Item = TaskDef<'a>> + use<'a> {
-        let Self {
-            ops,
-            callables,
-            output_tasks,
-            ..
-        } = *self;
+        let Self { ops, callables, .. } = *self;
         let per_operation = self
             .flow
             .operations
@@ -407,16 +405,13 @@ impl<'a> Body<'a> {
                     args: settings_args(operation),
                 }
             });
-        let picks = self.used_outputs.iter().map(move |&(_, up, index)| {
-            let output = &ops[up].outputs[index].0;
-            TaskDef {
-                var: &output_tasks[&(up, output.clone())],
-                callable: "_pick",
-                rest: "",
-                in_process: false,
-                name: Quoted(format!("{}.{output}", ops[up].name).into()),
-                args: Vec::new(),
-            }
+        let picks = self.vars.picks.iter().map(|pick| TaskDef {
+            var: &pick.task,
+            callable: "_pick",
+            rest: "",
+            in_process: false,
+            name: Quoted(format!("{}.{}", pick.producer, pick.output).into()),
+            args: Vec::new(),
         });
         per_operation.chain(picks)
     }
@@ -434,17 +429,15 @@ impl<'a> Body<'a> {
                     args: submit_args(operation, &self.vars),
                 };
                 let futures = self.vars.futures;
-                let picks = self
-                    .picks(at)
-                    .map(move |(output, index, var, target)| Submit {
-                        var,
-                        target,
-                        args: vec![
-                            Arg::Text(&futures[at]),
-                            Arg::Owned(python::string(output)),
-                            Arg::Owned(index.to_string()),
-                        ],
-                    });
+                let picks = self.vars.picks_of(at).iter().map(move |pick| Submit {
+                    var: &pick.var,
+                    target: &pick.task,
+                    args: vec![
+                        Arg::Text(&futures[at]),
+                        Arg::Owned(python::string(pick.output)),
+                        Arg::Owned(pick.index.to_string()),
+                    ],
+                });
                 std::iter::once(submit).chain(picks)
             })
         })
@@ -455,40 +448,12 @@ impl<'a> Body<'a> {
         self.flow.stages.iter().flatten().flat_map(move |op| {
             let at = self.vars.position[*op];
             let name = &self.ops[*op].name;
-            let picks = self
-                .picks(at)
-                .map(move |(output, _, var, _)| (Quoted(format!("{name}.{output}").into()), var));
+            let picks =
+                self.vars.picks_of(at).iter().map(move |pick| {
+                    (Quoted(format!("{name}.{}", pick.output).into()), &*pick.var)
+                });
             std::iter::once((Quoted(name.as_str().into()), &*self.vars.futures[at])).chain(picks)
         })
-    }
-
-    /// The named outputs used of the operation at `at`: each output's name,
-    /// index, future and task.
-    fn picks(
-        &self,
-        at: usize,
-    ) -> impl Iterator<Item = (&'a str, usize, &'a str, &'a str)> + use<'a> {
-        let Self {
-            ops,
-            used_outputs,
-            output_tasks,
-            ..
-        } = *self;
-        let outputs = self.vars.outputs;
-        let start = used_outputs.partition_point(|&(position, ..)| position < at);
-        used_outputs[start..]
-            .iter()
-            .take_while(move |&&(position, ..)| position == at)
-            .map(move |&(_, up, index)| {
-                let output = &ops[up].outputs[index].0;
-                let key = (up, output.clone());
-                (
-                    output.as_str(),
-                    index,
-                    &*outputs[&key],
-                    &*output_tasks[&key],
-                )
-            })
     }
 }
 
@@ -553,8 +518,31 @@ struct Vars<'a> {
     position: &'a Positions,
     /// Each operation's future, by position.
     futures: &'a [Rc<str>],
-    /// Futures of named outputs, by producer and output.
-    outputs: &'a BTreeMap<(usize, String), Rc<str>>,
+    /// The named outputs used, by their producer's position, then index.
+    picks: &'a [Pick<'a>],
+}
+
+impl<'a> Vars<'a> {
+    /// The named outputs used of the operation at position `at`.
+    fn picks_of(&self, at: usize) -> &'a [Pick<'a>] {
+        let start = self.picks.partition_point(|pick| pick.position < at);
+        let len = self.picks[start..].partition_point(|pick| pick.position == at);
+        &self.picks[start..start + len]
+    }
+}
+
+/// A named output a flow uses, picked from its producer's result by a task
+/// of its own, named `producer.output`.
+struct Pick<'a> {
+    /// The producer's position in the flow.
+    position: usize,
+    /// The output's index among its producer's.
+    index: usize,
+    producer: &'a str,
+    output: &'a str,
+    /// Its future, and the task that picks it.
+    var: Rc<str>,
+    task: Rc<str>,
 }
 
 fn submit_args<'a>(operation: &'a Operation, vars: &Vars<'a>) -> Vec<Arg<'a>> {
@@ -565,7 +553,14 @@ fn submit_args<'a>(operation: &'a Operation, vars: &Vars<'a>) -> Vec<Arg<'a>> {
             Binding::Operation {
                 op,
                 output: Some(output),
-            } => &vars.outputs[&(*op, output.clone())],
+            } => vars
+                .picks_of(vars.position[*op])
+                .iter()
+                .find(|pick| pick.output == output)
+                .map_or_else(
+                    || unreachable!("every named output bound is picked"),
+                    |pick| &*pick.var,
+                ),
             Binding::FlowParam { name } => name,
         };
         args.push(Arg::Bind(&param.name, value));

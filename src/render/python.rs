@@ -196,14 +196,6 @@ impl Names {
         self.take(base.into())
     }
 
-    /// [`Names::claim`], for a base the caller no longer needs.
-    pub fn claim_owned(&mut self, base: String) -> Rc<str> {
-        if self.used.contains(base.as_str()) {
-            return self.claim_variant(&base);
-        }
-        self.take(base.into())
-    }
-
     fn claim_variant(&mut self, base: &str) -> Rc<str> {
         let mut n = 2;
         let mut candidate = format!("{base}_{n}");
@@ -292,6 +284,6 @@ mod tests {
         assert_eq!(&*names.claim("merge"), "merge_2");
         assert_eq!(&*names.claim("merge"), "merge_3");
         assert_eq!(&*names.claim("fetch"), "fetch");
-        assert_eq!(&*names.claim_owned("fetch".to_owned()), "fetch_2");
+        assert_eq!(&*names.claim("fetch"), "fetch_2");
     }
 }
