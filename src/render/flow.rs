@@ -775,11 +775,10 @@ impl<'a> Section<'a> {
 
     /// The section's lines, written to `out`: plain imports, then `from`
     /// imports, each by module in isort's order.
-    fn render(mut self, out: &mut String) {
-        let mut plain: Vec<&str> = self.plain.iter().copied().collect();
+    fn render(self, out: &mut String) {
+        let mut plain: Vec<&str> = self.plain.into_iter().collect();
         plain.sort_by(|a, b| lowercase_cmp(a, b));
-        let mut from: Vec<(&str, Vec<Cow<'a, str>>)> =
-            std::mem::take(&mut self.from).into_iter().collect();
+        let mut from: Vec<(&str, Vec<Cow<'a, str>>)> = self.from.into_iter().collect();
         from.sort_by(|a, b| lowercase_cmp(a.0, b.0));
         let mut first = true;
         let mut line = |out: &mut String| {
