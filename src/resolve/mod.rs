@@ -405,7 +405,7 @@ impl Resolver<'_> {
         let operations = self.bind(raw, &mut lowered, &index, &valid);
         self.check_flow_params(&operations);
         let flows = self.flow_settings(raw, &names, &project);
-        self.check_flow_modules(raw, &valid, &flows);
+        self.check_flow_modules(raw, &valid, &project, &flows);
         Manifest {
             project,
             flows,
@@ -519,10 +519,11 @@ impl Resolver<'_> {
     /// Every flow is written to a module named after it, dots as
     /// underscores: two flows must not meet in one module (`a.b` and `a_b`),
     /// nor a flow in one of the package's own (`_path`).
-    fn check_flow_modules(
+    fn check_flow_modules<'r>(
         &mut self,
-        raw: &RawManifest,
+        raw: &'r RawManifest,
         valid: &[bool],
+        project: &'r Project,
         flows: &BTreeMap<String, FlowSettings>,
     ) {
         // Each flow once, where it is first named: top-level segments at
@@ -532,11 +533,11 @@ impl Resolver<'_> {
         for (op, _) in raw.operations.iter().zip(valid).filter(|(_, ok)| **ok) {
             let name = &op.name;
             if !name.contains('.') {
-                // Flat names form the project's flow.
-                let project = raw.project.name.as_ref();
-                let flow = project.map_or(DEFAULT_PROJECT, |p| p.value.as_str());
-                if seen.insert(flow) {
-                    named.push((flow, project.map_or(name.span, |p| p.span)));
+                // Flat names form the project's flow, named where the
+                // project is (else at its first operation).
+                if seen.insert(&project.name) {
+                    let span = raw.project.name.as_ref().map_or(name.span, |n| n.span);
+                    named.push((&project.name, span));
                 }
                 continue;
             }
