@@ -647,7 +647,17 @@ mod tests {
             .unwrap();
         assert!(made.success());
         std::os::unix::fs::symlink("/dev/zero", dir.join("zeros")).unwrap();
-        emit(&dir, &package(&[("a.py", "a = 2\n")]), false).unwrap();
+        // On a thread, so that a build stuck reading fails the test instead
+        // of hanging it (the stuck thread dies with the test process).
+        let (done, finished) = std::sync::mpsc::channel();
+        let out = dir.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(emit(&out, &package(&[("a.py", "a = 2\n")]), false));
+        });
+        let built = finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the build read a named pipe or an endless file");
+        built.unwrap();
         let kind = |name: &str| fs::symlink_metadata(dir.join(name)).unwrap().file_type();
         assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind("pipe")));
         assert!(kind("zeros").is_symlink());
