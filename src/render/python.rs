@@ -190,10 +190,13 @@ impl Names {
 
     /// Claim `base`, or the first free variant of it.
     pub fn claim(&mut self, base: &str) -> Rc<str> {
-        if self.used.contains(base) {
-            return self.claim_variant(base);
+        // One lookup in the common case, a free name: insert, and only on
+        // a clash look for a variant.
+        let name: Rc<str> = base.into();
+        if self.used.insert(Rc::clone(&name)) {
+            return name;
         }
-        self.take(base.into())
+        self.claim_variant(base)
     }
 
     fn claim_variant(&mut self, base: &str) -> Rc<str> {

@@ -293,10 +293,12 @@ impl Resolver<'_> {
                 name: name.to_owned(),
             });
         }
-        if !self.check_name(from, usize::MAX) {
+        // A name found is valid (only valid names are indexed): validate
+        // only what is not found.
+        let target = graph.index.get(from.as_str()).copied();
+        if target.is_none() && !self.check_name(from, usize::MAX) {
             return None;
         }
-        let target = graph.index.get(from.as_str()).copied();
         let (op, output) = match target {
             Some(op) => (op, None),
             None => {

@@ -371,10 +371,12 @@ impl Resolver<'_> {
             }
             let mut depends_on = Vec::with_capacity(op.depends_on.len());
             for dep in &op.depends_on {
-                if !self.check_name(dep, usize::MAX) {
+                // Only valid names are indexed: validate what is not found.
+                let found = index.get(dep.as_str());
+                if found.is_none() && !self.check_name(dep, usize::MAX) {
                     continue;
                 }
-                match index.get(dep.as_str()) {
+                match found {
                     Some(&target) if target == i || dep.value == op.name.value => {
                         self.error(Diagnostic::SelfDependency {
                             name: op.name.value.clone(),
