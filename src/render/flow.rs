@@ -122,8 +122,9 @@ const FIXED: &[&str] = &[
 /// The module of `flow`: its tasks and its flow function, as a generated file.
 pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     let ops = &graph.manifest.operations;
-    // Two names per operation (its task and its future), and a few more.
-    let mut names = Names::with_capacity(2 * flow.operations.len() + FIXED.len() + 16);
+    // Up to three names per operation (its callable, its task and its
+    // future), and a few more: a table that never grows.
+    let mut names = Names::with_capacity(3 * flow.operations.len() + FIXED.len() + 16);
 
     // Names that cannot move: flow parameters (the flow's API), the module
     // roots of type annotations, typing names, and the module's own imports.
@@ -158,8 +159,11 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     // The operations' callables, imported directly: `from module import
     // first`, each under the name it claims; and each operation's, by its
     // position in the flow.
-    let mut callables: HashMap<(&str, &str), usize> = HashMap::default();
-    let mut bindings: Vec<Rc<str>> = Vec::new();
+    let mut callables: HashMap<(&str, &str), usize> = HashMap::with_capacity_and_hasher(
+        flow.operations.len(),
+        foldhash::fast::RandomState::default(),
+    );
+    let mut bindings: Vec<Rc<str>> = Vec::with_capacity(flow.operations.len());
     let mut callable_of: Vec<usize> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
         let call = &ops[op].call;
