@@ -105,14 +105,16 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
     }
     let mut edges: Vec<(usize, usize)> = Vec::new();
     let mut links = Links {
-        up: vec![Vec::new(); ops.len()],
+        up: ops
+            .iter()
+            .map(crate::resolve::Operation::upstream)
+            .collect(),
         down: vec![Vec::new(); ops.len()],
     };
-    for (i, op) in ops.iter().enumerate() {
-        for up in op.upstream() {
+    for (i, up) in links.up.iter().enumerate() {
+        for &up in up {
             dag.add_edge(NodeIndex::new(up), NodeIndex::new(i), ());
             edges.push((up, i));
-            links.up[i].push(up);
             links.down[up].push(i);
         }
     }
@@ -127,23 +129,23 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
         }
     }
 
-    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
         let flow = if op.name.contains('.') {
             hierarchy::top(&op.name)
         } else {
             manifest.project.name.as_str()
         };
-        members.entry(flow.to_owned()).or_default().push(i);
+        members.entry(flow).or_default().push(i);
     }
     for name in manifest.flows.keys().filter(|name| name.contains('.')) {
         let prefix = format!("{name}.");
         let own: Vec<usize> = (0..ops.len())
             .filter(|&i| ops[i].name == *name || ops[i].name.starts_with(&prefix))
             .collect();
-        members.insert(name.clone(), own);
+        members.insert(name, own);
     }
-    members.insert(ROOT_FLOW.to_owned(), (0..ops.len()).collect());
+    members.insert(ROOT_FLOW, (0..ops.len()).collect());
 
     // Every flow lists its operations in this one order: by stage, then name.
     let mut by_name: Vec<usize> = (0..ops.len()).collect();
@@ -155,7 +157,7 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
     let mut order: Vec<usize> = (0..ops.len()).collect();
     order.sort_unstable_by_key(|&op| (stage_of[op], name_rank[op]));
 
-    let members: Vec<(String, Vec<usize>)> = members.into_iter().collect();
+    let members: Vec<(&str, Vec<usize>)> = members.into_iter().collect();
     let needed = membership(&links, &order, &members);
     let words = members.len().div_ceil(64);
     let everything = vec![true; ops.len()];
@@ -166,27 +168,46 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
         order: &order,
         name_rank: &name_rank,
     };
-    // Flows whose upstream closure is every operation are the root flow under
-    // another name: computed once.
-    let root = context.flow(ROOT_FLOW.to_owned(), FlowSettings::default(), &everything);
+    // The root flow first, then every flow on every core (from a few
+    // thousand operations on). Flows whose upstream closure is every
+    // operation are the root flow under another name: computed once.
+    let workers = if ops.len() < 2_000 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    };
+    let settings = |name: &str| manifest.flows.get(name).cloned().unwrap_or_default();
+    let jobs: Vec<Option<usize>> = std::iter::once(None)
+        .chain((0..members.len()).map(Some))
+        .collect();
+    let mut computed = crate::parallel::map(&jobs, workers, |job| {
+        let Some(f) = *job else {
+            return Some(context.flow(ROOT_FLOW.to_owned(), FlowSettings::default(), &everything));
+        };
+        let name = members[f].0;
+        let (word, bit) = (f / 64, 1u64 << (f % 64));
+        let inside: Vec<bool> = (0..ops.len())
+            .map(|op| needed[op * words + word] & bit != 0)
+            .collect();
+        if inside.iter().all(|&i| i) {
+            None
+        } else {
+            Some(context.flow(name.to_owned(), settings(name), &inside))
+        }
+    })
+    .into_iter();
+    let root = computed.next().flatten().unwrap_or_else(|| {
+        context.flow(ROOT_FLOW.to_owned(), FlowSettings::default(), &everything)
+    });
     let flows = members
-        .into_iter()
-        .enumerate()
-        .map(|(f, (name, _))| {
-            let settings = manifest.flows.get(&name).cloned().unwrap_or_default();
-            let (word, bit) = (f / 64, 1u64 << (f % 64));
-            let inside: Vec<bool> = (0..ops.len())
-                .map(|op| needed[op * words + word] & bit != 0)
-                .collect();
-            if inside.iter().all(|&i| i) {
-                Flow {
-                    name,
-                    settings,
-                    ..root.clone()
-                }
-            } else {
-                context.flow(name, settings, &inside)
-            }
+        .iter()
+        .zip(computed)
+        .map(|(&(name, _), flow)| {
+            flow.unwrap_or_else(|| Flow {
+                name: name.to_owned(),
+                settings: settings(name),
+                ..root.clone()
+            })
         })
         .collect();
     Ok(FlowGraph {
@@ -206,7 +227,7 @@ struct Links {
 /// Which flows need each operation, as bitsets (`words` u64s per operation,
 /// bit `f` for flow `f`): a flow needs its own operations and everything they
 /// wait for. One pass, downstream first, instead of one search per flow.
-fn membership(links: &Links, order: &[usize], members: &[(String, Vec<usize>)]) -> Vec<u64> {
+fn membership(links: &Links, order: &[usize], members: &[(&str, Vec<usize>)]) -> Vec<u64> {
     let words = members.len().div_ceil(64);
     let mut needed = vec![0u64; links.up.len() * words];
     for (f, (_, own)) in members.iter().enumerate() {
