@@ -65,16 +65,16 @@ enum Arg<'a> {
     Owned(String),
 }
 
-impl std::fmt::Display for Arg<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Arg<'_> {
+    fn write(&self, dest: &mut dyn std::fmt::Write) -> std::fmt::Result {
         match self {
             Arg::Bind(name, value) => {
-                f.write_str(name)?;
-                f.write_char('=')?;
-                f.write_str(value)
+                dest.write_str(name)?;
+                dest.write_char('=')?;
+                dest.write_str(value)
             }
-            Arg::Text(text) => f.write_str(text),
-            Arg::Owned(text) => f.write_str(text),
+            Arg::Text(text) => dest.write_str(text),
+            Arg::Owned(text) => dest.write_str(text),
         }
     }
 }
@@ -82,11 +82,36 @@ impl std::fmt::Display for Arg<'_> {
 /// A Python string literal of the text, written where it is displayed.
 struct Quoted<'a>(std::borrow::Cow<'a, str>);
 
-impl std::fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        python::write_string(f, &self.0)
+impl Quoted<'_> {
+    fn write(&self, mut dest: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        python::write_string(&mut dest, &self.0)
     }
 }
+
+// Both are written straight into the output (askama's `FastWritable`), not
+// through a formatter: the root flow writes one per operation and
+// parameter. `Display` is what askama's bounds ask for.
+macro_rules! written {
+    ($($ty:ident),*) => {$(
+        impl askama::FastWritable for $ty<'_> {
+            fn write_into(
+                &self,
+                dest: &mut dyn std::fmt::Write,
+                _: &dyn askama::Values,
+            ) -> askama::Result<()> {
+                Ok(self.write(dest)?)
+            }
+        }
+
+        impl std::fmt::Display for $ty<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.write(f)
+            }
+        }
+    )*};
+}
+
+written!(Arg, Quoted);
 
 /// Names every generated module defines or imports for itself.
 const FIXED: &[&str] = &[
