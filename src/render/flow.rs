@@ -849,7 +849,8 @@ fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 /// isort's order of imported members: CONSTANTS, then Classes, then the
 /// rest (each by lowercased name).
 fn member_rank(name: &str) -> u8 {
-    let bare = name.split(" as ").next().unwrap_or(name);
+    // `name` or `name as alias`: identifiers hold no spaces.
+    let bare = name.split_once(' ').map_or(name, |(bare, _)| bare);
     if bare.len() > 1 && bare.chars().all(|c| !c.is_ascii_lowercase()) {
         0
     } else if bare.starts_with(|c: char| c.is_ascii_uppercase()) {
