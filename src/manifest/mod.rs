@@ -212,18 +212,20 @@ pub const MAX_NESTING: usize = 128;
 pub fn parse(source: Source, format: Format) -> Result<Document, Failure> {
     let text = source.text.strip_prefix('\u{feff}').unwrap_or(&source.text);
     let bom = source.text.len() - text.len();
+    // Whether the tree is known to be within `MAX_NESTING` as read.
     let parsed = match format {
         Format::Toml => toml::parse(text),
-        Format::Yaml => yaml::parse(text),
-        Format::Json => json::parse(text),
+        Format::Yaml => yaml::parse(text).map(|root| (root, false)),
+        Format::Json => json::parse(text).map(|root| (root, false)),
     };
     let shift = |span: Span| Span::new(span.start + bom, span.end + bom);
     match parsed {
-        Ok(mut root) => {
+        Ok((mut root, bounded)) => {
             if bom > 0 {
                 shift_spans(&mut root, &shift);
             }
-            if let Some(span) = too_deep(&root, 0) {
+            debug_assert!(!bounded || too_deep(&root, 0).is_none());
+            if !bounded && let Some(span) = too_deep(&root, 0) {
                 return Err(Failure {
                     source: Some(source),
                     diagnostics: vec![Diagnostic::TooDeep {
@@ -340,5 +342,28 @@ impl Source {
         };
         let (start, end) = (range.0.min(value.len()), range.1.min(value.len()));
         Span::new(span.start + offset + start, span.start + offset + end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TOML's own reader never nests past the limit (its trees are not
+    /// walked to check): as deep as it goes, a tree is within it.
+    #[test]
+    fn toml_read_as_deep_as_it_goes_is_within_the_limit() {
+        let text = format!(
+            "version = 1\n[[operations]]\nx = {}{}\n",
+            "[".repeat(80),
+            "]".repeat(80)
+        );
+        let source = Source {
+            path: PathBuf::from("manifest"),
+            text: text.clone(),
+        };
+        let document = parse(source, Format::Toml).expect("80 levels read");
+        assert!(too_deep(&document.root, 0).is_none());
+        assert!(toml::parse(&text).is_ok_and(|(_, bounded)| bounded));
     }
 }

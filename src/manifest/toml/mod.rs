@@ -30,22 +30,29 @@ const SPLIT_FROM: usize = 512 * 1024;
 /// what the next one on the same thread fills.
 const PIECE: usize = 32 * 1024;
 
-pub(super) fn parse(text: &str) -> Result<Node, Vec<(String, Span)>> {
+/// The document, and whether it is known to be nested less deeply than
+/// [`MAX_NESTING`](super::MAX_NESTING) (then nothing needs to walk it to
+/// check): what [`events`] reads is, the `toml` crate's tree may not be.
+pub(super) fn parse(text: &str) -> Result<(Node, bool), Vec<(String, Span)>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(8);
     if text.len() >= SPLIT_FROM
         && workers > 1
-        && let Some(root) = parse_in_pieces(text, PIECE, workers)
+        && let Some(parsed) = parse_in_pieces(text, PIECE, workers)
     {
-        return Ok(root);
+        return Ok(parsed);
     }
-    events::parse(text, 0).map_or_else(|| parse_whole(text), Ok)
+    match events::parse(text, 0) {
+        Some(root) => Ok((root, true)),
+        None => parse_whole(text).map(|root| (root, false)),
+    }
 }
 
 /// The document from pieces of about `size` bytes parsed by `workers`
-/// threads, or `None` when it must be parsed whole.
-fn parse_in_pieces(text: &str, size: usize, workers: usize) -> Option<Node> {
+/// threads, or `None` when it must be parsed whole; and whether every piece
+/// was read by [`events`] (joining pieces nests nothing deeper).
+fn parse_in_pieces(text: &str, size: usize, workers: usize) -> Option<(Node, bool)> {
     let pieces = pieces(text, size);
     if pieces.len() < 2 {
         return None;
@@ -53,7 +60,7 @@ fn parse_in_pieces(text: &str, size: usize, workers: usize) -> Option<Node> {
     let parsed = crate::parallel::map(&pieces, workers, |&(start, end)| {
         let piece = &text[start..end];
         if let Some(root) = events::parse(piece, start) {
-            return Some(root);
+            return Some((root, true));
         }
         let mut root = parse_whole(piece).ok()?;
         if start > 0 {
@@ -61,14 +68,16 @@ fn parse_in_pieces(text: &str, size: usize, workers: usize) -> Option<Node> {
                 Span::new(span.start + start, span.end + start)
             });
         }
-        Some(root)
+        Some((root, false))
     });
     let mut parsed = parsed.into_iter();
-    let mut root = parsed.next()??;
+    let (mut root, mut bounded) = parsed.next()??;
     for piece in parsed {
-        join(text, &mut root, piece?)?;
+        let (piece, piece_bounded) = piece?;
+        join(text, &mut root, piece)?;
+        bounded &= piece_bounded;
     }
-    Some(root)
+    Some((root, bounded))
 }
 
 /// Byte ranges of the pieces: cut before `[[operations]]` lines, each piece
@@ -225,8 +234,9 @@ mod tests {
             for workers in [1, 2, 3] {
                 match (parse_in_pieces(text, size, workers), &whole) {
                     (None, _) => {}
-                    (Some(root), Ok(expected)) => {
+                    (Some((root, bounded)), Ok(expected)) => {
                         assert_eq!(&root, expected, "size {size}, {workers} workers:\n{text}");
+                        assert!(!bounded || super::super::too_deep(&root, 0).is_none());
                     }
                     (Some(_), Err(errors)) => {
                         panic!(
