@@ -10,7 +10,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy;
 use crate::manifest::Span;
-use crate::resolve::{Binding, FlowSettings, Literal, Manifest, ROOT_FLOW, TypeExpr};
+use crate::resolve::{Binding, FlowSettings, Literal, Manifest, Operation, ROOT_FLOW, TypeExpr};
 
 /// The resolved manifest as a graph, with its flows.
 #[derive(Debug, Clone)]
@@ -99,26 +99,26 @@ pub struct FlowParam {
 /// Build the graph, or report its cycles.
 pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
     let ops = &manifest.operations;
-    let mut dag: DiGraph<usize, ()> = DiGraph::with_capacity(ops.len(), ops.len());
-    for i in 0..ops.len() {
-        dag.add_node(i);
-    }
-    let mut edges: Vec<(usize, usize)> = Vec::new();
-    let mut links = Links {
-        up: ops
-            .iter()
-            .map(crate::resolve::Operation::upstream)
-            .collect(),
-        down: vec![Vec::new(); ops.len()],
-    };
-    for (i, up) in links.up.iter().enumerate() {
-        for &up in up {
-            dag.add_edge(NodeIndex::new(up), NodeIndex::new(i), ());
-            edges.push((up, i));
-            links.down[up].push(i);
+    // The edges and stages on this thread; the names' order and each flow's
+    // own operations, which need neither, beside it on a large manifest.
+    let (structure, (name_rank, members)) = std::thread::scope(|scope| {
+        let named = || (name_ranks(ops), own_operations(&manifest));
+        if crate::parallel::workers(ops.len()) < 2 {
+            return (structure(ops), named());
         }
-    }
-    let (layers, leftover) = hierarchy::layers(ops.len(), &edges);
+        let named = scope.spawn(named);
+        let structure = structure(ops);
+        let named = named
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (structure, named)
+    });
+    let Structure {
+        dag,
+        links,
+        layers,
+        leftover,
+    } = structure;
     if !leftover.is_empty() {
         return Err(cycles(&manifest, &dag));
     }
@@ -129,31 +129,7 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
         }
     }
 
-    let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, op) in ops.iter().enumerate() {
-        let flow = if op.name.contains('.') {
-            hierarchy::top(&op.name)
-        } else {
-            manifest.project.name.as_str()
-        };
-        members.entry(flow).or_default().push(i);
-    }
-    for name in manifest.flows.keys().filter(|name| name.contains('.')) {
-        let prefix = format!("{name}.");
-        let own: Vec<usize> = (0..ops.len())
-            .filter(|&i| ops[i].name == *name || ops[i].name.starts_with(&prefix))
-            .collect();
-        members.insert(name, own);
-    }
-    members.insert(ROOT_FLOW, (0..ops.len()).collect());
-
     // Every flow lists its operations in this one order: by stage, then name.
-    let mut by_name: Vec<usize> = (0..ops.len()).collect();
-    by_name.sort_unstable_by(|&a, &b| ops[a].name.cmp(&ops[b].name));
-    let mut name_rank = vec![0; ops.len()];
-    for (rank, &op) in by_name.iter().enumerate() {
-        name_rank[op] = rank;
-    }
     let mut order: Vec<usize> = (0..ops.len()).collect();
     order.sort_unstable_by_key(|&op| (stage_of[op], name_rank[op]));
 
@@ -171,11 +147,7 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
     // The root flow first, then every flow on every core (from a few
     // thousand operations on). Flows whose upstream closure is every
     // operation are the root flow under another name: computed once.
-    let workers = if ops.len() < 2_000 {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    };
+    let workers = crate::parallel::workers(ops.len());
     let settings = |name: &str| manifest.flows.get(name).cloned().unwrap_or_default();
     let jobs: Vec<Option<usize>> = std::iter::once(None)
         .chain((0..members.len()).map(Some))
@@ -216,6 +188,77 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
         stage_of,
         flows,
     })
+}
+
+/// The DAG, each operation's links, and its stages (or the operations
+/// left over when there is a cycle).
+struct Structure {
+    dag: DiGraph<usize, ()>,
+    links: Links,
+    layers: Vec<Vec<usize>>,
+    leftover: Vec<usize>,
+}
+
+fn structure(ops: &[Operation]) -> Structure {
+    let mut dag: DiGraph<usize, ()> = DiGraph::with_capacity(ops.len(), ops.len());
+    for i in 0..ops.len() {
+        dag.add_node(i);
+    }
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    let mut links = Links {
+        up: ops.iter().map(Operation::upstream).collect(),
+        down: vec![Vec::new(); ops.len()],
+    };
+    for (i, up) in links.up.iter().enumerate() {
+        for &up in up {
+            dag.add_edge(NodeIndex::new(up), NodeIndex::new(i), ());
+            edges.push((up, i));
+            links.down[up].push(i);
+        }
+    }
+    let (layers, leftover) = hierarchy::layers(ops.len(), &edges);
+    Structure {
+        dag,
+        links,
+        layers,
+        leftover,
+    }
+}
+
+/// Each operation's rank among all names, in byte order.
+fn name_ranks(ops: &[Operation]) -> Vec<usize> {
+    let mut by_name: Vec<usize> = (0..ops.len()).collect();
+    by_name.sort_unstable_by(|&a, &b| ops[a].name.cmp(&ops[b].name));
+    let mut name_rank = vec![0; ops.len()];
+    for (rank, &op) in by_name.iter().enumerate() {
+        name_rank[op] = rank;
+    }
+    name_rank
+}
+
+/// Each flow's own operations, by flow name: a top-level segment's (flat
+/// operations are the project's), a `[flows."a.b"]` prefix's, and the root
+/// flow's (every operation).
+fn own_operations(manifest: &Manifest) -> BTreeMap<&str, Vec<usize>> {
+    let ops = &manifest.operations;
+    let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        let flow = if op.name.contains('.') {
+            hierarchy::top(&op.name)
+        } else {
+            manifest.project.name.as_str()
+        };
+        members.entry(flow).or_default().push(i);
+    }
+    for name in manifest.flows.keys().filter(|name| name.contains('.')) {
+        let prefix = format!("{name}.");
+        let own: Vec<usize> = (0..ops.len())
+            .filter(|&i| ops[i].name == *name || ops[i].name.starts_with(&prefix))
+            .collect();
+        members.insert(name, own);
+    }
+    members.insert(ROOT_FLOW, (0..ops.len()).collect());
+    members
 }
 
 /// Each operation's direct upstream and downstream operations.

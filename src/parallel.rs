@@ -4,6 +4,16 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Threads for a stage over `operations` operations: one below a few
+/// thousand (starting threads costs more than they save), else one per core.
+pub(crate) fn workers(operations: usize) -> usize {
+    if operations < 2_000 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    }
+}
+
 /// `f` applied to every item by up to `workers` threads (the caller's among
 /// them), each taking the next item no one has taken; the results in the
 /// items' order. Put the largest items first: they start first.

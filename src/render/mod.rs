@@ -121,13 +121,8 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
 /// (from the thread that rendered it), so the caller can write it and let
 /// it go: a large package is never in memory whole.
 pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, String) + Sync)) {
-    // Threads pay off from a few thousand operations on.
     let ops: usize = graph.flows.iter().map(|f| f.operations.len()).sum();
-    let workers = if ops < 2_000 {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    };
+    let workers = crate::parallel::workers(ops);
     flow_modules(graph, manifest, workers, sink);
     let package = package_name(&graph.manifest.project.output);
     let init = InitTemplate {
