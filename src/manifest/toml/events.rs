@@ -21,9 +21,10 @@ use crate::manifest::{Key, Node, Span, Value};
 const MAX_DEPTH: u32 = 80;
 
 // A tree read here nests at most two levels of one-segment headers (an
-// array of tables) and `MAX_DEPTH` of inline values: within the manifest's
-// limit, so it need not be walked to check (see `toml::parse`).
-const _: () = assert!(2 + MAX_DEPTH as usize <= crate::manifest::MAX_NESTING);
+// array of tables), `MAX_DEPTH` inline arrays and tables, and a value in the
+// innermost: within the manifest's limit, so it need not be walked to check
+// (see `toml::parse`).
+const _: () = assert!(3 + MAX_DEPTH as usize <= crate::manifest::MAX_NESTING);
 
 /// Keys are checked for repeats by a scan of the table: tables larger than
 /// this go to the `toml` crate instead.
