@@ -168,9 +168,9 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
         }
     })
     .into_iter();
-    let root = computed.next().flatten().unwrap_or_else(|| {
-        context.flow(ROOT_FLOW.to_owned(), FlowSettings::default(), &everything)
-    });
+    let Some(Some(root)) = computed.next() else {
+        unreachable!("the first job is the root flow, always computed");
+    };
     let flows = members
         .iter()
         .zip(computed)
@@ -204,7 +204,6 @@ fn structure(ops: &[Operation]) -> Structure {
     for i in 0..ops.len() {
         dag.add_node(i);
     }
-    let mut edges: Vec<(usize, usize)> = Vec::new();
     let mut links = Links {
         up: ops.iter().map(Operation::upstream).collect(),
         down: vec![Vec::new(); ops.len()],
@@ -212,11 +211,10 @@ fn structure(ops: &[Operation]) -> Structure {
     for (i, up) in links.up.iter().enumerate() {
         for &up in up {
             dag.add_edge(NodeIndex::new(up), NodeIndex::new(i), ());
-            edges.push((up, i));
             links.down[up].push(i);
         }
     }
-    let (layers, leftover) = hierarchy::layers(ops.len(), &edges);
+    let (layers, leftover) = hierarchy::layers(&links.down);
     Structure {
         dag,
         links,

@@ -248,11 +248,13 @@ pub fn find_parallel_groups<'a>(
 ) -> Result<Vec<Vec<&'a str>>, Vec<&'a str>> {
     let index: std::collections::HashMap<&str, usize> =
         names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let pairs: Vec<(usize, usize)> = edges
-        .iter()
-        .filter_map(|(from, to)| Some((*index.get(from)?, *index.get(to)?)))
-        .collect();
-    let (layers, leftover) = layers(names.len(), &pairs);
+    let mut successors: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    for (from, to) in edges {
+        if let (Some(&from), Some(&to)) = (index.get(from), index.get(to)) {
+            successors[from].push(to);
+        }
+    }
+    let (layers, leftover) = layers(&successors);
     if !leftover.is_empty() {
         let mut leftover: Vec<&str> = leftover.into_iter().map(|i| names[i]).collect();
         leftover.sort_unstable();
@@ -268,15 +270,17 @@ pub fn find_parallel_groups<'a>(
         .collect())
 }
 
-/// Topological layers of nodes `0..n` (Kahn's algorithm, longest path from a
-/// source): the nodes of layer k have all their predecessors in layers < k.
-/// Also returns the nodes on or behind a cycle, which no layer holds.
-pub fn layers(n: usize, edges: &[(usize, usize)]) -> (Vec<Vec<usize>>, Vec<usize>) {
+/// Topological layers of nodes `0..n`, given each node's successors (Kahn's
+/// algorithm, longest path from a source): the nodes of layer k have all
+/// their predecessors in layers < k. Also returns the nodes on or behind a
+/// cycle, which no layer holds.
+pub fn layers(successors: &[Vec<usize>]) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let n = successors.len();
     let mut indegree = vec![0usize; n];
-    let mut successors: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &(from, to) in edges {
-        indegree[to] += 1;
-        successors[from].push(to);
+    for next in successors {
+        for &to in next {
+            indegree[to] += 1;
+        }
     }
     let mut current: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
     let mut layers = Vec::new();
