@@ -88,6 +88,47 @@ impl Graph<'_> {
     }
 }
 
+/// `parent.p` for an operation `parent.x` and a parameter `p`; `p` for a
+/// top-level operation.
+fn sibling(operation: &str, p: &str) -> String {
+    hierarchy::parent(operation).map_or_else(|| p.to_owned(), |parent| format!("{parent}.{p}"))
+}
+
+/// The order operations are bound in. Binding by name may ask for the sinks
+/// of a sibling subtree (rule 2c), known once all of its (deeper) members
+/// are bound: the members of every subtree a parameter without `from` could
+/// ask for come first, deepest first (a member may itself ask for a deeper
+/// subtree). The rest follow in the manifest's order, which reads memory in
+/// order: binding 100k operations deepest-first throughout took three times
+/// as long (BENCHMARKS.md).
+fn binding_order(raw: &RawManifest, subtrees: &HashMap<&str, Vec<usize>>) -> Vec<usize> {
+    let mut early = vec![false; raw.operations.len()];
+    let mut asked = HashSet::new();
+    for op in &raw.operations {
+        for (key, param) in &op.params.0 {
+            if matches!(param, RawParam::Table(table) if table.from.is_some()) {
+                continue;
+            }
+            let prefix = sibling(&op.name, key);
+            // Not the operation's own children (see `implicit`).
+            if prefix == op.name.value {
+                continue;
+            }
+            if let Some(members) = subtrees.get(prefix.as_str())
+                && asked.insert(prefix)
+            {
+                for &member in members {
+                    early[member] = true;
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..early.len()).filter(|&i| early[i]).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(hierarchy::get_level(&raw.operations[i].name)));
+    order.extend((0..early.len()).filter(|&i| !early[i]));
+    order
+}
+
 impl Resolver<'_> {
     pub(super) fn bind(
         &mut self,
@@ -123,18 +164,9 @@ impl Resolver<'_> {
                 .collect(),
         };
 
-        // Deeper operations first: a sibling subtree's sink is known once all
-        // its (deeper) members are bound.
-        let mut order: Vec<usize> = (0..lowered.len()).collect();
-        let levels: Vec<usize> = names
-            .iter()
-            .map(|name| hierarchy::get_level(name))
-            .collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(levels[i]));
-
         let mut bound: Vec<Option<Vec<Param>>> = vec![None; lowered.len()];
         let mut references: Vec<Vec<(usize, Span)>> = vec![Vec::new(); lowered.len()];
-        for i in order {
+        for i in binding_order(raw, &graph.subtrees) {
             let params = self.bind_operation(i, &mut lowered[i], &mut graph, &mut references[i]);
             for param in &params {
                 if let Binding::Operation { op, .. } = param.binding
@@ -383,8 +415,7 @@ impl Resolver<'_> {
         let restricted = !op.depends_on.is_empty();
         let deps: Vec<usize> = low.depends_on.iter().map(|(d, _)| *d).collect();
         let allowed = |c: usize| c != i && (!restricted || deps.contains(&c));
-        let parent = hierarchy::parent(op.name.as_str());
-        let sibling_name = parent.map_or_else(|| p.to_owned(), |parent| format!("{parent}.{p}"));
+        let sibling_name = sibling(&op.name, p);
 
         // 2a. an operation whose full name is p; 2b. a sibling whose step is p.
         for name in [p, sibling_name.as_str()] {
