@@ -48,7 +48,7 @@ struct TaskDef<'a> {
     in_process: bool,
     name: Quoted<'a>,
     /// Task settings, as `key=value`.
-    args: Vec<String>,
+    args: &'a [String],
 }
 
 struct Submit<'a> {
@@ -190,8 +190,19 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     );
     let mut bindings: Vec<Rc<str>> = Vec::with_capacity(flow.operations.len());
     let mut callable_of: Vec<usize> = Vec::with_capacity(flow.operations.len());
+    // Everything else read of the operations, read in the same pass.
+    let position = flow.positions();
+    let mut gathered = Gathered::with_capacity(flow.operations.len());
+    let mut uses_timedelta = false;
+    let mut policies = BTreeSet::new();
+    let mut in_process = false;
+    // Named outputs the flow's operations use: by the producer's position
+    // in the flow, then the output's.
+    let mut used: Vec<(usize, usize, &str, &str)> = Vec::new();
+    let mut seen = foldhash::HashSet::default();
     for &op in &flow.operations {
-        let call = &ops[op].call;
+        let operation = &ops[op];
+        let call = &operation.call;
         let first = first_segment(&call.qualname);
         let next = bindings.len();
         let index = *callables
@@ -201,45 +212,11 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
             bindings.push(names.claim(first));
         }
         callable_of.push(index);
-    }
-    // In no order: isort's is made when the imports are written.
-    let imported: Vec<((&str, &str), &str)> = callables
-        .iter()
-        .map(|(&key, &index)| (key, &*bindings[index]))
-        .collect();
-
-    // Each operation's task and future, by its position in the flow.
-    let position = flow.positions();
-    let mut task_vars: Vec<Rc<str>> = Vec::with_capacity(flow.operations.len());
-    for &op in &flow.operations {
-        let mut var = python::ident(&ops[op].name);
-        var.push_str("_task");
-        task_vars.push(names.claim(&var));
-    }
-    let future_vars: Vec<Rc<str>> = flow
-        .operations
-        .iter()
-        .map(|&op| names.claim(&python::ident(&ops[op].name)))
-        .collect();
-
-    let mut uses_math = false;
-    let mut uses_timedelta = false;
-    let mut policies = BTreeSet::new();
-    let mut in_process = false;
-    for &op in &flow.operations {
-        let operation = &ops[op];
+        gathered.push(operation, &call.qualname[first.len()..]);
         in_process |= runs_in_process(operation);
         uses_timedelta |= operation.settings.cache_expiration_seconds.is_some();
         policies.extend(operation.settings.cache.map(cache_policy));
-    }
-
-    // Named outputs the flow's operations use, each picked from its
-    // producer's result by a task of its own, named `producer.output`: by
-    // the producer's position in the flow, then the output's.
-    let mut used: Vec<(usize, usize, &str, &str)> = Vec::new();
-    let mut seen = foldhash::HashSet::default();
-    for &op in &flow.operations {
-        for param in &ops[op].params {
+        for param in &operation.params {
             if let Binding::Operation {
                 op: up,
                 output: Some(output),
@@ -258,6 +235,26 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
             }
         }
     }
+    // In no order: isort's is made when the imports are written.
+    let imported: Vec<((&str, &str), &str)> = callables
+        .iter()
+        .map(|(&key, &index)| (key, &*bindings[index]))
+        .collect();
+
+    // Each operation's task and future, by its position in the flow.
+    let mut task_vars: Vec<Rc<str>> = Vec::with_capacity(flow.operations.len());
+    for at in 0..flow.operations.len() {
+        let mut var = python::ident(gathered.name(at));
+        var.push_str("_task");
+        task_vars.push(names.claim(&var));
+    }
+    let future_vars: Vec<Rc<str>> = (0..flow.operations.len())
+        .map(|at| names.claim(&python::ident(gathered.name(at))))
+        .collect();
+
+    let mut uses_math = false;
+    // Each named output used is picked from its producer's result by a
+    // task of its own, named `producer.output`.
     used.sort_unstable();
     let picks: Vec<Pick<'_>> = used
         .into_iter()
@@ -277,6 +274,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     let body = Body {
         ops,
         flow,
+        gathered: &gathered,
         callables: &bindings,
         callable_of: &callable_of,
         task_vars: &task_vars,
@@ -409,38 +407,35 @@ struct Body<'a> {
     callable_of: &'a [usize],
     /// Each operation's task, by position.
     task_vars: &'a [Rc<str>],
+    gathered: &'a Gathered,
     vars: Vars<'a>,
 }
 
 impl<'a> Body<'a> {
     /// `var = task(...)`: one per operation, then one per named output used.
     fn tasks(&self) -> impl Iterator<Item = TaskDef<'a>> + use<'a> {
-        let Self { ops, callables, .. } = *self;
-        let per_operation = self
-            .flow
-            .operations
-            .iter()
-            .zip(self.task_vars)
-            .zip(self.callable_of)
-            .map(move |((&op, var), &callable)| {
-                let operation = &ops[op];
-                let first = first_segment(&operation.call.qualname);
-                TaskDef {
-                    var,
-                    callable: &callables[callable],
-                    rest: &operation.call.qualname[first.len()..],
-                    in_process: runs_in_process(operation),
-                    name: Quoted(operation.name.as_str().into()),
-                    args: settings_args(operation),
-                }
-            });
+        let Self {
+            callables,
+            gathered,
+            ..
+        } = *self;
+        let per_operation = self.task_vars.iter().zip(self.callable_of).enumerate().map(
+            move |(at, (var, &callable))| TaskDef {
+                var,
+                callable: &callables[callable],
+                rest: gathered.rest(at),
+                in_process: gathered.in_process[at],
+                name: Quoted(gathered.name(at).into()),
+                args: &gathered.args[at],
+            },
+        );
         let picks = self.vars.picks.iter().map(|pick| TaskDef {
             var: &pick.task,
             callable: "_pick",
             rest: "",
             in_process: false,
             name: Quoted(format!("{}.{}", pick.producer, pick.output).into()),
-            args: Vec::new(),
+            args: &[],
         });
         per_operation.chain(picks)
     }
@@ -474,15 +469,65 @@ impl<'a> Body<'a> {
 
     /// Every future of the flow, by name, in the order they are submitted.
     fn futures(&self) -> impl Iterator<Item = (Quoted<'a>, &'a str)> + use<'_, 'a> {
-        self.flow.stages.iter().flatten().flat_map(move |op| {
-            let at = self.vars.position[*op];
-            let name = &self.ops[*op].name;
+        // Stages list the flow's operations in the flow's order.
+        (0..self.flow.operations.len()).flat_map(move |at| {
+            let name = self.gathered.name(at);
             let picks =
                 self.vars.picks_of(at).iter().map(move |pick| {
                     (Quoted(format!("{name}.{}", pick.output).into()), &*pick.var)
                 });
-            std::iter::once((Quoted(name.as_str().into()), &*self.vars.futures[at])).chain(picks)
+            std::iter::once((Quoted(name.into()), &*self.vars.futures[at])).chain(picks)
         })
+    }
+}
+
+/// What a module writes of each operation, copied out of the operations in
+/// the flow's order, by position. The flow's order jumps about the
+/// manifest's memory: at 100k operations, every pass over the operations
+/// themselves paid a cache miss or two per operation, and a module reads
+/// each one's name three times (BENCHMARKS.md).
+struct Gathered {
+    /// The names one after another; each one's end, by position.
+    names: String,
+    name_ends: Vec<usize>,
+    /// Each callable's qualname after its first segment (`.method`), likewise.
+    rests: String,
+    rest_ends: Vec<usize>,
+    in_process: Vec<bool>,
+    /// Task settings, as `key=value`.
+    args: Vec<Vec<String>>,
+}
+
+impl Gathered {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            // Names in generated benchmarks take about 22 bytes.
+            names: String::with_capacity(24 * n),
+            name_ends: Vec::with_capacity(n),
+            rests: String::new(),
+            rest_ends: Vec::with_capacity(n),
+            in_process: Vec::with_capacity(n),
+            args: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, operation: &Operation, rest: &str) {
+        self.names.push_str(&operation.name);
+        self.name_ends.push(self.names.len());
+        self.rests.push_str(rest);
+        self.rest_ends.push(self.rests.len());
+        self.in_process.push(runs_in_process(operation));
+        self.args.push(settings_args(operation));
+    }
+
+    fn name(&self, at: usize) -> &str {
+        let start = at.checked_sub(1).map_or(0, |before| self.name_ends[before]);
+        &self.names[start..self.name_ends[at]]
+    }
+
+    fn rest(&self, at: usize) -> &str {
+        let start = at.checked_sub(1).map_or(0, |before| self.rest_ends[before]);
+        &self.rests[start..self.rest_ends[at]]
     }
 }
 
