@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::rc::Rc;
 
 use askama::Template;
@@ -212,7 +213,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
             bindings.push(names.claim(first));
         }
         callable_of.push(index);
-        gathered.push(operation, &call.qualname[first.len()..]);
+        gathered.push(ops, operation, &call.qualname[first.len()..], &position);
         in_process |= runs_in_process(operation);
         uses_timedelta |= operation.settings.cache_expiration_seconds.is_some();
         policies.extend(operation.settings.cache.map(cache_policy));
@@ -223,11 +224,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
             } = &param.binding
             {
                 let producer = &ops[*up];
-                let index = producer
-                    .outputs
-                    .iter()
-                    .position(|(name, _)| name == output)
-                    .unwrap_or(0);
+                let index = output_index(producer, output);
                 if seen.insert((*up, index)) {
                     let output = producer.outputs[index].0.as_str();
                     used.push((position[*up], index, &producer.name, output));
@@ -272,14 +269,12 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
         })
         .collect();
     let body = Body {
-        ops,
         flow,
         gathered: &gathered,
         callables: &bindings,
         callable_of: &callable_of,
         task_vars: &task_vars,
         vars: Vars {
-            position: &position,
             futures: &future_vars,
             picks: &picks,
         },
@@ -400,7 +395,6 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
 /// one of each per operation, and building them all first would more than
 /// double what rendering the module holds.
 struct Body<'a> {
-    ops: &'a [Operation],
     flow: &'a Flow,
     /// The imported callables, and each operation's, by position.
     callables: &'a [Rc<str>],
@@ -443,14 +437,16 @@ impl<'a> Body<'a> {
     /// The submits of each stage: an operation's, then one per named output
     /// of it that is used.
     fn stages(&self) -> impl Iterator<Item = impl Iterator<Item = Submit<'a>>> + use<'_, 'a> {
+        // Stages list the flow's operations in the flow's order.
+        let mut start = 0;
         self.flow.stages.iter().map(move |stage| {
-            stage.iter().flat_map(move |op| {
-                let at = self.vars.position[*op];
-                let operation = &self.ops[*op];
+            let positions = start..start + stage.len();
+            start = positions.end;
+            positions.flat_map(move |at| {
                 let submit = Submit {
                     var: &self.vars.futures[at],
                     target: &self.task_vars[at],
-                    args: submit_args(operation, &self.vars),
+                    args: self.submit_args(at),
                 };
                 let futures = self.vars.futures;
                 let picks = self.vars.picks_of(at).iter().map(move |pick| Submit {
@@ -467,9 +463,42 @@ impl<'a> Body<'a> {
         })
     }
 
+    /// The arguments of the submit of the operation at position `at`.
+    fn submit_args(&self, at: usize) -> Vec<Arg<'a>> {
+        let Self { gathered, vars, .. } = *self;
+        let params = gathered.params_of(at);
+        let mut args: Vec<Arg<'a>> = Vec::with_capacity(params.len() + 1);
+        for param in params {
+            let value: &str = match &param.source {
+                Source::Future(up) => &vars.futures[*up],
+                Source::Output(up, index) => vars
+                    .picks_of(*up)
+                    .iter()
+                    .find(|pick| pick.index == *index)
+                    .map_or_else(
+                        || unreachable!("every named output bound is picked"),
+                        |pick| &*pick.var,
+                    ),
+                Source::FlowParam(name) => gathered.text(name),
+            };
+            args.push(Arg::Bind(gathered.text(&param.name), value));
+        }
+        let after = &gathered.after[at];
+        if !after.is_empty() {
+            let vars: Vec<&str> = after.iter().map(|&at| &*vars.futures[at]).collect();
+            let inline = format!("wait_for=[{}]", vars.join(", "));
+            if 8 + inline.len() < LINE {
+                args.push(Arg::Owned(inline));
+            } else {
+                let items: String = vars.iter().map(|v| format!("            {v},\n")).collect();
+                args.push(Arg::Owned(format!("wait_for=[\n{items}        ]")));
+            }
+        }
+        args
+    }
+
     /// Every future of the flow, by name, in the order they are submitted.
     fn futures(&self) -> impl Iterator<Item = (Quoted<'a>, &'a str)> + use<'_, 'a> {
-        // Stages list the flow's operations in the flow's order.
         (0..self.flow.operations.len()).flat_map(move |at| {
             let name = self.gathered.name(at);
             let picks =
@@ -487,48 +516,114 @@ impl<'a> Body<'a> {
 /// themselves paid a cache miss or two per operation, and a module reads
 /// each one's name three times (BENCHMARKS.md).
 struct Gathered {
-    /// The names one after another; each one's end, by position.
-    names: String,
-    name_ends: Vec<usize>,
-    /// Each callable's qualname after its first segment (`.method`), likewise.
-    rests: String,
-    rest_ends: Vec<usize>,
+    /// The names, callables' tails and parameter names copied, one after another.
+    text: String,
+    /// Each operation's name in `text`, and its callable's qualname after
+    /// the first segment (`.method`).
+    names: Vec<Range<usize>>,
+    rests: Vec<Range<usize>>,
     in_process: Vec<bool>,
     /// Task settings, as `key=value`.
     args: Vec<Vec<String>>,
+    /// Every operation's parameters, one operation's after another's;
+    /// `param_ends[at]` is where those of the operation at `at` end.
+    params: Vec<GatheredParam>,
+    param_ends: Vec<usize>,
+    /// The positions of the operations each one waits for without using
+    /// their results, in order.
+    after: Vec<Vec<usize>>,
+}
+
+struct GatheredParam {
+    /// Its name in `Gathered::text`.
+    name: Range<usize>,
+    source: Source,
+}
+
+/// Where a parameter's value comes from.
+enum Source {
+    /// The result of the operation at this position.
+    Future(usize),
+    /// A named output (by its index) of the operation at this position.
+    Output(usize, usize),
+    /// A flow parameter, its name in `Gathered::text`.
+    FlowParam(Range<usize>),
 }
 
 impl Gathered {
     fn with_capacity(n: usize) -> Self {
         Self {
-            // Names in generated benchmarks take about 22 bytes.
-            names: String::with_capacity(24 * n),
-            name_ends: Vec::with_capacity(n),
-            rests: String::new(),
-            rest_ends: Vec::with_capacity(n),
+            // A name and two parameters of generated benchmarks take about 30 bytes.
+            text: String::with_capacity(32 * n),
+            names: Vec::with_capacity(n),
+            rests: Vec::with_capacity(n),
             in_process: Vec::with_capacity(n),
             args: Vec::with_capacity(n),
+            params: Vec::with_capacity(2 * n),
+            param_ends: Vec::with_capacity(n),
+            after: Vec::with_capacity(n),
         }
     }
 
-    fn push(&mut self, operation: &Operation, rest: &str) {
-        self.names.push_str(&operation.name);
-        self.name_ends.push(self.names.len());
-        self.rests.push_str(rest);
-        self.rest_ends.push(self.rests.len());
+    fn push(&mut self, ops: &[Operation], operation: &Operation, rest: &str, position: &Positions) {
+        let name = self.copy(&operation.name);
+        self.names.push(name);
+        let rest = self.copy(rest);
+        self.rests.push(rest);
         self.in_process.push(runs_in_process(operation));
         self.args.push(settings_args(operation));
+        for param in &operation.params {
+            let source = match &param.binding {
+                Binding::Operation { op, output: None } => Source::Future(position[*op]),
+                // The output's index, as the flow's picks are found by it.
+                Binding::Operation {
+                    op,
+                    output: Some(output),
+                } => Source::Output(position[*op], output_index(&ops[*op], output)),
+                Binding::FlowParam { name } => Source::FlowParam(self.copy(name)),
+            };
+            let name = self.copy(&param.name);
+            self.params.push(GatheredParam { name, source });
+        }
+        self.param_ends.push(self.params.len());
+        let mut after: Vec<usize> = operation.after.iter().map(|&op| position[op]).collect();
+        after.sort_unstable();
+        self.after.push(after);
+    }
+
+    fn copy(&mut self, text: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(text);
+        start..self.text.len()
+    }
+
+    fn text(&self, range: &Range<usize>) -> &str {
+        &self.text[range.clone()]
     }
 
     fn name(&self, at: usize) -> &str {
-        let start = at.checked_sub(1).map_or(0, |before| self.name_ends[before]);
-        &self.names[start..self.name_ends[at]]
+        self.text(&self.names[at])
     }
 
     fn rest(&self, at: usize) -> &str {
-        let start = at.checked_sub(1).map_or(0, |before| self.rest_ends[before]);
-        &self.rests[start..self.rest_ends[at]]
+        self.text(&self.rests[at])
     }
+
+    fn params_of(&self, at: usize) -> &[GatheredParam] {
+        let start = at
+            .checked_sub(1)
+            .map_or(0, |before| self.param_ends[before]);
+        &self.params[start..self.param_ends[at]]
+    }
+}
+
+/// The index of a named output among its producer's.
+fn output_index(producer: &Operation, output: &str) -> usize {
+    producer
+        .outputs
+        .iter()
+        .position(|(name, _)| name == output)
+        .unwrap_or(0)
 }
 
 /// Whether an operation's task runs its callable in a process of its own.
@@ -588,8 +683,6 @@ fn settings_args(operation: &Operation) -> Vec<String> {
 /// The names a flow's submits refer to.
 #[derive(Clone, Copy)]
 struct Vars<'a> {
-    /// Each operation's position in the flow.
-    position: &'a Positions,
     /// Each operation's future, by position.
     futures: &'a [Rc<str>],
     /// The named outputs used, by their producer's position, then index.
@@ -617,45 +710,6 @@ struct Pick<'a> {
     /// Its future, and the task that picks it.
     var: Rc<str>,
     task: Rc<str>,
-}
-
-fn submit_args<'a>(operation: &'a Operation, vars: &Vars<'a>) -> Vec<Arg<'a>> {
-    let mut args: Vec<Arg<'a>> = Vec::with_capacity(operation.params.len() + 1);
-    for param in &operation.params {
-        let value: &str = match &param.binding {
-            Binding::Operation { op, output: None } => &vars.futures[vars.position[*op]],
-            Binding::Operation {
-                op,
-                output: Some(output),
-            } => vars
-                .picks_of(vars.position[*op])
-                .iter()
-                .find(|pick| pick.output == output)
-                .map_or_else(
-                    || unreachable!("every named output bound is picked"),
-                    |pick| &*pick.var,
-                ),
-            Binding::FlowParam { name } => name,
-        };
-        args.push(Arg::Bind(&param.name, value));
-    }
-    if !operation.after.is_empty() {
-        let mut after: Vec<usize> = operation
-            .after
-            .iter()
-            .map(|&op| vars.position[op])
-            .collect();
-        after.sort_unstable();
-        let vars: Vec<&str> = after.iter().map(|&at| &*vars.futures[at]).collect();
-        let inline = format!("wait_for=[{}]", vars.join(", "));
-        if 8 + inline.len() < LINE {
-            args.push(Arg::Owned(inline));
-        } else {
-            let items: String = vars.iter().map(|v| format!("            {v},\n")).collect();
-            args.push(Arg::Owned(format!("wait_for=[\n{items}        ]")));
-        }
-    }
-    args
 }
 
 /// The first segment of a qualname: what is imported (`Class` of `Class.method`).
