@@ -94,15 +94,11 @@ fn sibling(operation: &str, p: &str) -> String {
     hierarchy::parent(operation).map_or_else(|| p.to_owned(), |parent| format!("{parent}.{p}"))
 }
 
-/// The order operations are bound in. Binding by name may ask for the sinks
-/// of a sibling subtree (rule 2c), known once all of its (deeper) members
-/// are bound: the members of every subtree a parameter without `from` could
-/// ask for come first, deepest first (a member may itself ask for a deeper
-/// subtree). The rest follow in the manifest's order, which reads memory in
-/// order: binding 100k operations deepest-first throughout took three times
-/// as long (BENCHMARKS.md).
-fn binding_order(raw: &RawManifest, subtrees: &HashMap<&str, Vec<usize>>) -> Vec<usize> {
-    let mut early = vec![false; raw.operations.len()];
+/// The subtrees a parameter without `from` could ask for the sinks of
+/// (rule 2c): `parent.p` for a parameter `p` of `parent.x`, unless that is
+/// the operation itself. Only these are indexed: in a manifest whose
+/// parameters all name their source, none.
+fn asked_subtrees(raw: &RawManifest) -> HashSet<String> {
     let mut asked = HashSet::new();
     for op in &raw.operations {
         for (key, param) in &op.params.0 {
@@ -111,17 +107,24 @@ fn binding_order(raw: &RawManifest, subtrees: &HashMap<&str, Vec<usize>>) -> Vec
             }
             let prefix = sibling(&op.name, key);
             // Not the operation's own children (see `implicit`).
-            if prefix == op.name.value {
-                continue;
-            }
-            if let Some(members) = subtrees.get(prefix.as_str())
-                && asked.insert(prefix)
-            {
-                for &member in members {
-                    early[member] = true;
-                }
+            if prefix != op.name.value {
+                asked.insert(prefix);
             }
         }
+    }
+    asked
+}
+
+/// The order operations are bound in. A subtree's sinks are known once all
+/// of its (deeper) members are bound: the members of the subtrees that may
+/// be asked for come first, deepest first (a member may itself ask for a
+/// deeper subtree). The rest follow in the manifest's order, which reads
+/// memory in order: binding 100k operations deepest-first throughout took
+/// three times as long (BENCHMARKS.md).
+fn binding_order(raw: &RawManifest, subtrees: &HashMap<&str, Vec<usize>>) -> Vec<usize> {
+    let mut early = vec![false; raw.operations.len()];
+    for &member in subtrees.values().flatten() {
+        early[member] = true;
     }
     let mut order: Vec<usize> = (0..early.len()).filter(|&i| early[i]).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(hierarchy::get_level(&raw.operations[i].name)));
@@ -138,13 +141,16 @@ impl Resolver<'_> {
         valid: &[bool],
     ) -> Vec<Operation> {
         let names: Vec<&str> = raw.operations.iter().map(|op| op.name.as_str()).collect();
+        let asked = asked_subtrees(raw);
         let mut subtrees: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, name) in names.iter().enumerate() {
-            if !valid[i] || index.get(name) != Some(&i) {
-                continue;
-            }
-            for (dot, _) in name.match_indices('.') {
-                subtrees.entry(&name[..dot]).or_default().push(i);
+        let indexed = |&(i, name): &(usize, &&str)| valid[i] && index.get(*name) == Some(&i);
+        if !asked.is_empty() {
+            for (i, name) in names.iter().enumerate().filter(indexed) {
+                for (dot, _) in name.match_indices('.') {
+                    if asked.contains(&name[..dot]) {
+                        subtrees.entry(&name[..dot]).or_default().push(i);
+                    }
+                }
             }
         }
         let mut graph = Graph {
