@@ -6,6 +6,7 @@ pub mod literal;
 pub mod types;
 
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
@@ -297,15 +298,19 @@ impl Resolver<'_> {
                 continue;
             }
             valid[i] = true;
-            if let Some(&first) = index.get(op.name.as_str()) {
-                let first_span = raw.operations[first].name.span;
-                self.error(Diagnostic::DuplicateOperation {
-                    name: op.name.value.clone(),
-                    span: at(op.name.span),
-                    first: at(first_span),
-                });
-            } else {
-                index.insert(op.name.as_str(), i);
+            // One lookup: the first of a name is indexed, the others reported.
+            match index.entry(op.name.as_str()) {
+                Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
+                Entry::Occupied(first) => {
+                    let first_span = raw.operations[*first.get()].name.span;
+                    self.error(Diagnostic::DuplicateOperation {
+                        name: op.name.value.clone(),
+                        span: at(op.name.span),
+                        first: at(first_span),
+                    });
+                }
             }
             if hierarchy::top(&op.name) == ROOT_FLOW
                 || (!op.name.contains('.') && project.name == ROOT_FLOW)
