@@ -240,13 +240,15 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
 
     // Each operation's task and future, by its position in the flow.
     let mut task_vars: Vec<Rc<str>> = Vec::with_capacity(flow.operations.len());
+    let mut var = String::new();
     for at in 0..flow.operations.len() {
-        let mut var = python::ident(gathered.name(at));
+        var.clear();
+        var.push_str(gathered.ident(at));
         var.push_str("_task");
         task_vars.push(names.claim(&var));
     }
     let future_vars: Vec<Rc<str>> = (0..flow.operations.len())
-        .map(|at| names.claim(&python::ident(gathered.name(at))))
+        .map(|at| names.claim(gathered.ident(at)))
         .collect();
 
     let mut uses_math = false;
@@ -522,6 +524,8 @@ struct Gathered {
     /// the first segment (`.method`).
     names: Vec<Range<usize>>,
     rests: Vec<Range<usize>>,
+    /// Each name as a Python identifier (dots as underscores), likewise.
+    idents: Vec<Range<usize>>,
     in_process: Vec<bool>,
     /// Task settings, as `key=value`.
     args: Vec<Vec<String>>,
@@ -553,10 +557,12 @@ enum Source {
 impl Gathered {
     fn with_capacity(n: usize) -> Self {
         Self {
-            // A name and two parameters of generated benchmarks take about 30 bytes.
-            text: String::with_capacity(32 * n),
+            // A name, its identifier and two parameters of generated
+            // benchmarks take about 50 bytes.
+            text: String::with_capacity(56 * n),
             names: Vec::with_capacity(n),
             rests: Vec::with_capacity(n),
+            idents: Vec::with_capacity(n),
             in_process: Vec::with_capacity(n),
             args: Vec::with_capacity(n),
             params: Vec::with_capacity(2 * n),
@@ -570,6 +576,14 @@ impl Gathered {
         self.names.push(name);
         let rest = self.copy(rest);
         self.rests.push(rest);
+        let start = self.text.len();
+        for (i, segment) in operation.name.split('.').enumerate() {
+            if i > 0 {
+                self.text.push('_');
+            }
+            self.text.push_str(segment);
+        }
+        self.idents.push(start..self.text.len());
         self.in_process.push(runs_in_process(operation));
         self.args.push(settings_args(operation));
         for param in &operation.params {
@@ -603,6 +617,10 @@ impl Gathered {
 
     fn name(&self, at: usize) -> &str {
         self.text(&self.names[at])
+    }
+
+    fn ident(&self, at: usize) -> &str {
+        self.text(&self.idents[at])
     }
 
     fn rest(&self, at: usize) -> &str {
