@@ -439,7 +439,8 @@ impl<'a> Body<'a> {
     /// The submits of each stage: an operation's, then one per named output
     /// of it that is used.
     fn stages(&self) -> impl Iterator<Item = impl Iterator<Item = Submit<'a>>> + use<'_, 'a> {
-        // Stages list the flow's operations in the flow's order.
+        // Stages list the flow's operations in the flow's order: the graph
+        // groups one ordered list into them (tests/properties.rs checks it).
         let mut start = 0;
         self.flow.stages.iter().map(move |stage| {
             let positions = start..start + stage.len();
@@ -501,6 +502,7 @@ impl<'a> Body<'a> {
 
     /// Every future of the flow, by name, in the order they are submitted.
     fn futures(&self) -> impl Iterator<Item = (Quoted<'a>, &'a str)> + use<'_, 'a> {
+        // Submitted in the flow's order (see `stages`).
         (0..self.flow.operations.len()).flat_map(move |at| {
             let name = self.gathered.name(at);
             let picks =
@@ -515,8 +517,8 @@ impl<'a> Body<'a> {
 /// What a module writes of each operation, copied out of the operations in
 /// the flow's order, by position. The flow's order jumps about the
 /// manifest's memory: at 100k operations, every pass over the operations
-/// themselves paid a cache miss or two per operation, and a module reads
-/// each one's name three times (BENCHMARKS.md).
+/// themselves paid a cache miss or two per operation, and a module made up
+/// to eight such passes (BENCHMARKS.md).
 struct Gathered {
     /// The names, callables' tails and parameter names copied, one after another.
     text: String,
