@@ -196,12 +196,11 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
     let mut gathered = Gathered::with_capacity(flow.operations.len());
     let mut uses_timedelta = false;
     let mut policies = BTreeSet::new();
-    let mut in_process = false;
     // Named outputs the flow's operations use: by the producer's position
     // in the flow, then the output's.
     let mut used: Vec<(usize, usize, &str, &str)> = Vec::new();
     let mut seen = foldhash::HashSet::default();
-    for &op in &flow.operations {
+    for (at, &op) in flow.operations.iter().enumerate() {
         let operation = &ops[op];
         let call = &operation.call;
         let first = first_segment(&call.qualname);
@@ -214,24 +213,18 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, manifest: &str) -> String {
         }
         callable_of.push(index);
         gathered.push(ops, operation, &call.qualname[first.len()..], &position);
-        in_process |= runs_in_process(operation);
         uses_timedelta |= operation.settings.cache_expiration_seconds.is_some();
         policies.extend(operation.settings.cache.map(cache_policy));
-        for param in &operation.params {
-            if let Binding::Operation {
-                op: up,
-                output: Some(output),
-            } = &param.binding
+        for param in gathered.params_of(at) {
+            if let Source::Output(up, index) = param.source
+                && seen.insert((up, index))
             {
-                let producer = &ops[*up];
-                let index = output_index(producer, output);
-                if seen.insert((*up, index)) {
-                    let output = producer.outputs[index].0.as_str();
-                    used.push((position[*up], index, &producer.name, output));
-                }
+                let producer = &ops[flow.operations[up]];
+                used.push((up, index, &producer.name, &producer.outputs[index].0));
             }
         }
     }
+    let in_process = gathered.in_process.contains(&true);
     // In no order: isort's is made when the imports are written.
     let imported: Vec<((&str, &str), &str)> = callables
         .iter()
@@ -579,12 +572,7 @@ impl Gathered {
         let rest = self.copy(rest);
         self.rests.push(rest);
         let start = self.text.len();
-        for (i, segment) in operation.name.split('.').enumerate() {
-            if i > 0 {
-                self.text.push('_');
-            }
-            self.text.push_str(segment);
-        }
+        python::push_ident(&mut self.text, &operation.name);
         self.idents.push(start..self.text.len());
         self.in_process.push(runs_in_process(operation));
         self.args.push(settings_args(operation));

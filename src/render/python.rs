@@ -220,9 +220,39 @@ pub fn ident(name: &str) -> String {
     name.replace('.', "_")
 }
 
+/// [`ident`], written at the end of `out` (inlined: the root module writes
+/// one per operation).
+#[inline]
+pub fn push_ident(out: &mut String, name: &str) {
+    for (i, segment) in name.split('.').enumerate() {
+        if i > 0 {
+            out.push('_');
+        }
+        out.push_str(segment);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_pushed_are_the_identifiers_made() {
+        let mut out = String::from("x=");
+        for name in [
+            "",
+            "a",
+            "a.b",
+            "scraping.stepstone.fetch",
+            "a..b",
+            ".a.",
+            "é.ü",
+        ] {
+            out.truncate(2);
+            push_ident(&mut out, name);
+            assert_eq!(out, format!("x={}", ident(name)), "{name}");
+        }
+    }
 
     #[test]
     fn strings_are_inert_single_line_literals() {

@@ -128,7 +128,7 @@ fn binding_order(raw: &RawManifest, subtrees: &HashMap<&str, Vec<usize>>) -> Vec
         early[member] = true;
     }
     let mut order: Vec<usize> = (0..early.len()).filter(|&i| early[i]).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(hierarchy::get_level(&raw.operations[i].name)));
+    order.sort_by_cached_key(|&i| std::cmp::Reverse(hierarchy::get_level(&raw.operations[i].name)));
     order.extend((0..early.len()).filter(|&i| !early[i]));
     order
 }
