@@ -217,13 +217,20 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     for param in flow.params.iter().filter(|p| p.default.is_none()) {
         let head = format!("    {}: ", param.name);
         let ty = annotation(param.ty.as_ref(), 4, head.len(), 1);
-        params.push(format!("{head}{ty},"));
+        let marks = numeric_union(param.ty.as_ref()).then_some((0, "PYI041"));
+        params.push(with_noqa(&format!("{head}{ty},"), marks.as_slice()));
     }
     for param in flow.params.iter().filter(|p| p.default.is_some()) {
         let default = param.default.as_ref().map_or(Literal::None, Clone::clone);
         uses_math |= python::needs_math(&default);
         let head = format!("    {}: ", param.name);
-        let tail = 3 + python::literal(&default).chars().count() + 1;
+        // ruff splits the default before the annotation: the annotation
+        // need leave room only for the default's opening bracket.
+        let tail = match &default {
+            Literal::List(items) if !items.is_empty() => 4,
+            Literal::Dict(entries) if !entries.is_empty() => 4,
+            _ => 3 + python::literal(&default).chars().count() + 1,
+        };
         let ty = annotation(param.ty.as_ref(), 4, head.len(), tail);
         let used = if ty.contains('\n') {
             layout::last_line_width(&ty)
@@ -231,23 +238,32 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
             head.len() + ty.chars().count()
         } + 3;
         let value = layout::expression(&default, 4, used, 1);
+        let mut marks = Vec::new();
+        if numeric_union(param.ty.as_ref()) {
+            marks.push((0, "PYI041"));
+        }
         // Prefect validates parameters into fresh values on every run, so a
         // list or table default is never shared between runs.
-        let noqa = if matches!(default, Literal::List(_) | Literal::Dict(_)) {
-            "  # noqa: B006"
-        } else {
-            ""
-        };
-        params.push(format!("{head}{ty} = {value},{noqa}"));
+        if matches!(default, Literal::List(_) | Literal::Dict(_)) {
+            marks.push((ty.matches('\n').count(), "B006"));
+        }
+        params.push(with_noqa(&format!("{head}{ty} = {value},"), &marks));
     }
-    let signature = if params.is_empty() {
-        let head = format!("def {function}() -> ");
-        let ty = annotation(returns.as_ref(), 0, head.len(), 1);
-        format!("{head}{ty}:")
+    let head = if params.is_empty() {
+        format!("def {function}() -> ")
     } else {
-        let ty = annotation(returns.as_ref(), 0, ") -> ".len(), 1);
-        format!("def {function}(\n{}\n) -> {ty}:", params.join("\n"))
+        format!("def {function}(\n{}\n) -> ", params.join("\n"))
     };
+    let ty = match &returns {
+        // A union too long for the line is parenthesized, one member a line.
+        Some(ty @ TypeExpr::Union(_))
+            if layout::last_line_width(&head) + ty.to_string().chars().count() + 1 > LINE =>
+        {
+            format!("(\n    {}\n)", layout::annotation(ty, 4, 4, 0))
+        }
+        ty => annotation(ty.as_ref(), 0, layout::last_line_width(&head), 1),
+    };
+    let signature = format!("{head}{ty}:");
 
     let description = flow
         .settings
@@ -294,15 +310,10 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     }
     // The packages the operations live in sit beside the manifest: isort
     // counts them as first-party.
-    let first_party: HashSet<&str> = flow
-        .operations
-        .iter()
-        .map(|&op| layout::root_module(&ops[op].call.module))
-        .collect();
     for module in &modules {
         if module == "typing" || module == "collections.abc" {
             standard.plain(module);
-        } else if first_party.contains(layout::root_module(module)) {
+        } else if tasks.first_party.contains(layout::root_module(module)) {
             first.plain(module);
         } else {
             third.plain(module);
@@ -396,6 +407,47 @@ fn future_names(ops: &[Operation], flow: &Flow) -> Vec<String> {
             return names;
         }
     }
+}
+
+/// `# noqa: CODE` comments on the lines ruff reports the codes at: each
+/// comment at the end of its line (after an opening bracket, ruff keeps it
+/// there).
+fn with_noqa(text: &str, marks: &[(usize, &str)]) -> String {
+    if marks.is_empty() {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 32);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line);
+        let mut codes: Vec<&str> = marks
+            .iter()
+            .filter(|(at, _)| *at == i)
+            .map(|(_, code)| *code)
+            .collect();
+        if !codes.is_empty() {
+            codes.sort_unstable();
+            let _ = write!(out, "  # noqa: {}", codes.join(", "));
+        }
+    }
+    out
+}
+
+/// A union of numbers a number type already covers (`int | float`): ruff
+/// (PYI041) asks for the wider one alone, but the parameter keeps the
+/// manifest's type.
+fn numeric_union(ty: Option<&TypeExpr>) -> bool {
+    let Some(TypeExpr::Union(members)) = ty.map(TypeExpr::modern) else {
+        return false;
+    };
+    let has = |name: &str| {
+        members
+            .iter()
+            .any(|m| matches!(m, TypeExpr::Name { name: n, args: None } if n == name))
+    };
+    (has("float") && has("int")) || (has("complex") && (has("int") || has("float")))
 }
 
 fn annotation(ty: Option<&TypeExpr>, indent: usize, used: usize, tail: usize) -> String {

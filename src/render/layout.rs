@@ -126,14 +126,48 @@ impl<'a> Section<'a> {
     }
 }
 
-/// Compare as `str.lower()` would order them.
+/// Compare as isort orders names: ignoring case, numbers by value.
 fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        a.bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-    } else {
-        a.to_lowercase().cmp(&b.to_lowercase())
+    use std::cmp::Ordering;
+    if !(a.is_ascii() && b.is_ascii()) {
+        return a.to_lowercase().cmp(&b.to_lowercase());
+    }
+    // Natural order, as isort's: runs of digits compare as numbers
+    // (`x9` before `x78`), unless one starts with a zero.
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (a.get(i), b.get(j)) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (start_a, start_b) = (i, j);
+                while a.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+                while b.get(j).is_some_and(u8::is_ascii_digit) {
+                    j += 1;
+                }
+                let (x, y) = (&a[start_a..i], &b[start_b..j]);
+                let order = if x[0] == b'0' || y[0] == b'0' {
+                    x.cmp(y)
+                } else {
+                    x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+                };
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+            (Some(x), Some(y)) => {
+                let order = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase());
+                if order != Ordering::Equal {
+                    return order;
+                }
+                i += 1;
+                j += 1;
+            }
+        }
     }
 }
 

@@ -34,6 +34,9 @@ pub struct TaskNames {
     callables: Vec<(usize, String)>,
     /// Each operation's callable, by its index in the manifest.
     callable_of: Vec<usize>,
+    /// The top-level packages the operations live in: beside the manifest,
+    /// so isort counts them (and the types they define) as first-party.
+    pub first_party: foldhash::HashSet<String>,
 }
 
 /// Names the tasks module imports for itself.
@@ -106,6 +109,10 @@ impl TaskNames {
             ops: task_names,
             picks,
             order,
+            first_party: callables
+                .iter()
+                .map(|(by, _)| layout::root_module(&ops[*by].call.module).to_owned())
+                .collect(),
             callables,
             callable_of,
         }

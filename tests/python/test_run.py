@@ -504,7 +504,8 @@ def test_failing_flow_exits_1_naming_the_operation(
     assert done.code == 1, str(done)
     assert done.stdout == "", str(done)
     assert (
-        "operation `x.boom` failed: the boom operation always fails" in done.stderr
+        "operation `x.boom` failed: ValueError: the boom operation always fails"
+        in done.stderr
     ), str(done)
     summary = done.summary
     assert summary["how"] == "failed at `x.boom`", str(done)
