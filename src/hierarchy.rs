@@ -216,6 +216,13 @@ pub fn step(name: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(_, step)| step)
 }
 
+/// The module a flow is written to: its name with dots as underscores
+/// (`scraping.stepstone` → `scraping_stepstone`). Resolve checks that no two
+/// flows share one; render names the files by it.
+pub fn module_name(flow: &str) -> String {
+    flow.replace('.', "_")
+}
+
 /// The first segment of a name.
 pub fn top(name: &str) -> &str {
     name.split_once('.').map_or(name, |(top, _)| top)

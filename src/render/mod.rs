@@ -95,10 +95,7 @@ pub enum Ownership {
     Foreign,
 }
 
-/// Module name of a flow: its name with dots as underscores.
-pub fn module_name(flow: &str) -> String {
-    python::ident(flow)
-}
+pub use crate::hierarchy::module_name;
 
 /// Name of a flow's function in its module.
 pub fn function_name(flow: &str) -> String {

@@ -560,7 +560,7 @@ impl Resolver<'_> {
         }
         let mut modules: HashMap<String, (&str, Span)> = HashMap::new();
         for (flow, span) in named {
-            let module = crate::render::module_name(flow);
+            let module = hierarchy::module_name(flow);
             if matches!(module.as_str(), "__init__" | "__main__" | "_path") {
                 self.error(Diagnostic::ReservedModule {
                     flow: flow.to_owned(),
