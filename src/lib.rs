@@ -1,5 +1,5 @@
 //! opflow compiles a declarative manifest of Python operations into Prefect 3
-//! flows. The stages, in order (DESIGN.md §1):
+//! flows. The stages, in order (docs/DESIGN.md §1):
 //!
 //! 1. [`manifest`]: bytes → spanned document tree → raw model
 //! 2. [`schema`]: the raw model's shape, against the JSON Schema
