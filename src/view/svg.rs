@@ -188,7 +188,7 @@ pub(super) fn draw(graph: &FlowGraph, flow: &Flow, heading: bool, out: &mut Stri
 /// `text` in at most `lines` lines of at most `width` pixels, broken at
 /// spaces (a word too long for a line is cut), the last line ending with an
 /// ellipsis when the text does not fit.
-pub(super) fn wrap(text: &str, width: i64, size: i64, lines: usize) -> Vec<String> {
+fn wrap(text: &str, width: i64, size: i64, lines: usize) -> Vec<String> {
     let budget = width * 1000 / size;
     let mut out: Vec<String> = Vec::new();
     let mut line = String::new();
