@@ -2,6 +2,9 @@
 //!
 //! A name is dot-separated ASCII Python identifiers, none a keyword. The first
 //! segment names the flow; the last is the step; the rest is the parent.
+//! Everything the later stages ask of names is here: their parts, the module
+//! a flow is written to ([`module_name`]), names nested by prefix ([`Tree`]),
+//! and the topological layers that become stages ([`layers`]).
 
 use std::collections::BTreeMap;
 

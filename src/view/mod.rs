@@ -9,8 +9,8 @@
 //!   `svg` draws it, `html` puts the drawing on a page (`templates/graph.html`)
 //!   with a table of the operations.
 //!
-//! The pictures share what they show: one tree of name prefixes ([`tree`],
-//! drawn as nested clusters) and one list of edges ([`links`]), both in the
+//! The pictures share what they show: one tree of name prefixes (`tree`,
+//! drawn as nested clusters) and one list of edges (`links`), both in the
 //! flow's order, so the same graph gives the same bytes.
 
 mod diagram;
