@@ -98,10 +98,7 @@ pub enum Ownership {
     Foreign,
 }
 
-/// Module name of a flow: its name with dots as underscores.
-pub fn module_name(flow: &str) -> String {
-    python::ident(flow)
-}
+pub use crate::hierarchy::module_name;
 
 /// The longest identifier made of a flow's name before `_flow`.
 const MAX_FLOW: usize = 40;
