@@ -561,7 +561,10 @@ impl Resolver<'_> {
         let mut modules: HashMap<String, (&str, Span)> = HashMap::new();
         for (flow, span) in named {
             let module = hierarchy::module_name(flow);
-            if matches!(module.as_str(), "__init__" | "__main__" | "_path") {
+            if matches!(
+                module.as_str(),
+                "__init__" | "__main__" | "_path" | "_runtime" | "_tasks"
+            ) {
                 self.error(Diagnostic::ReservedModule {
                     flow: flow.to_owned(),
                     span: at(span),
