@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from test_goldens import defined_names
+
 ROOT = Path(__file__).resolve().parents[2]
 OPFLOW = os.environ.get("OPFLOW_BIN", str(ROOT / "target" / "debug" / "opflow"))
 RUFF = Path(sys.executable).parent / "ruff"
@@ -159,7 +161,13 @@ def test_generated_packages_are_ruff_formatted_and_clean(tmp_path: Path) -> None
         folder.mkdir()
         (folder / "operations.json").write_text(json.dumps(data, indent=1))
         done = subprocess.run(
-            [OPFLOW, "build", str(folder / "operations.json"), "--out", str(folder / "pkg")],
+            [
+                OPFLOW,
+                "build",
+                str(folder / "operations.json"),
+                "--out",
+                str(folder / "pkg"),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -167,6 +175,12 @@ def test_generated_packages_are_ruff_formatted_and_clean(tmp_path: Path) -> None
         # Every generated manifest is valid: a refusal is the generator's bug.
         assert done.returncode == 0, f"seed {seed}:\n{done.stderr[-3000:]}"
         packages.append(str(folder / "pkg"))
+        twice = {
+            name: modules
+            for name, modules in defined_names(folder / "pkg").items()
+            if len(modules) > 1
+        }
+        assert not twice, f"seed {seed}: {twice}"
     assert len(packages) == MANIFESTS
     formatted = subprocess.run(
         [str(RUFF), "format", "--isolated", "--check", "--diff", *packages],
@@ -174,7 +188,9 @@ def test_generated_packages_are_ruff_formatted_and_clean(tmp_path: Path) -> None
         text=True,
         check=False,
     )
-    assert formatted.returncode == 0, formatted.stdout[-6000:] + formatted.stderr[-2000:]
+    assert formatted.returncode == 0, (
+        formatted.stdout[-6000:] + formatted.stderr[-2000:]
+    )
     known = ", ".join(f'"{root}"' for root in sorted(roots))
     checked = subprocess.run(
         [
