@@ -263,7 +263,7 @@ def _logging(output: str, log: str | None) -> None:
             if output == "quiet":
                 handler.setLevel(logging.WARNING)
     if log:
-        handler = logging.FileHandler(log, encoding="utf-8")
+        handler = logging.FileHandler(log, mode="w", encoding="utf-8")
         handler.setFormatter(
             logging.Formatter("%(asctime)s | %(levelname)-7s | %(name)s - %(message)s")
         )
