@@ -57,7 +57,9 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
         types.extend(param.ty.as_ref().map(TypeExpr::modern));
     }
     let returns = match flow.sinks.as_slice() {
-        [sink] if ops[*sink].outputs.is_empty() => ops[*sink].returns.as_ref().map(TypeExpr::modern),
+        [sink] if ops[*sink].outputs.is_empty() => {
+            ops[*sink].returns.as_ref().map(TypeExpr::modern)
+        }
         [_] => None,
         _ => Some(TypeExpr::Name {
             name: "dict".into(),
@@ -87,7 +89,11 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     for module in &modules {
         names.reserve(module.split('.').next().unwrap_or(module));
     }
-    for name in FIXED.iter().copied().chain(typing.iter().map(String::as_str)) {
+    for name in FIXED
+        .iter()
+        .copied()
+        .chain(typing.iter().map(String::as_str))
+    {
         names.reserve(name);
     }
     let function = function_name(&flow.name);
@@ -98,11 +104,13 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     // output's.
     let position = flow.positions();
     let mut imported: Vec<(&str, std::rc::Rc<str>)> = Vec::with_capacity(flow.operations.len());
+    let mut ranks: Vec<u32> = Vec::with_capacity(flow.operations.len());
     let mut task_of: Vec<usize> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
         let task = tasks.ops[op].as_str();
         task_of.push(imported.len());
         imported.push((task, names.claim(task)));
+        ranks.push(tasks.op_rank[op]);
     }
     // Named outputs used in the flow, by producer position, then index.
     let mut used: Vec<(usize, usize)> = Vec::new();
@@ -128,54 +136,83 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
         let task = tasks.picks[&(producer, index)].as_str();
         pick_tasks.insert((at, index), imported.len());
         imported.push((task, names.claim(task)));
+        ranks.push(tasks.pick_rank[&(producer, index)]);
     }
     let futures: Vec<std::rc::Rc<str>> = future_names(ops, flow)
-        .iter()
-        .map(|name| names.claim(&python::bounded(name, MAX_FUTURE)))
+        .into_iter()
+        .map(|suffix| {
+            let ident: Cow<str> = if suffix.contains('.') {
+                python::ident(suffix).into()
+            } else {
+                suffix.into()
+            };
+            names.claim(&python::bounded(&ident, MAX_FUTURE))
+        })
         .collect();
     let mut picks: HashMap<(usize, usize), std::rc::Rc<str>> = HashMap::default();
     for &(at, index) in &used {
         let output = &ops[flow.operations[at]].outputs[index].0;
         let base = format!("{}_{output}", futures[at]);
-        picks.insert((at, index), names.claim(&python::bounded(&base, MAX_FUTURE)));
+        picks.insert(
+            (at, index),
+            names.claim(&python::bounded(&base, MAX_FUTURE)),
+        );
     }
 
     // The body: each stage's submits, then the outcome.
     let mut body = String::with_capacity(96 * flow.operations.len());
     let mut at = 0;
-    let mut args: Vec<String> = Vec::new();
     for (stage_number, stage) in flow.stages.iter().enumerate() {
         let _ = writeln!(body, "    # Stage {}", stage_number + 1);
         for &op in stage {
             let operation = &ops[op];
-            args.clear();
+            let after: Vec<&str> = {
+                let mut after: Vec<usize> =
+                    operation.after.iter().map(|&up| position[up]).collect();
+                after.sort_unstable();
+                after.iter().map(|&up| &*futures[up]).collect()
+            };
+            let wait_for = if after.is_empty() {
+                String::new()
+            } else {
+                format!("[{}]", after.join(", "))
+            };
+            let mut args: Vec<(&str, &str)> = Vec::with_capacity(operation.params.len() + 1);
             for param in &operation.params {
                 let value: &str = match &param.binding {
-                    Binding::Operation { op: up, output: None } => &futures[position[*up]],
+                    Binding::Operation {
+                        op: up,
+                        output: None,
+                    } => &futures[position[*up]],
                     Binding::Operation {
                         op: up,
                         output: Some(output),
                     } => &picks[&(position[*up], output_index(&ops[*up], output))],
                     Binding::FlowParam { name } => name,
                 };
-                args.push(format!("{}={value}", param.name));
+                args.push((&param.name, value));
             }
-            let after: Vec<&str> = {
-                let mut after: Vec<usize> = operation.after.iter().map(|&up| position[up]).collect();
-                after.sort_unstable();
-                after.iter().map(|&up| &*futures[up]).collect()
-            };
             if !after.is_empty() {
-                args.push(format!("wait_for=[{}]", after.join(", ")));
+                args.push(("wait_for", &wait_for));
             }
-            submit(&mut body, &futures[at], &imported[task_of[at]].1, &mut args, &after);
-            for (index, _) in operation.outputs.iter().enumerate() {
+            submit(
+                &mut body,
+                &futures[at],
+                &imported[task_of[at]].1,
+                &args,
+                &after,
+            );
+            for (index, (output, _)) in operation.outputs.iter().enumerate() {
                 if let Some(&task) = pick_tasks.get(&(at, index)) {
-                    args.clear();
-                    args.push(futures[at].to_string());
-                    args.push(python::string(&operation.outputs[index].0));
-                    args.push(index.to_string());
-                    submit(&mut body, &picks[&(at, index)], &imported[task].1, &mut args, &[]);
+                    let (output, index_text) = (python::string(output), index.to_string());
+                    let positional = [("", &*futures[at]), ("", &*output), ("", &*index_text)];
+                    submit(
+                        &mut body,
+                        &picks[&(at, index)],
+                        &imported[task].1,
+                        &positional,
+                        &[],
+                    );
                 }
             }
             at += 1;
@@ -295,7 +332,6 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     let mut standard = Section::default();
     let mut third = Section::default();
     let mut first = Section::default();
-    let mut local = Section::default();
     if uses_math {
         standard.plain("math");
     }
@@ -319,17 +355,23 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
             third.plain(module);
         }
     }
-    local.from("._runtime", "outcome".into());
-    for (task, binding) in &imported {
-        local.from(
-            "._tasks",
+    // The tasks in isort's order, found once for the whole package.
+    let mut order: Vec<usize> = (0..imported.len()).collect();
+    order.sort_unstable_by_key(|&i| ranks[i]);
+    let members: Vec<Cow<str>> = order
+        .iter()
+        .map(|&i| {
+            let (task, binding) = &imported[i];
             if **binding == **task {
                 Cow::Borrowed(*task)
             } else {
                 Cow::Owned(format!("{task} as {binding}"))
-            },
-        );
-    }
+            }
+        })
+        .collect();
+    let mut imports = layout::sections(vec![standard, third, first]);
+    imports.push_str("\n\nfrom ._runtime import outcome\n");
+    layout::from_imports(&mut imports, "._tasks", &members);
 
     let title = match description {
         Some(description) => format!("Flow `{}`: {description}", flow.name),
@@ -344,7 +386,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
             flow.stages.len(),
             if flow.stages.len() == 1 { "" } else { "s" },
         ),
-        imports: layout::sections(vec![standard, third, first, local]),
+        imports,
         flow_args,
         signature,
         // Inside the function, continuation lines are indented as ruff wants.
@@ -359,52 +401,92 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
 }
 
 /// `    var = task.submit(args)`, on one line when it fits, else one argument
-/// a line (an ordering-only list too, when it outgrows its own line).
-fn submit(body: &mut String, var: &str, task: &str, args: &mut [String], after: &[&str]) {
+/// a line with a trailing comma (the ordering-only list `after` too, when it
+/// outgrows its own line). An argument is `keyword=value`, or a positional
+/// value when its keyword is empty.
+fn submit(body: &mut String, var: &str, task: &str, args: &[(&str, &str)], after: &[&str]) {
+    let width = |(keyword, value): &(&str, &str)| {
+        keyword.len() + usize::from(!keyword.is_empty()) + value.len()
+    };
+    let used = 4 + var.len() + 3 + task.len() + ".submit(".len();
+    let inline = args
+        .iter()
+        .map(|a| width(a) + 2)
+        .sum::<usize>()
+        .saturating_sub(2)
+        + 1;
     body.push_str("    ");
     body.push_str(var);
     body.push_str(" = ");
-    let head = format!("{task}.submit");
-    let used = 4 + var.len() + 3;
-    if layout::call_width(used, &head, args, "") > LINE
-        && !after.is_empty()
-        && let Some(last) = args.last_mut()
-        && 8 + last.len() + 1 > LINE
-    {
-        let items: String = after.iter().map(|v| format!("            {v},\n")).collect();
-        *last = format!("wait_for=[\n{items}        ]");
+    body.push_str(task);
+    body.push_str(".submit(");
+    let push = |body: &mut String, (keyword, value): &(&str, &str)| {
+        if !keyword.is_empty() {
+            body.push_str(keyword);
+            body.push('=');
+        }
+        body.push_str(value);
+    };
+    if used + inline <= LINE {
+        for (i, arg) in args.iter().enumerate() {
+            if i > 0 {
+                body.push_str(", ");
+            }
+            push(body, arg);
+        }
+        body.push_str(")\n");
+        return;
     }
-    layout::call(body, 4, used, &head, args, "\n");
+    for arg in args {
+        body.push_str("\n        ");
+        if arg.0 == "wait_for" && 8 + width(arg) + 1 > LINE {
+            body.push_str("wait_for=[\n");
+            for var in after {
+                body.push_str("            ");
+                body.push_str(var);
+                body.push_str(",\n");
+            }
+            body.push_str("        ]");
+        } else {
+            push(body, arg);
+        }
+        body.push(',');
+    }
+    body.push_str("\n    )\n");
 }
 
 /// Each operation's future, by position: the last segment of its name, or
-/// as many last segments as make it unique in the flow.
-fn future_names(ops: &[Operation], flow: &Flow) -> Vec<String> {
-    let segments: Vec<Vec<&str>> = flow
+/// as many last segments as make it unique in the flow (dots still in).
+fn future_names<'a>(ops: &'a [Operation], flow: &Flow) -> Vec<&'a str> {
+    let names: Vec<&str> = flow
         .operations
         .iter()
-        .map(|&op| ops[op].name.split('.').collect())
+        .map(|&op| ops[op].name.as_str())
         .collect();
-    let mut depth = vec![1usize; segments.len()];
-    let name = |at: usize, depth: usize| -> String {
-        let parts = &segments[at];
-        parts[parts.len().saturating_sub(depth)..].join("_")
-    };
+    // Where each one's suffix starts: after its last dot, to begin with.
+    let mut starts: Vec<usize> = names
+        .iter()
+        .map(|name| name.rfind('.').map_or(0, |dot| dot + 1))
+        .collect();
     loop {
-        let mut counts: HashMap<String, usize> = HashMap::default();
-        let names: Vec<String> = (0..segments.len()).map(|at| name(at, depth[at])).collect();
-        for candidate in &names {
-            *counts.entry(candidate.clone()).or_default() += 1;
+        let mut counts: HashMap<&str, u32> =
+            HashMap::with_capacity_and_hasher(names.len(), foldhash::fast::RandomState::default());
+        for (name, &start) in names.iter().zip(&starts) {
+            *counts.entry(&name[start..]).or_default() += 1;
         }
         let mut changed = false;
-        for (at, candidate) in names.iter().enumerate() {
-            if counts[candidate] > 1 && depth[at] < segments[at].len() {
-                depth[at] += 1;
+        for (name, start) in names.iter().zip(starts.iter_mut()) {
+            if *start > 0 && counts[&name[*start..]] > 1 {
+                *start = name[..*start - 1].rfind('.').map_or(0, |dot| dot + 1);
                 changed = true;
             }
         }
         if !changed {
-            return names;
+            return names
+                .iter()
+                .zip(starts)
+                .map(|(name, start)| &name[start..])
+                .collect();
         }
     }
 }

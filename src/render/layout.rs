@@ -48,8 +48,6 @@ pub fn expression(value: &Literal, indent: usize, used: usize, tail: usize) -> S
     }
 }
 
-#[allow(clippy::struct_excessive_bools)] // one flag per optional import
-
 /// The top-level package of a module.
 pub fn root_module(module: &str) -> &str {
     module.split('.').next().unwrap_or(module)
@@ -98,58 +96,113 @@ impl<'a> Section<'a> {
         for (module, mut names) in from {
             names.sort_unstable();
             names.dedup();
-            let mut ranked: Vec<(u8, Cow<'a, str>)> = names
-                .into_iter()
-                .map(|name| (member_rank(&name), name))
-                .collect();
-            ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| lowercase_cmp(&a.1, &b.1)));
-            // isort keeps `name as alias` imports apart, one statement
-            // each, beside the one that imports names as they are; the
-            // statements in the order of their first names.
-            let mut statements: Vec<Vec<Cow<'a, str>>> = Vec::new();
-            let mut plain: Option<usize> = None;
-            for (_, name) in ranked {
-                if name.contains(' ') {
-                    statements.push(vec![name]);
-                } else if let Some(at) = plain {
-                    statements[at].push(name);
-                } else {
-                    plain = Some(statements.len());
-                    statements.push(vec![name]);
-                }
-            }
-            for names in statements {
-                line(out);
-                from_import(out, module, &names);
-            }
+            let names = sort_members(names, |name| name);
+            line(out);
+            from_imports(out, module, &names);
         }
+    }
+}
+
+/// The key of the order isort gives the names imported from one module.
+pub fn member_key(name: &str) -> (u8, Natural) {
+    (member_rank(name), Natural::of(name))
+}
+
+/// Sort names as isort orders the members of one import. Names sort by
+/// their bytes first, which is their natural order unless digits of
+/// different lengths meet (`x9`, `x78`): when a check of the neighbours
+/// finds such a pair, they are sorted again, naturally.
+pub fn sort_members<T>(names: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut keyed: Vec<((u8, Natural), T)> = names
+        .into_iter()
+        .map(|item| (member_key(name(&item)), item))
+        .collect();
+    keyed.sort_unstable_by(|a, b| (a.0.0, &a.0.1.0).cmp(&(b.0.0, &b.0.1.0)));
+    if !keyed.windows(2).all(|pair| pair[0].0 <= pair[1].0) {
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    keyed.into_iter().map(|(_, item)| item).collect()
+}
+
+/// A name as isort compares it: ignoring case, runs of digits by value.
+#[derive(PartialEq, Eq)]
+pub struct Natural(Box<[u8]>);
+
+impl Natural {
+    pub fn of(name: &str) -> Self {
+        let lower: Box<[u8]> = if name.is_ascii() {
+            name.bytes().map(|b| b.to_ascii_lowercase()).collect()
+        } else {
+            name.to_lowercase().into_bytes().into_boxed_slice()
+        };
+        Self(lower)
+    }
+}
+
+impl Ord for Natural {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        natural_cmp(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Natural {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The `from module import ...` statements of names in isort's order
+/// ([`member_key`]): `name as alias` imports apart, one statement each,
+/// beside the one that imports names as they are; the statements in the
+/// order of their first names.
+pub fn from_imports<S: AsRef<str>>(out: &mut String, module: &str, names: &[S]) {
+    let plain: Vec<&str> = names
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|name| !name.contains(' '))
+        .collect();
+    let mut plain_done = plain.is_empty();
+    let mut first = true;
+    for name in names.iter().map(AsRef::as_ref) {
+        let statement: &[&str] = if name.contains(' ') {
+            std::slice::from_ref(&name)
+        } else if plain_done {
+            continue;
+        } else {
+            plain_done = true;
+            &plain
+        };
+        if !std::mem::take(&mut first) {
+            out.push('\n');
+        }
+        from_import(out, module, statement);
     }
 }
 
 /// Compare as isort orders names: ignoring case, numbers by value.
 fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    Natural::of(a).cmp(&Natural::of(b))
+}
+
+/// Natural order, as isort's, of lowercased names: runs of digits compare
+/// as numbers (`x9` before `x78`), unless one starts with a zero.
+fn natural_cmp(left: &[u8], right: &[u8]) -> std::cmp::Ordering {
     use std::cmp::Ordering;
-    if !(a.is_ascii() && b.is_ascii()) {
-        return a.to_lowercase().cmp(&b.to_lowercase());
-    }
-    // Natural order, as isort's: runs of digits compare as numbers
-    // (`x9` before `x78`), unless one starts with a zero.
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
+    let (mut at_left, mut at_right) = (0, 0);
     loop {
-        match (a.get(i), b.get(j)) {
+        match (left.get(at_left), right.get(at_right)) {
             (None, None) => return Ordering::Equal,
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
             (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let (start_a, start_b) = (i, j);
-                while a.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
+                let (start_left, start_right) = (at_left, at_right);
+                while left.get(at_left).is_some_and(u8::is_ascii_digit) {
+                    at_left += 1;
                 }
-                while b.get(j).is_some_and(u8::is_ascii_digit) {
-                    j += 1;
+                while right.get(at_right).is_some_and(u8::is_ascii_digit) {
+                    at_right += 1;
                 }
-                let (x, y) = (&a[start_a..i], &b[start_b..j]);
+                let (x, y) = (&left[start_left..at_left], &right[start_right..at_right]);
                 let order = if x[0] == b'0' || y[0] == b'0' {
                     x.cmp(y)
                 } else {
@@ -160,12 +213,11 @@ fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
                 }
             }
             (Some(x), Some(y)) => {
-                let order = x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase());
-                if order != Ordering::Equal {
-                    return order;
+                if x != y {
+                    return x.cmp(y);
                 }
-                i += 1;
-                j += 1;
+                at_left += 1;
+                at_right += 1;
             }
         }
     }
@@ -186,10 +238,10 @@ fn member_rank(name: &str) -> u8 {
 }
 
 /// `from module import a, b`, wrapped in parentheses when too long.
-pub fn from_import(out: &mut String, module: &str, names: &[Cow<'_, str>]) {
+pub fn from_import<S: AsRef<str>>(out: &mut String, module: &str, names: &[S]) {
     let inline = "from  import ".len()
         + module.len()
-        + names.iter().map(|n| n.len()).sum::<usize>()
+        + names.iter().map(|n| n.as_ref().len()).sum::<usize>()
         + 2 * names.len().saturating_sub(1);
     out.push_str("from ");
     out.push_str(module);
@@ -199,19 +251,18 @@ pub fn from_import(out: &mut String, module: &str, names: &[Cow<'_, str>]) {
             if i > 0 {
                 out.push_str(", ");
             }
-            out.push_str(name);
+            out.push_str(name.as_ref());
         }
         return;
     }
     out.push_str(" import (\n");
     for name in names {
         out.push_str("    ");
-        out.push_str(name);
+        out.push_str(name.as_ref());
         out.push_str(",\n");
     }
     out.push(')');
 }
-
 
 /// A type annotation laid out as `ruff format` would, on a line indented by
 /// `indent` with `used` columns taken and `tail` characters after it: on
@@ -230,10 +281,9 @@ pub fn annotation(ty: &TypeExpr, indent: usize, used: usize, tail: usize) -> Str
         TypeExpr::Name {
             name,
             args: Some(args),
-        } if !args.is_empty() => format!(
-            "{name}[\n{inner}{}\n{outer}]",
-            arguments(args, indent + 4)
-        ),
+        } if !args.is_empty() => {
+            format!("{name}[\n{inner}{}\n{outer}]", arguments(args, indent + 4))
+        }
         TypeExpr::List(items) if !items.is_empty() => {
             let body: String = items
                 .iter()
@@ -287,7 +337,9 @@ pub fn last_line_width(text: &str) -> usize {
 pub fn call(out: &mut String, indent: usize, used: usize, head: &str, args: &[String], tail: &str) {
     out.push_str(head);
     out.push('(');
-    if args.is_empty() || (call_width(used, head, args, tail) <= LINE && !args.iter().any(|a| a.contains('\n'))) {
+    if args.is_empty()
+        || (call_width(used, head, args, tail) <= LINE && !args.iter().any(|a| a.contains('\n')))
+    {
         for (i, arg) in args.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");

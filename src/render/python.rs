@@ -234,7 +234,12 @@ pub fn bounded(ident: &str, max: usize) -> std::borrow::Cow<'_, str> {
     while !ident.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}_{:06x}", ident[..end].trim_end_matches('_'), hash & 0xff_ffff).into()
+    format!(
+        "{}_{:06x}",
+        ident[..end].trim_end_matches('_'),
+        hash & 0xff_ffff
+    )
+    .into()
 }
 
 /// [`ident`], written at the end of `out` (inlined: the root module writes

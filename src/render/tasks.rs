@@ -15,6 +15,9 @@ use crate::graph::FlowGraph;
 use crate::manifest::raw::{Cache, Executor};
 use crate::resolve::{Binding, Literal, Operation};
 
+/// A named output: its producer and its index among the producer's outputs.
+type Pick = (usize, usize);
+
 /// The longest identifier made of an operation's name before `_task`: a
 /// submit of it, with its future, then always fits on a line.
 pub const MAX_TASK: usize = 35;
@@ -27,6 +30,10 @@ pub struct TaskNames {
     pub ops: Vec<String>,
     /// The task picking a named output, by (producer, output index).
     pub picks: HashMap<(usize, usize), String>,
+    /// Each task's place among all of them in the order isort imports
+    /// names: each operation's, then each pick's, by the same keys.
+    pub op_rank: Vec<u32>,
+    pub pick_rank: HashMap<(usize, usize), u32>,
     /// The operations in the module's order: by name.
     order: Vec<usize>,
     /// The callables imported, each by the first operation (in the module's
@@ -54,8 +61,7 @@ const FIXED: &[&str] = &[
 impl TaskNames {
     pub fn new(graph: &FlowGraph) -> Self {
         let ops = &graph.manifest.operations;
-        let mut order: Vec<usize> = (0..ops.len()).collect();
-        order.sort_unstable_by(|&a, &b| ops[a].name.cmp(&ops[b].name));
+        let order = graph.by_name.clone();
         let mut names = Names::with_capacity(2 * ops.len() + FIXED.len());
         for name in FIXED {
             names.reserve(name);
@@ -67,10 +73,12 @@ impl TaskNames {
         for &op in &order {
             let call = &ops[op].call;
             let first = first_segment(&call.qualname);
-            callable_of[op] = *seen.entry((call.module.as_str(), first)).or_insert_with(|| {
-                callables.push((op, names.claim(first).to_string()));
-                callables.len() - 1
-            });
+            callable_of[op] = *seen
+                .entry((call.module.as_str(), first))
+                .or_insert_with(|| {
+                    callables.push((op, names.claim(first).to_string()));
+                    callables.len() - 1
+                });
         }
         let mut task_names = vec![String::new(); ops.len()];
         let mut var = String::new();
@@ -105,7 +113,33 @@ impl TaskNames {
             var.push_str("_task");
             picks.insert((op, index), names.claim(&var).to_string());
         }
+        // The order isort gives the names, found once for every module.
+        // (name, the pick it is, or the operation whose task it is)
+        let all: Vec<(&str, Option<Pick>, usize)> = task_names
+            .iter()
+            .enumerate()
+            .map(|(op, name)| (name.as_str(), None, op))
+            .chain(
+                picks
+                    .iter()
+                    .map(|(key, name)| (name.as_str(), Some(*key), 0)),
+            )
+            .collect();
+        let all = layout::sort_members(all, |item| item.0);
+        let mut op_rank = vec![0; ops.len()];
+        let mut pick_rank = HashMap::default();
+        for (rank, (_, pick, op)) in all.into_iter().enumerate() {
+            let rank = u32::try_from(rank).unwrap_or(u32::MAX);
+            match pick {
+                Some(key) => {
+                    pick_rank.insert(key, rank);
+                }
+                None => op_rank[op] = rank,
+            }
+        }
         Self {
+            op_rank,
+            pick_rank,
             ops: task_names,
             picks,
             order,
@@ -157,7 +191,7 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         let callable = if runs_in_process(operation) {
             local.from("._runtime", "in_process".into());
             let inline = format!("in_process({callable})");
-            if 4 + inline.len() + 1 <= layout::LINE {
+            if 4 + inline.len() < layout::LINE {
                 inline
             } else {
                 format!("in_process(\n        {callable}\n    )")
@@ -165,7 +199,10 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         } else {
             callable
         };
-        let mut args = vec![callable, format!("name={}", python::string(&operation.name))];
+        let mut args = vec![
+            callable,
+            format!("name={}", python::string(&operation.name)),
+        ];
         settings_args(operation, &mut args);
         if let Some(cache) = operation.settings.cache {
             third.from("prefect.cache_policies", cache_policy(cache).into());
@@ -182,7 +219,10 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
                 local.from("._runtime", "pick".into());
                 let args = [
                     "pick".to_owned(),
-                    format!("name={}", python::string(&format!("{}.{output}", operation.name))),
+                    format!(
+                        "name={}",
+                        python::string(&format!("{}.{output}", operation.name))
+                    ),
                 ];
                 tasks.push_str(var);
                 tasks.push_str(" = ");

@@ -127,9 +127,10 @@ pub fn log_file(package: &Path, flow: &str) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    dirs::data()
-        .join("logs")
-        .join(format!("{package}-{}.log", crate::hierarchy::module_name(flow)))
+    dirs::data().join("logs").join(format!(
+        "{package}-{}.log",
+        crate::hierarchy::module_name(flow)
+    ))
 }
 
 /// Run `flow` of the package at `package` (already built).
