@@ -334,17 +334,25 @@ pub fn last_line_width(text: &str) -> usize {
 /// `head(args)` and what follows on the line (`tail`, up to its newline)
 /// fit, else one a line with a trailing comma (which keeps ruff from
 /// joining them).
-pub fn call(out: &mut String, indent: usize, used: usize, head: &str, args: &[String], tail: &str) {
+pub fn call<S: AsRef<str>>(
+    out: &mut String,
+    indent: usize,
+    used: usize,
+    head: &str,
+    args: &[S],
+    tail: &str,
+) {
     out.push_str(head);
     out.push('(');
     if args.is_empty()
-        || (call_width(used, head, args, tail) <= LINE && !args.iter().any(|a| a.contains('\n')))
+        || (call_width(used, head, args, tail) <= LINE
+            && !args.iter().any(|a| a.as_ref().contains('\n')))
     {
         for (i, arg) in args.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            out.push_str(arg);
+            out.push_str(arg.as_ref());
         }
     } else {
         for arg in args {
@@ -352,7 +360,7 @@ pub fn call(out: &mut String, indent: usize, used: usize, head: &str, args: &[St
             for _ in 0..indent + 4 {
                 out.push(' ');
             }
-            out.push_str(arg);
+            out.push_str(arg.as_ref());
             out.push(',');
         }
         out.push('\n');
@@ -365,8 +373,11 @@ pub fn call(out: &mut String, indent: usize, used: usize, head: &str, args: &[St
 }
 
 /// The width of `head(args)tail` on one line, after `used` columns.
-pub fn call_width(used: usize, head: &str, args: &[String], tail: &str) -> usize {
-    let args: usize = args.iter().map(|a| a.chars().count() + 2).sum::<usize>();
+pub fn call_width<S: AsRef<str>>(used: usize, head: &str, args: &[S], tail: &str) -> usize {
+    let args: usize = args
+        .iter()
+        .map(|a| a.as_ref().chars().count() + 2)
+        .sum::<usize>();
     let tail = tail.split('\n').next().unwrap_or("").chars().count();
     used + head.chars().count() + 1 + args.saturating_sub(2) + 1 + tail
 }

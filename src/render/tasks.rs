@@ -187,22 +187,27 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         let call = &operation.call;
         let first = first_segment(&call.qualname);
         let binding = &names.callables[names.callable_of[op]].1;
-        let callable = format!("{binding}{}", &call.qualname[first.len()..]);
+        let rest = &call.qualname[first.len()..];
+        let callable: Cow<str> = if rest.is_empty() {
+            Cow::Borrowed(binding)
+        } else {
+            Cow::Owned(format!("{binding}{rest}"))
+        };
         let callable = if runs_in_process(operation) {
             local.from("._runtime", "in_process".into());
             let inline = format!("in_process({callable})");
-            if 4 + inline.len() < layout::LINE {
+            Cow::Owned(if 4 + inline.len() < layout::LINE {
                 inline
             } else {
                 format!("in_process(\n        {callable}\n    )")
-            }
+            })
         } else {
             callable
         };
-        let mut args = vec![
-            callable,
-            format!("name={}", python::string(&operation.name)),
-        ];
+        let mut name = String::with_capacity(operation.name.len() + 7);
+        name.push_str("name=");
+        let _ = python::write_string(&mut name, &operation.name);
+        let mut args: Vec<Cow<str>> = vec![callable, Cow::Owned(name)];
         settings_args(operation, &mut args);
         if let Some(cache) = operation.settings.cache {
             third.from("prefect.cache_policies", cache_policy(cache).into());
@@ -218,11 +223,11 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
             if let Some(var) = names.picks.get(&(op, index)) {
                 local.from("._runtime", "pick".into());
                 let args = [
-                    "pick".to_owned(),
-                    format!(
+                    Cow::Borrowed("pick"),
+                    Cow::Owned(format!(
                         "name={}",
                         python::string(&format!("{}.{output}", operation.name))
-                    ),
+                    )),
                 ];
                 tasks.push_str(var);
                 tasks.push_str(" = ");
@@ -268,28 +273,25 @@ const fn cache_policy(cache: Cache) -> &'static str {
 }
 
 /// An operation's task settings, as `key=value`.
-fn settings_args(operation: &Operation, args: &mut Vec<String>) {
+fn settings_args(operation: &Operation, args: &mut Vec<Cow<'_, str>>) {
     if let Some(doc) = &operation.doc {
-        args.push(format!("description={}", python::string(doc.trim())));
+        args.push(format!("description={}", python::string(doc.trim())).into());
     }
     let settings = &operation.settings;
     if let Some(retries) = settings.retries {
-        args.push(format!("retries={retries}"));
+        args.push(format!("retries={retries}").into());
     }
     if let Some(delay) = settings.retry_delay_seconds {
-        args.push(format!("retry_delay_seconds={}", number(delay)));
+        args.push(format!("retry_delay_seconds={}", number(delay)).into());
     }
     if let Some(timeout) = settings.timeout_seconds {
-        args.push(format!("timeout_seconds={}", number(timeout)));
+        args.push(format!("timeout_seconds={}", number(timeout)).into());
     }
     if let Some(cache) = settings.cache {
-        args.push(format!("cache_policy={}", cache_policy(cache)));
+        args.push(format!("cache_policy={}", cache_policy(cache)).into());
     }
     if let Some(expiration) = settings.cache_expiration_seconds {
-        args.push(format!(
-            "cache_expiration=timedelta(seconds={})",
-            number(expiration)
-        ));
+        args.push(format!("cache_expiration=timedelta(seconds={})", number(expiration)).into());
     }
     if !settings.tags.is_empty() {
         let tags: Vec<Literal> = settings
@@ -303,7 +305,7 @@ fn settings_args(operation: &Operation, args: &mut Vec<String>) {
             "{}",
             layout::expression(&Literal::List(tags), 4, 4 + "tags=".len(), 1)
         );
-        args.push(arg);
+        args.push(arg.into());
     }
 }
 
