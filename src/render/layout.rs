@@ -108,46 +108,53 @@ pub fn member_key(name: &str) -> (u8, Natural) {
     (member_rank(name), Natural::of(name))
 }
 
-/// Sort names as isort orders the members of one import. Names sort by
-/// their bytes first, which is their natural order unless digits of
-/// different lengths meet (`x9`, `x78`): when a check of the neighbours
-/// finds such a pair, they are sorted again, naturally.
+/// Sort names as isort orders the members of one import.
 pub fn sort_members<T>(names: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {
     let mut keyed: Vec<((u8, Natural), T)> = names
         .into_iter()
         .map(|item| (member_key(name(&item)), item))
         .collect();
-    keyed.sort_unstable_by(|a, b| (a.0.0, &a.0.1.0).cmp(&(b.0.0, &b.0.1.0)));
-    if !keyed.windows(2).all(|pair| pair[0].0 <= pair[1].0) {
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    }
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     keyed.into_iter().map(|(_, item)| item).collect()
 }
 
-/// A name as isort compares it: ignoring case, runs of digits by value.
-#[derive(PartialEq, Eq)]
+/// A name as isort compares it (`natord`, ignoring case), as bytes that
+/// compare the same way: lowercased; a run of digits that starts with a
+/// zero compares digit by digit (`x007` before `x07`), so it is kept, and
+/// ended by a byte below every other; any other run compares by value
+/// (`x9` before `x78`), so it becomes a byte above the digits, its length
+/// and its digits.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 pub struct Natural(Box<[u8]>);
 
 impl Natural {
     pub fn of(name: &str) -> Self {
-        let lower: Box<[u8]> = if name.is_ascii() {
-            name.bytes().map(|b| b.to_ascii_lowercase()).collect()
-        } else {
-            name.to_lowercase().into_bytes().into_boxed_slice()
-        };
-        Self(lower)
-    }
-}
-
-impl Ord for Natural {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        natural_cmp(&self.0, &other.0)
-    }
-}
-
-impl PartialOrd for Natural {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+        let lower = name.to_lowercase();
+        let bytes = lower.as_bytes();
+        let mut key = Vec::with_capacity(bytes.len() + 8);
+        let mut at = 0;
+        while at < bytes.len() {
+            if !bytes[at].is_ascii_digit() {
+                key.push(bytes[at]);
+                at += 1;
+                continue;
+            }
+            let start = at;
+            while at < bytes.len() && bytes[at].is_ascii_digit() {
+                at += 1;
+            }
+            let run = &bytes[start..at];
+            if run[0] == b'0' {
+                key.extend_from_slice(run);
+                key.push(0);
+            } else {
+                let len = u16::try_from(run.len()).unwrap_or(u16::MAX);
+                key.push(b'9' + 1);
+                key.extend_from_slice(&len.to_be_bytes());
+                key.extend_from_slice(run);
+            }
+        }
+        Self(key.into_boxed_slice())
     }
 }
 
@@ -182,45 +189,6 @@ pub fn from_imports<S: AsRef<str>>(out: &mut String, module: &str, names: &[S]) 
 /// Compare as isort orders names: ignoring case, numbers by value.
 fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     Natural::of(a).cmp(&Natural::of(b))
-}
-
-/// Natural order, as isort's, of lowercased names: runs of digits compare
-/// as numbers (`x9` before `x78`), unless one starts with a zero.
-fn natural_cmp(left: &[u8], right: &[u8]) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (mut at_left, mut at_right) = (0, 0);
-    loop {
-        match (left.get(at_left), right.get(at_right)) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let (start_left, start_right) = (at_left, at_right);
-                while left.get(at_left).is_some_and(u8::is_ascii_digit) {
-                    at_left += 1;
-                }
-                while right.get(at_right).is_some_and(u8::is_ascii_digit) {
-                    at_right += 1;
-                }
-                let (x, y) = (&left[start_left..at_left], &right[start_right..at_right]);
-                let order = if x[0] == b'0' || y[0] == b'0' {
-                    x.cmp(y)
-                } else {
-                    x.len().cmp(&y.len()).then_with(|| x.cmp(y))
-                };
-                if order != Ordering::Equal {
-                    return order;
-                }
-            }
-            (Some(x), Some(y)) => {
-                if x != y {
-                    return x.cmp(y);
-                }
-                at_left += 1;
-                at_right += 1;
-            }
-        }
-    }
 }
 
 /// isort's order of imported members: CONSTANTS, then Classes, then the
@@ -395,4 +363,23 @@ pub fn sections(sections: Vec<Section<'_>>) -> String {
         section.render(&mut out);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_sort_as_ruffs_isort_sorts_them() {
+        // `ruff check --select I --fix` on `from m import <these>`.
+        let names = vec![
+            "x78", "x9", "x07", "x007", "X8", "a_b", "x0a", "x01b", "x012",
+        ];
+        assert_eq!(
+            sort_members(names, |name| name),
+            [
+                "X8", "a_b", "x0a", "x007", "x01b", "x012", "x07", "x9", "x78"
+            ]
+        );
+    }
 }
