@@ -129,8 +129,13 @@ pub struct Natural(Box<[u8]>);
 
 impl Natural {
     pub fn of(name: &str) -> Self {
-        let lower = name.to_lowercase();
-        let bytes = lower.as_bytes();
+        let lower;
+        let bytes = if name.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+            lower = name.to_lowercase();
+            lower.as_bytes()
+        } else {
+            name.as_bytes()
+        };
         let mut key = Vec::with_capacity(bytes.len() + 8);
         let mut at = 0;
         while at < bytes.len() {

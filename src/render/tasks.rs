@@ -143,10 +143,16 @@ impl TaskNames {
             ops: task_names,
             picks,
             order,
-            first_party: callables
-                .iter()
-                .map(|(by, _)| layout::root_module(&ops[*by].call.module).to_owned())
-                .collect(),
+            first_party: {
+                let mut roots = foldhash::HashSet::default();
+                for (by, _) in &callables {
+                    let root = layout::root_module(&ops[*by].call.module);
+                    if !roots.contains(root) {
+                        roots.insert(root.to_owned());
+                    }
+                }
+                roots
+            },
             callables,
             callable_of,
         }
