@@ -90,7 +90,11 @@ def describe(call: str, modules: dict[str, Any]) -> dict[str, Any]:
         owner, target = target, getattr(target, part)
     del owner
     if inspect.isclass(target) or not callable(target):
-        kind = "a class" if inspect.isclass(target) else f"a {type(target).__name__}"
+        kind = (
+            "a class"
+            if inspect.isclass(target)
+            else f"a value of type `{type(target).__name__}`"
+        )
         return {"error": "not_a_function", "message": f"`{call}` is {kind}"}
     unwrapped = inspect.unwrap(target)
     try:
