@@ -108,6 +108,14 @@ fn facts(compiled: &Compiled, python: &Path, shim_path: &str) -> Result<Vec<Fact
         .map(|(id, op)| json!({"id": id, "call": format!("{}:{}", op.call.module, op.call.qualname)}))
         .collect();
     let spec = json!({"paths": paths, "operations": operations}).to_string();
+    // The child runs in the manifest's folder: a relative `--python
+    // venv/bin/python` is the user's, from here (a bare `python3` is looked up on PATH).
+    let python = if python.is_relative() && python.components().count() > 1 {
+        std::env::current_dir().unwrap_or_default().join(python)
+    } else {
+        python.to_path_buf()
+    };
+    let python = python.as_path();
     let failed = |reason: String| Diagnostic::VerifyFailed {
         reason,
         help: format!(

@@ -364,7 +364,7 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             if verify {
                 let cwd = std::env::current_dir().unwrap_or_default();
                 let python = crate::runtime::python::discover(runtime.python.as_deref(), &cwd);
-                let code = run::verify(compiled, &python.path, Style::Human, out);
+                let code = run::verify(compiled, &python.path, &[], Style::Human, out);
                 if code != 0 {
                     return code;
                 }
@@ -375,10 +375,15 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             manifest,
             format,
             python,
-        } => with_compiled(manifest.as_deref(), format, out, |compiled, out| {
+        } => {
+            // The manifest's warnings are printed with the findings, in one report.
+            let compiled = match compile_or_report(manifest.as_deref(), format, out) {
+                Ok(compiled) => compiled,
+                Err(code) => return code,
+            };
             let cwd = std::env::current_dir().unwrap_or_default();
             let python = crate::runtime::python::discover(python.as_deref(), &cwd);
-            let code = run::verify(compiled, &python.path, format, out);
+            let code = run::verify(&compiled, &python.path, &compiled.warnings, format, out);
             if code == 0 && format == Style::Human {
                 note!(
                     "ok: the code agrees with {} ({} operation{})",
@@ -388,7 +393,7 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                 );
             }
             code
-        }),
+        }
         Command::Run {
             targets,
             params,
@@ -764,36 +769,42 @@ fn with_compiled(
     out: &mut dyn Write,
     then: impl FnOnce(&Compiled, &mut dyn Write) -> u8,
 ) -> u8 {
-    let path = match manifest_path(manifest, style, out) {
-        Ok(path) => path,
+    let compiled = match compile_or_report(manifest, style, out) {
+        Ok(compiled) => compiled,
         Err(code) => return code,
     };
-    match crate::compile(&path) {
-        Ok(compiled) => {
-            if !compiled.warnings.is_empty() {
-                report(
-                    &Failure {
-                        source: Some(compiled.source.clone()),
-                        diagnostics: compiled.warnings.clone(),
-                    },
-                    style,
-                    out,
-                    Some(&path),
-                );
-                if ui().deny_warnings {
-                    return 1;
-                }
-            }
-            let code = then(&compiled, out);
-            // The process ends next: freeing a large graph piece by piece only costs time.
-            std::mem::forget(compiled);
-            code
-        }
-        Err(failure) => {
-            report(&failure, style, out, Some(&path));
-            1
+    if !compiled.warnings.is_empty() {
+        report(
+            &Failure {
+                source: Some(compiled.source.clone()),
+                diagnostics: compiled.warnings.clone(),
+            },
+            style,
+            out,
+            None,
+        );
+        if ui().deny_warnings {
+            return 1;
         }
     }
+    let code = then(&compiled, out);
+    // The process ends next: freeing a large graph piece by piece only costs time.
+    std::mem::forget(compiled);
+    code
+}
+
+/// The compiled manifest (its warnings not yet printed), or the exit code
+/// after its problems were printed.
+fn compile_or_report(
+    manifest: Option<&Path>,
+    style: Style,
+    out: &mut dyn Write,
+) -> Result<Compiled, u8> {
+    let path = manifest_path(manifest, style, out)?;
+    crate::compile(&path).map_err(|failure| {
+        report(&failure, style, out, Some(&path));
+        1
+    })
 }
 
 /// Print a failure's diagnostics; `path` names the manifest when its text

@@ -31,10 +31,13 @@ fn build_if_stale(compiled: &Compiled, out: &mut dyn Write) -> Result<std::path:
 }
 
 /// `opflow verify` (and the check before `build --verify` and `run`): the
-/// findings printed in `style`; 0 when the code agrees, 1 otherwise.
+/// findings, with `warnings` (the manifest's, when not printed already),
+/// printed in `style` as one report; 0 when the code agrees (and no warning
+/// is denied), 1 otherwise.
 pub(super) fn verify(
     compiled: &Compiled,
     python: &std::path::Path,
+    warnings: &[Diagnostic],
     style: Style,
     out: &mut dyn Write,
 ) -> u8 {
@@ -43,7 +46,7 @@ pub(super) fn verify(
         Err(diagnostic) => return fail(vec![diagnostic], out, 1),
     };
     let start = std::time::Instant::now();
-    let findings = match crate::verify::verify(compiled, python, &shim) {
+    let mut findings = match crate::verify::verify(compiled, python, &shim) {
         Ok(findings) => findings,
         Err(diagnostic) => return fail(vec![diagnostic], out, 1),
     };
@@ -55,6 +58,9 @@ pub(super) fn verify(
             start.elapsed().as_millis()
         );
     }
+    let errors = !findings.is_empty();
+    findings.extend(warnings.iter().cloned());
+    crate::diagnostic::sort(&mut findings);
     if findings.is_empty() {
         if style == Style::Json {
             let _ = writeln!(out, "[]");
@@ -68,9 +74,9 @@ pub(super) fn verify(
         },
         style,
         out,
-        Some(&compiled.source.path),
+        None,
     );
-    1
+    u8::from(errors || super::ui().deny_warnings)
 }
 
 /// The flow to run: the one named; else the only flow besides `all`; else a
@@ -151,7 +157,7 @@ pub(super) fn run(
     }
     // The code is compared with the manifest first: a misspelt parameter or
     // a missing function is reported at its line, not as Prefect's traceback.
-    let code = verify(compiled, &python.path, Style::Human, out);
+    let code = verify(compiled, &python.path, &[], Style::Human, out);
     if code != 0 {
         return code;
     }
