@@ -22,7 +22,7 @@ use crate::resolve::{Operation, types};
 use crate::suggest::did_you_mean;
 
 /// How long the imports may take before opflow gives up.
-pub const TIMEOUT: Duration = Duration::from_secs(60);
+pub const TIMEOUT: Duration = Duration::from_mins(1);
 
 /// What `_verify.py` says about one operation's callable.
 #[derive(Debug, Deserialize)]

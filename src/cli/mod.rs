@@ -56,6 +56,7 @@ enum ColorChoice {
 
 /// How the user asked opflow to talk: set once from the global flags.
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line switches
 pub(crate) struct Ui {
     color: bool,
     pub(crate) quiet: bool,

@@ -603,8 +603,8 @@ fn judge(ty: &TypeExpr, value: &Literal) -> Result<(), String> {
         TypeExpr::Name { name, args } => {
             let args = args.as_deref().unwrap_or(&[]);
             match (name.as_str(), value) {
-                ("Any" | "object", _) => Ok(()),
-                ("bool", Literal::Bool(_))
+                ("Any" | "object", _)
+                | ("bool", Literal::Bool(_))
                 | ("int", Literal::Int(_) | Literal::BigInt(_) | Literal::Bool(_))
                 | (
                     "float" | "complex",
