@@ -78,7 +78,7 @@ pub fn verify(
     let mut findings = Vec::new();
     for fact in facts {
         if let Some(op) = ops.get(fact.id) {
-            compare(fact.id, op, &fact, &spans, &mut findings);
+            compare(&compiled.source, fact.id, op, &fact, &spans, &mut findings);
         }
     }
     crate::diagnostic::sort(&mut findings);
@@ -210,21 +210,18 @@ impl Spans {
     }
 }
 
-fn compare(id: usize, op: &Operation, fact: &Fact, spans: &Spans, out: &mut Vec<Diagnostic>) {
+fn compare(
+    source: &crate::manifest::Source,
+    id: usize,
+    op: &Operation,
+    fact: &Fact,
+    spans: &Spans,
+    out: &mut Vec<Diagnostic>,
+) {
     let call = format!("{}:{}", op.call.module, op.call.qualname);
     let call_span = spans.at(id, "/call").unwrap_or(op.span);
     // The module and qualname parts of the call's string, when written plainly.
-    let part = |start: usize, len: usize| {
-        let inner = call_span.start + 1 + start;
-        if call_span.end - call_span.start == call.len() + 2 {
-            Span {
-                start: inner,
-                end: inner + len,
-            }
-        } else {
-            call_span
-        }
-    };
+    let part = |start: usize, len: usize| source.sub_span(call_span, &call, (start, start + len));
     let module_span = part(0, op.call.module.len());
     let qualname_span = part(op.call.module.len() + 1, op.call.qualname.len());
     match fact.error.as_deref() {

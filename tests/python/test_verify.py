@@ -56,8 +56,9 @@ def test_there_are_cases_with_and_without_findings() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_verify_finds_what_errors_txt_says(case: Path, tmp_path: Path) -> None:
-    root = tmp_path / case.name
-    shutil.copytree(case, root)
+    # The whole tree: a case may use another's package (`python_path`).
+    shutil.copytree(case.parent, tmp_path / "verify")
+    root = tmp_path / "verify" / case.name
     done = _opflow("verify", "--python", sys.executable, "--format", "json", cwd=root)
     findings = json.loads(done.stdout)
     got = [f"{d['line']}:{d['column']} {d['code']}" for d in findings]
@@ -66,7 +67,7 @@ def test_verify_finds_what_errors_txt_says(case: Path, tmp_path: Path) -> None:
     for finding in findings:
         assert finding["severity"] == "error"
         assert finding["help"], finding
-        assert finding["file"] == "operations.toml"
+        assert finding["file"].startswith("operations.")
     # Nothing but imports ran, and nothing was written beside the project.
     assert not (root / "run_cache").exists()
 
