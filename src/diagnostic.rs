@@ -456,10 +456,10 @@ pub enum Diagnostic {
     )]
     WriteFailed { path: PathBuf, reason: String },
 
-    #[error("`{}` is stale", path.display())]
+    #[error("`{}` is stale; run `opflow build` to update it", path.display())]
     #[diagnostic(
         code(opflow::emit::stale),
-        help("run `opflow build` to update it; the diff above shows what would change")
+        help("the diff on stdout shows what `opflow build` would change")
     )]
     Stale { path: PathBuf },
 

@@ -555,8 +555,24 @@ pub fn accepts(target: &TypeExpr, source: &TypeExpr) -> bool {
 }
 
 fn accepts_normalized(target: &TypeExpr, source: &TypeExpr) -> bool {
-    let open = |ty: &TypeExpr| matches!(ty, TypeExpr::Name { name, args: None } if name == "Any" || name == "object");
+    fn bare(ty: &TypeExpr) -> Option<&str> {
+        match ty {
+            TypeExpr::Name { name, args: None } => Some(name.as_str()),
+            _ => None,
+        }
+    }
+    let open = |ty: &TypeExpr| matches!(bare(ty), Some("Any" | "object"));
     if target == source || open(target) || open(source) {
+        return true;
+    }
+    // The numeric tower, as type checkers read it: a `bool` is an `int`, an
+    // `int` a `float`, a `float` a `complex`.
+    if let (Some(to), Some(from)) = (bare(target), bare(source))
+        && matches!(
+            (to, from),
+            ("int", "bool") | ("float", "int" | "bool") | ("complex", "float" | "int" | "bool")
+        )
+    {
         return true;
     }
     if let TypeExpr::Union(members) = source {
@@ -797,6 +813,8 @@ mod tests {
         assert!(accepts("int | None", "int"));
         assert!(accepts("Any", "str"));
         assert!(!accepts("int", "int | None"));
+        assert!(accepts("float", "int"));
+        assert!(!accepts("int", "float"));
         assert!(!accepts("list[str]", "list[int]"));
     }
 }
