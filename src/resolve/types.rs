@@ -578,6 +578,31 @@ fn accepts_normalized(target: &TypeExpr, source: &TypeExpr) -> bool {
     if let TypeExpr::Union(members) = source {
         return members.iter().all(|m| accepts_normalized(target, m));
     }
+    // A bare generic is one of `Any`s (`list` = `list[Any]`); arguments are
+    // compared one by one (`list[int]` into `list[Any]`).
+    if let (
+        TypeExpr::Name {
+            name: to,
+            args: to_args,
+        },
+        TypeExpr::Name {
+            name: from,
+            args: from_args,
+        },
+    ) = (target, source)
+        && to == from
+    {
+        return match (to_args, from_args) {
+            (Some(to_args), Some(from_args)) => {
+                to_args.len() == from_args.len()
+                    && to_args
+                        .iter()
+                        .zip(from_args)
+                        .all(|(t, f)| accepts_normalized(t, f))
+            }
+            _ => true,
+        };
+    }
     if let TypeExpr::Union(members) = target {
         return members.iter().any(|m| accepts_normalized(m, source));
     }
@@ -814,6 +839,11 @@ mod tests {
         assert!(accepts("Any", "str"));
         assert!(!accepts("int", "int | None"));
         assert!(accepts("float", "int"));
+        assert!(accepts("list[Any]", "list"));
+        assert!(accepts("list", "List[int]"));
+        assert!(accepts("dict[str, Any]", "dict[str, int]"));
+        assert!(!accepts("dict[str, int]", "dict[str, str]"));
+        assert!(!accepts("tuple[int, int]", "tuple[int]"));
         assert!(!accepts("int", "float"));
         assert!(!accepts("list[str]", "list[int]"));
     }
