@@ -29,7 +29,7 @@ pub const TIMEOUT: Duration = Duration::from_mins(1);
 struct Fact {
     id: usize,
     #[serde(default)]
-    error: Option<String>,
+    error: Option<Unusable>,
     #[serde(default)]
     message: String,
     #[serde(default)]
@@ -46,10 +46,37 @@ struct Fact {
     fields: Option<Fields>,
 }
 
+/// Why a callable cannot be compared at all.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Unusable {
+    ImportFailed,
+    NoSuchCallable,
+    NotAFunction,
+}
+
+/// A parameter's kind, as `inspect.Parameter.kind` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    PositionalOnly,
+    PositionalOrKeyword,
+    VarPositional,
+    KeywordOnly,
+    VarKeyword,
+}
+
+impl Kind {
+    /// Can opflow pass it by name?
+    const fn by_name(self) -> bool {
+        matches!(self, Self::PositionalOrKeyword | Self::KeywordOnly)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct FactParam {
     name: String,
-    kind: String,
+    kind: Kind,
     default: bool,
     #[serde(rename = "type")]
     ty: Option<String>,
@@ -224,8 +251,8 @@ fn compare(
     let part = |start: usize, len: usize| source.sub_span(call_span, &call, (start, start + len));
     let module_span = part(0, op.call.module.len());
     let qualname_span = part(op.call.module.len() + 1, op.call.qualname.len());
-    match fact.error.as_deref() {
-        Some("import_failed") => {
+    match fact.error {
+        Some(Unusable::ImportFailed) => {
             out.push(Diagnostic::ImportFailed {
                 module: op.call.module.clone(),
                 message: fact.message.clone(),
@@ -233,7 +260,7 @@ fn compare(
             });
             return;
         }
-        Some("no_such_callable") => {
+        Some(Unusable::NoSuchCallable) => {
             let missing = op.call.qualname.split('.').next_back().unwrap_or("");
             let help = did_you_mean(missing, fact.candidates.iter().map(String::as_str))
                 .map_or_else(
@@ -248,13 +275,10 @@ fn compare(
             });
             return;
         }
-        Some(_) => {
+        Some(Unusable::NotAFunction) => {
             out.push(Diagnostic::NotAFunction {
                 call,
-                what: fact
-                    .message
-                    .trim_start_matches(&format!("`{}:{}` is ", op.call.module, op.call.qualname))
-                    .to_owned(),
+                what: fact.message.clone(),
                 span: at(qualname_span),
             });
             return;
@@ -287,11 +311,11 @@ fn compare(
     if !fact.signature {
         return;
     }
-    let keywords = fact.params.iter().any(|p| p.kind == "var_keyword");
+    let keywords = fact.params.iter().any(|p| p.kind == Kind::VarKeyword);
     let by_name = |name: &str| {
-        fact.params.iter().find(|p| {
-            p.name == name && matches!(p.kind.as_str(), "positional_or_keyword" | "keyword_only")
-        })
+        fact.params
+            .iter()
+            .find(|p| p.name == name && p.kind.by_name())
     };
     for param in &op.params {
         let Some(code) = by_name(&param.name) else {
@@ -301,14 +325,14 @@ fn compare(
             let free: Vec<&str> = fact
                 .params
                 .iter()
-                .filter(|p| matches!(p.kind.as_str(), "positional_or_keyword" | "keyword_only"))
+                .filter(|p| p.kind.by_name())
                 .map(|p| p.name.as_str())
                 .filter(|name| !op.params.iter().any(|q| q.name == *name))
                 .collect();
             let positional = fact
                 .params
                 .iter()
-                .any(|p| p.name == param.name && p.kind == "positional_only");
+                .any(|p| p.name == param.name && p.kind == Kind::PositionalOnly);
             let help = if positional {
                 format!(
                     "`{}` is positional-only in the function, and opflow passes every argument by name: remove the `/`",
@@ -352,7 +376,7 @@ fn compare(
     }
     for code in &fact.params {
         let required =
-            !code.default && !matches!(code.kind.as_str(), "var_positional" | "var_keyword");
+            !code.default && !matches!(code.kind, Kind::VarPositional | Kind::VarKeyword);
         if required && !op.params.iter().any(|p| p.name == code.name) {
             let ty = code.ty.as_deref().unwrap_or("TYPE");
             out.push(Diagnostic::MissingParameter {

@@ -6,7 +6,8 @@ imports each operation's module (nothing but the imports runs) and writes,
 on stdout, one fact per operation:
 
 - ``{"id", "error": "import_failed" | "no_such_callable" | "not_a_function",
-  "message", "candidates"}`` when the callable cannot be had;
+  "message", "candidates"}`` when the callable cannot be had (the message is
+  the exception, the missing attribute, or what the name is: "a class");
 - else ``{"id", "async", "params": [{"name", "kind", "default", "type"}],
   "returns", "fields"}``: the function's signature, its annotations in the
   manifest's type grammar (``None`` when absent or not expressible) and what
@@ -95,7 +96,7 @@ def describe(call: str, modules: dict[str, Any]) -> dict[str, Any]:
             if inspect.isclass(target)
             else f"a value of type `{type(target).__name__}`"
         )
-        return {"error": "not_a_function", "message": f"`{call}` is {kind}"}
+        return {"error": "not_a_function", "message": kind}
     unwrapped = inspect.unwrap(target)
     try:
         signature = inspect.signature(target)
