@@ -1,5 +1,5 @@
 //! opflow compiles a declarative manifest of Python operations into Prefect 3
-//! flows. The stages, in order (DESIGN.md §1):
+//! flows. The stages, in order (docs/DESIGN.md §1):
 //!
 //! 1. [`manifest`]: bytes → spanned document tree → raw model
 //! 2. [`schema`]: the raw model's shape, against the JSON Schema
@@ -14,7 +14,8 @@
 //! verify`, and before every `opflow run`).
 //!
 //! [`compile`] runs stages 1–5 once each; `opflow build` then renders and
-//! emits. [`diagnostic`] prints what every stage reports.
+//! emits. [`diagnostic`] prints what every stage reports; [`view`] prints
+//! the graph (plan, list, pictures).
 
 pub mod emit;
 pub mod graph;
@@ -25,6 +26,7 @@ pub mod resolve;
 pub mod runtime;
 pub mod schema;
 pub mod verify;
+pub mod view;
 
 pub mod cli;
 pub mod diagnostic;
