@@ -1,17 +1,22 @@
-//! Every error opflow reports, as data, and the one place they are printed.
+//! Every problem opflow reports, as data, and the one place they are printed.
 //!
-//! Each variant has a stable code (`opflow::<stage>::<kind>`), a label on the
-//! exact span, a second label where another place is involved, and a help line.
+//! Each variant has a stable code (`opflow::<stage>::<kind>`), a severity
+//! (error, or warning for a likely mistake that does not stop the build), a
+//! label on the exact span, a second label where another place is involved,
+//! and a help line. The printers, one per style, are in `diagnostic/`.
+
+mod github;
+mod human;
+mod json;
+mod short;
+
+pub use json::{JsonDiagnostic, JsonLabel, JsonSpan};
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use miette::{
-    Diagnostic as _, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError,
-    MietteSpanContents, SourceCode, SourceSpan, SpanContents,
-};
-use serde::Serialize;
+use miette::{Diagnostic as _, LabeledSpan, SourceSpan};
 
 use crate::manifest::{Format, Source};
 
@@ -376,6 +381,57 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("default of `{param}` does not fit its type `{ty}`: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::default_type_mismatch),
+        help("change the default to a value of type `{ty}`, or the type to fit the default")
+    )]
+    DefaultTypeMismatch {
+        param: String,
+        ty: String,
+        reason: String,
+        #[label("not of type `{ty}`")]
+        span: SourceSpan,
+        #[label("the type is declared here")]
+        type_span: SourceSpan,
+    },
+
+    #[error(
+        "parameter `{param}` of `{operation}` is `{param_type}`, but its source `{source_name}` gives `{source_type}`"
+    )]
+    #[diagnostic(
+        code(opflow::resolve::from_type_mismatch),
+        help(
+            "make the two types agree (the parameter's type must accept the source's), or take the value from another source"
+        )
+    )]
+    FromTypeMismatch {
+        operation: String,
+        param: String,
+        param_type: String,
+        source_name: String,
+        source_type: String,
+        #[label("`{param_type}` here")]
+        span: SourceSpan,
+        #[label("`{source_name}` gives `{source_type}`")]
+        source_span: SourceSpan,
+    },
+
+    #[error(
+        "parameter `{param}` of `{operation}` becomes a flow parameter, but it is close to {kind} `{candidate}`"
+    )]
+    #[diagnostic(code(opflow::resolve::likely_typo), severity(Warning))]
+    LikelyTypo {
+        operation: String,
+        param: String,
+        kind: &'static str,
+        candidate: String,
+        #[label("nothing upstream is named `{param}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     // ---- emit: writing the package ----
     #[error("`{}` was edited by hand since opflow generated it", path.display())]
     #[diagnostic(
@@ -401,6 +457,13 @@ pub enum Diagnostic {
         help("check that the output folder is writable and the disk has room")
     )]
     WriteFailed { path: PathBuf, reason: String },
+
+    #[error("`{}` is stale; run `opflow build` to update it", path.display())]
+    #[diagnostic(
+        code(opflow::emit::stale),
+        help("the diff on stdout shows what `opflow build` would change")
+    )]
+    Stale { path: PathBuf },
 
     #[error("operation `{operation}` is async but asks for `executor = \"process\"`")]
     #[diagnostic(
@@ -506,6 +569,13 @@ pub enum Diagnostic {
         help: String,
     },
 
+    #[error("`--param {given}` has no value")]
+    #[diagnostic(
+        code(opflow::runtime::param_without_value),
+        help("write `--param {given}=VALUE` (an empty string is `--param {given}=`)")
+    )]
+    ParamWithoutValue { given: String },
+
     #[error("bad value for `{name}` ({ty}): {reason}")]
     #[diagnostic(code(opflow::runtime::bad_param))]
     BadParam {
@@ -525,6 +595,133 @@ pub enum Diagnostic {
         flow: String,
         name: String,
         ty: String,
+    },
+
+    // ---- verify: the manifest against the code ----
+    #[error("cannot import `{module}`: {message}")]
+    #[diagnostic(
+        code(opflow::verify::import_failed),
+        help(
+            "fix the module, or the `call`; opflow imports it from the manifest's `python_path` with the project's Python"
+        )
+    )]
+    ImportFailed {
+        module: String,
+        message: String,
+        #[label("this module does not import")]
+        span: SourceSpan,
+    },
+
+    #[error("`{module}` has no `{qualname}`")]
+    #[diagnostic(code(opflow::verify::no_such_callable))]
+    NoSuchCallable {
+        module: String,
+        qualname: String,
+        #[label("not found in `{module}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{call}` is not a function: {what}")]
+    #[diagnostic(
+        code(opflow::verify::not_a_function),
+        help("`call` names the function the operation runs: `module.path:function`")
+    )]
+    NotAFunction {
+        call: String,
+        what: String,
+        #[label("not a function")]
+        span: SourceSpan,
+    },
+
+    #[error("operation `{operation}` says {said}, but `{call}` is {is}")]
+    #[diagnostic(code(opflow::verify::async_mismatch))]
+    AsyncMismatch {
+        operation: String,
+        call: String,
+        said: &'static str,
+        is: &'static str,
+        #[label("{is} function")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{call}` takes no parameter `{param}`")]
+    #[diagnostic(code(opflow::verify::unknown_parameter))]
+    UnknownParameter {
+        call: String,
+        param: String,
+        #[label("not a parameter of the function")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{call}` needs parameter `{param}`, which the manifest does not give")]
+    #[diagnostic(code(opflow::verify::missing_parameter))]
+    MissingParameter {
+        call: String,
+        param: String,
+        #[label("`{param}` is required by this function")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error(
+        "parameter `{param}` is `{declared}` in the manifest, but `{call}` annotates it `{annotated}`"
+    )]
+    #[diagnostic(
+        code(opflow::verify::type_mismatch),
+        help(
+            "make the manifest's type agree with the annotation (`opflow scan` writes it from the code)"
+        )
+    )]
+    ParamTypeMismatch {
+        call: String,
+        param: String,
+        declared: String,
+        annotated: String,
+        #[label("the function takes `{annotated}`")]
+        span: SourceSpan,
+    },
+
+    #[error(
+        "`{operation}` returns `{declared}` in the manifest, but `{call}` is annotated `-> {annotated}`"
+    )]
+    #[diagnostic(
+        code(opflow::verify::return_type_mismatch),
+        help("make `returns` agree with the function's return annotation")
+    )]
+    ReturnTypeMismatch {
+        operation: String,
+        call: String,
+        declared: String,
+        annotated: String,
+        #[label("the function returns `{annotated}`")]
+        span: SourceSpan,
+    },
+
+    #[error("output `{output}` of `{operation}` is not something `{returns}` provides")]
+    #[diagnostic(code(opflow::verify::unknown_output))]
+    MissingOutput {
+        operation: String,
+        output: String,
+        returns: String,
+        #[label("not provided by the return type")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("cannot verify the operations against the code: {reason}")]
+    #[diagnostic(code(opflow::verify::failed))]
+    VerifyFailed {
+        reason: String,
+        #[help]
+        help: String,
     },
 
     // ---- graph ----
@@ -561,6 +758,27 @@ impl Diagnostic {
     pub fn code_str(&self) -> String {
         self.code().map(|code| code.to_string()).unwrap_or_default()
     }
+
+    /// A warning: a likely mistake that does not stop the build (exit 0
+    /// unless `--deny-warnings`).
+    pub fn is_warning(&self) -> bool {
+        matches!(self.severity(), Some(miette::Severity::Warning))
+    }
+
+    /// `"error"` or `"warning"`, as the printers write it.
+    pub fn severity_name(&self) -> &'static str {
+        if self.is_warning() {
+            "warning"
+        } else {
+            "error"
+        }
+    }
+}
+
+/// How many of `diagnostics` are errors and how many warnings.
+pub fn counts(diagnostics: &[Diagnostic]) -> (usize, usize) {
+    let warnings = diagnostics.iter().filter(|d| d.is_warning()).count();
+    (diagnostics.len() - warnings, warnings)
 }
 
 /// Sort diagnostics by position (those without one first) and drop exact repeats.
@@ -582,34 +800,6 @@ pub enum Style {
     Json,
     /// GitHub Actions workflow commands: `::error file=…,line=…,col=…::message`.
     Github,
-}
-
-/// A diagnostic as JSON (`opflow check --format json`).
-#[derive(Debug, Serialize)]
-pub struct JsonDiagnostic {
-    pub code: String,
-    pub severity: &'static str,
-    pub message: String,
-    pub file: Option<String>,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub span: Option<JsonSpan>,
-    pub help: Option<String>,
-    pub labels: Vec<JsonLabel>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct JsonSpan {
-    pub offset: usize,
-    pub length: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct JsonLabel {
-    pub message: Option<String>,
-    pub line: usize,
-    pub column: usize,
-    pub span: JsonSpan,
 }
 
 /// Where the diagnostics of a run point into.
@@ -650,45 +840,9 @@ impl<'a> Context<'a> {
         (line, text[start..offset].chars().count() + 1)
     }
 
-    pub fn to_json(&self, diagnostic: &Diagnostic) -> JsonDiagnostic {
-        let labels: Vec<LabeledSpan> = diagnostic
-            .labels()
-            .map(Iterator::collect)
-            .unwrap_or_default();
-        let first = labels.first();
-        let position = first.map(|label| self.line_col(label.offset()));
-        JsonDiagnostic {
-            code: diagnostic.code_str(),
-            severity: "error",
-            message: diagnostic.to_string(),
-            file: (!self.display_path.is_empty()).then(|| self.display_path.clone()),
-            line: position.map(|p| p.0),
-            column: position.map(|p| p.1),
-            span: first.map(|label| JsonSpan {
-                offset: label.offset(),
-                length: label.len(),
-            }),
-            help: diagnostic.help().map(|help| help.to_string()),
-            labels: labels
-                .iter()
-                .map(|label| {
-                    let (line, column) = self.line_col(label.offset());
-                    JsonLabel {
-                        message: label.label().map(str::to_owned),
-                        line,
-                        column,
-                        span: JsonSpan {
-                            offset: label.offset(),
-                            length: label.len(),
-                        },
-                    }
-                })
-                .collect(),
-        }
-    }
-
-    /// Print the diagnostics in the given style. JSON and GitHub annotations
-    /// go to `out` (they are the command's output); the others go to `err`.
+    /// Print the diagnostics in the given style, one printer per style (the
+    /// files of `src/diagnostic/`). JSON and GitHub annotations go to `out`
+    /// (they are the command's output); the others go to `err`.
     pub fn print(
         &self,
         diagnostics: &[Diagnostic],
@@ -698,96 +852,10 @@ impl<'a> Context<'a> {
         err: &mut dyn Write,
     ) -> std::io::Result<()> {
         match style {
-            Style::Json => {
-                let json: Vec<JsonDiagnostic> =
-                    diagnostics.iter().map(|d| self.to_json(d)).collect();
-                serde_json::to_writer_pretty(&mut *out, &json)?;
-                writeln!(out)
-            }
-            Style::Github => {
-                for diagnostic in diagnostics {
-                    let json = self.to_json(diagnostic);
-                    // Workflow-command values escape %, CR and LF (and , : in properties).
-                    let data = |text: &str| {
-                        text.replace('%', "%25")
-                            .replace('\r', "%0D")
-                            .replace('\n', "%0A")
-                    };
-                    let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
-                    let mut props = Vec::new();
-                    if let Some(file) = &json.file {
-                        props.push(format!("file={}", property(file)));
-                    }
-                    if let (Some(line), Some(column)) = (json.line, json.column) {
-                        props.push(format!("line={line},col={column}"));
-                    }
-                    props.push(format!("title={}", property(&json.code)));
-                    let mut message = json.message.clone();
-                    if let Some(help) = &json.help {
-                        message.push_str("\nhelp: ");
-                        message.push_str(help);
-                    }
-                    writeln!(out, "::error {}::{}", props.join(","), data(&message))?;
-                }
-                Ok(())
-            }
-            Style::Short => {
-                for diagnostic in diagnostics {
-                    let json = self.to_json(diagnostic);
-                    match (json.line, json.column) {
-                        (Some(line), Some(column)) => writeln!(
-                            err,
-                            "{}:{line}:{column}: error[{}]: {}",
-                            self.display_path, json.code, json.message
-                        )?,
-                        _ if !self.display_path.is_empty() => writeln!(
-                            err,
-                            "{}: error[{}]: {}",
-                            self.display_path, json.code, json.message
-                        )?,
-                        _ => writeln!(err, "error[{}]: {}", json.code, json.message)?,
-                    }
-                }
-                Ok(())
-            }
-            Style::Human => {
-                let theme = if color {
-                    GraphicalTheme::unicode()
-                } else {
-                    GraphicalTheme::unicode_nocolor()
-                };
-                let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
-                let source = self.source.map(|source| IndexedSource {
-                    name: self.display_path.clone(),
-                    text: Arc::from(source.text.as_str()),
-                    line_starts: Arc::clone(&self.line_starts),
-                });
-                for diagnostic in diagnostics {
-                    let mut rendered = String::new();
-                    let report = match (&source, diagnostic.offset()) {
-                        (Some(source), Some(_)) => {
-                            miette::Report::new(diagnostic.clone()).with_source_code(source.clone())
-                        }
-                        _ => miette::Report::new(diagnostic.clone()),
-                    };
-                    if handler
-                        .render_report(&mut rendered, report.as_ref())
-                        .is_err()
-                    {
-                        rendered = format!("error: {diagnostic}\n");
-                    }
-                    write!(err, "{rendered}")?;
-                }
-                let count = diagnostics.len();
-                if count > 0 {
-                    writeln!(
-                        err,
-                        "error: {count} problem{} found",
-                        if count == 1 { "" } else { "s" }
-                    )?;
-                }
-                Ok(())
-            }
+            Style::Json => json::print(self, diagnostics, out),
+            Style::Github => github::print(self, diagnostics, out),
+            Style::Short => short::print(self, diagnostics, err),
+            Style::Human => human::print(self, diagnostics, color, err),
         }
     }
 }
@@ -796,53 +864,4 @@ fn line_starts(text: &str) -> Vec<usize> {
     std::iter::once(0)
         .chain(text.match_indices('\n').map(|(i, _)| i + 1))
         .collect()
-}
-
-/// The manifest's text for miette, which reads only the lines around a span
-/// (miette's own `str` source scans from the start of the file every time).
-#[derive(Clone)]
-struct IndexedSource {
-    name: String,
-    text: Arc<str>,
-    line_starts: Arc<Vec<usize>>,
-}
-
-impl SourceCode for IndexedSource {
-    fn read_span<'a>(
-        &'a self,
-        span: &SourceSpan,
-        context_lines_before: usize,
-        context_lines_after: usize,
-    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let bytes = self.text.as_bytes();
-        let line_of = |offset: usize| {
-            self.line_starts
-                .partition_point(|&start| start <= offset)
-                .max(1)
-                - 1
-        };
-        let first = line_of(span.offset()).saturating_sub(context_lines_before);
-        let last = line_of(span.offset() + span.len().saturating_sub(1)) + context_lines_after + 1;
-        let start = self.line_starts[first];
-        let end = self
-            .line_starts
-            .get(last + 1)
-            .copied()
-            .unwrap_or(bytes.len())
-            .max(start);
-        let window = &bytes[start..end.min(bytes.len())];
-        let local = SourceSpan::new(span.offset().saturating_sub(start).into(), span.len());
-        let contents = window.read_span(&local, context_lines_before, context_lines_after)?;
-        Ok(Box::new(MietteSpanContents::new_named(
-            self.name.clone(),
-            contents.data(),
-            SourceSpan::new(
-                (contents.span().offset() + start).into(),
-                contents.span().len(),
-            ),
-            contents.line() + first,
-            contents.column(),
-            contents.line_count(),
-        )))
-    }
 }

@@ -10,6 +10,9 @@
 //! 7. [`emit`]: the package on disk (the only writer)
 //! 8. [`runtime`]: Python, the Prefect server, running and serving flows
 //!
+//! [`verify`] compares a compiled manifest with the code it names (`opflow
+//! verify`, and before every `opflow run`).
+//!
 //! [`compile`] runs stages 1–5 once each; `opflow build` then renders and
 //! emits. [`diagnostic`] prints what every stage reports; [`view`] prints
 //! the graph (plan, list, pictures).
@@ -22,6 +25,7 @@ pub mod render;
 pub mod resolve;
 pub mod runtime;
 pub mod schema;
+pub mod verify;
 pub mod view;
 
 pub mod cli;
@@ -48,6 +52,8 @@ pub struct Failure {
 pub struct Compiled {
     pub source: Source,
     pub graph: FlowGraph,
+    /// Likely mistakes that do not stop the build, sorted by position.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Read and compile the manifest at `path`.
@@ -87,11 +93,25 @@ fn compile_document(document: Document) -> Result<Compiled, Failure> {
     if !problems.is_empty() {
         return Err(fail(source, problems));
     }
+    let mut warnings = Vec::new();
     let graph = read
         .and_then(|(raw, defaults)| resolve::resolve(&source, &raw, defaults))
-        .and_then(graph::build);
+        .and_then(|mut manifest| {
+            warnings = std::mem::take(&mut manifest.warnings);
+            graph::build(manifest)
+        });
     match graph {
-        Ok(graph) => Ok(Compiled { source, graph }),
-        Err(diagnostics) => Err(fail(source, diagnostics)),
+        Ok(graph) => {
+            diagnostic::sort(&mut warnings);
+            Ok(Compiled {
+                source,
+                graph,
+                warnings,
+            })
+        }
+        Err(mut diagnostics) => {
+            diagnostics.append(&mut warnings);
+            Err(fail(source, diagnostics))
+        }
     }
 }

@@ -404,7 +404,8 @@ fn explicit_beats_the_type_rule() {
         "",
         &[
             ("etl.a", "returns = \"int\""),
-            ("etl.b", "returns = \"str\""),
+            // Both fit `x` by type (which alone would be ambiguous); `from` picks.
+            ("etl.b", "returns = \"int\""),
             (
                 "etl.load",
                 "params = { x = { type = \"int\", from = \"etl.b\" } }\ndepends_on = [\"etl.a\", \"etl.b\"]",

@@ -2,7 +2,9 @@
 //! compiling it must give.
 //!
 //! - `errors.txt` (hand-written): `LINE:COL CODE` of every diagnostic, in order.
-//! - `stderr.txt` (generated): the diagnostics as `opflow check --format short` prints them.
+//! - `warnings.txt` (hand-written): the same for the warnings of a manifest
+//!   that compiles (a warning-free one has none).
+//! - `stderr.txt` (generated): the diagnostics (or warnings) as `opflow check --format short` prints them.
 //! - `bindings.txt` (hand-written): `OPERATION PARAM RULE FROM` for every parameter.
 //! - `stages.txt` (hand-written): `FLOW: stage | stage | ...` for every flow.
 //! - `plan.json` (generated): `opflow plan --format json`.
@@ -60,6 +62,35 @@ fn check_hand_written(path: &Path, actual: &str, failures: &mut Vec<String>) {
     }
 }
 
+/// `LINE:COL CODE` of each diagnostic, and the short format's text.
+fn positions_and_short(
+    context: &Context<'_>,
+    diagnostics: &[opflow::diagnostic::Diagnostic],
+) -> (String, String) {
+    let mut positions = String::new();
+    for diagnostic in diagnostics {
+        let json = context.to_json(diagnostic);
+        let _ = writeln!(
+            positions,
+            "{}:{} {}",
+            json.line.unwrap_or(0),
+            json.column.unwrap_or(0),
+            json.code
+        );
+    }
+    let mut short = Vec::new();
+    context
+        .print(
+            diagnostics,
+            Style::Short,
+            false,
+            &mut Vec::new(),
+            &mut short,
+        )
+        .unwrap();
+    (positions, String::from_utf8(short).unwrap())
+}
+
 fn run_case(dir: &Path, failures: &mut Vec<String>) {
     let Some(manifest) = manifest_in(dir) else {
         failures.push(format!("{}: no manifest", dir.display()));
@@ -69,17 +100,7 @@ fn run_case(dir: &Path, failures: &mut Vec<String>) {
     match opflow::compile(&manifest) {
         Err(failure) => {
             let context = Context::new(failure.source.as_ref(), file_name);
-            let mut positions = String::new();
-            for diagnostic in &failure.diagnostics {
-                let json = context.to_json(diagnostic);
-                let _ = writeln!(
-                    positions,
-                    "{}:{} {}",
-                    json.line.unwrap_or(0),
-                    json.column.unwrap_or(0),
-                    json.code
-                );
-            }
+            let (positions, short) = positions_and_short(&context, &failure.diagnostics);
             if !dir.join("errors.txt").exists() {
                 failures.push(format!(
                     "{}: fails to compile but has no errors.txt:\n{positions}",
@@ -87,21 +108,7 @@ fn run_case(dir: &Path, failures: &mut Vec<String>) {
                 ));
             }
             check_hand_written(&dir.join("errors.txt"), &positions, failures);
-            let mut short = Vec::new();
-            context
-                .print(
-                    &failure.diagnostics,
-                    Style::Short,
-                    false,
-                    &mut Vec::new(),
-                    &mut short,
-                )
-                .unwrap();
-            golden(
-                &dir.join("stderr.txt"),
-                &String::from_utf8(short).unwrap(),
-                failures,
-            );
+            golden(&dir.join("stderr.txt"), &short, failures);
         }
         Ok(compiled) => {
             if dir.join("errors.txt").exists() {
@@ -110,6 +117,21 @@ fn run_case(dir: &Path, failures: &mut Vec<String>) {
                     dir.display()
                 ));
                 return;
+            }
+            let has_warnings = dir.join("warnings.txt").exists();
+            if compiled.warnings.is_empty() == has_warnings {
+                failures.push(format!(
+                    "{}: {} warnings, and {} warnings.txt",
+                    dir.display(),
+                    compiled.warnings.len(),
+                    if has_warnings { "a" } else { "no" }
+                ));
+            }
+            if !compiled.warnings.is_empty() {
+                let context = Context::new(Some(&compiled.source), file_name.clone());
+                let (positions, short) = positions_and_short(&context, &compiled.warnings);
+                check_hand_written(&dir.join("warnings.txt"), &positions, failures);
+                golden(&dir.join("stderr.txt"), &short, failures);
             }
             let graph = &compiled.graph;
             let ops = &graph.manifest.operations;

@@ -175,7 +175,7 @@ fn check_valid_manifest_exits_0_and_says_ok_on_stderr() {
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr,
-        "ok: operations.toml has 3 operations in 2 flows\n"
+        "ok: operations.toml has 3 operations in 1 flow, plus `all`, which runs them all\n"
     );
 
     let run = scratch.run(&["check", "operations.toml", "--format", "short"]);
@@ -183,7 +183,7 @@ fn check_valid_manifest_exits_0_and_says_ok_on_stderr() {
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr,
-        "ok: operations.toml has 3 operations in 2 flows\n"
+        "ok: operations.toml has 3 operations in 1 flow, plus `all`, which runs them all\n"
     );
 }
 
@@ -382,7 +382,10 @@ fn discovery_prefers_toml_then_yaml_then_yml_then_json() {
         let run = scratch.run(&["check"]);
         run.expect_code(0);
         let ops = if n == 1 { "operation" } else { "operations" };
-        assert_eq!(run.stderr, format!("ok: {file} has {n} {ops} in 2 flows\n"));
+        assert_eq!(
+            run.stderr,
+            format!("ok: {file} has {n} {ops} in 1 flow, plus `all`, which runs them all\n")
+        );
         // The other commands find the same file.
         let run = scratch.run(&["list", "--format", "json"]);
         run.expect_code(0);
@@ -425,7 +428,7 @@ fn discovery_json_only_folder_works() {
     run.expect_code(0);
     assert_eq!(
         run.stderr,
-        "ok: operations.json has 2 operations in 2 flows\n"
+        "ok: operations.json has 2 operations in 1 flow, plus `all`, which runs them all\n"
     );
     let run = scratch.run(&["plan", "--format", "json"]);
     run.expect_code(0);
@@ -1033,13 +1036,22 @@ fn graph_dot_is_a_digraph_with_clusters() {
 fn graph_unknown_flow_lists_the_flows() {
     let scratch = example();
     for format in ["mermaid", "dot"] {
-        let run = scratch.run(&["graph", "--flow", "nope", "--format", format]);
-        run.expect_code(2);
-        assert_eq!(run.stdout, "");
-        assert_eq!(
-            run.stderr,
-            "error: no flow named `nope`; the flows are: all, scraping\n"
-        );
+        // `--flow` and the positional flow say the same, as a diagnostic with a code.
+        for args in [
+            vec!["graph", "--flow", "nope", "--format", format],
+            vec!["graph", "operations.toml", "nope", "--format", format],
+        ] {
+            let run = scratch.run(&args);
+            run.expect_code(2);
+            assert_eq!(run.stdout, "");
+            assert!(
+                run.stderr.contains("opflow::runtime::unknown_flow")
+                    && run.stderr.contains("no flow named `nope`")
+                    && run.stderr.contains("the flows: all, scraping"),
+                "{}",
+                run.stderr
+            );
+        }
     }
 }
 
@@ -1173,10 +1185,10 @@ fn check_a_manifest_of_20000_operations() {
     let run = scratch.run(&["check"]);
     let elapsed = started.elapsed();
     run.expect_code(0);
-    // Flows: all, big (the flat `root`), chain, fan.
+    // Flows: big (the flat `root`), chain, fan; and all.
     assert_eq!(
         run.stderr,
-        "ok: operations.toml has 20000 operations in 4 flows\n"
+        "ok: operations.toml has 20000 operations in 3 flows, plus `all`, which runs them all\n"
     );
     eprintln!("opflow check, 20,000 operations: {elapsed:?}");
 

@@ -87,8 +87,13 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
                         ("list[int]", 1) => Some("[1, 2, 3]".to_owned()),
                         _ => None,
                     };
-                    // Bind to an earlier operation now and then; flow parameters get distinct names.
-                    let from = from.filter(|&f| index > 0 && f % 3 == 0).map(|f| f % index);
+                    // Bind to an earlier operation now and then (every one returns
+                    // `int`: only a type that accepts it, as opflow checks `from`
+                    // edges); flow parameters get distinct names.
+                    let takes_int = matches!(ty.as_str(), "int" | "float" | "Optional[int]");
+                    let from = from
+                        .filter(|&f| takes_int && index > 0 && f % 3 == 0)
+                        .map(|f| f % index);
                     (format!("p{index}_{j}"), ty, default, from)
                 })
                 .collect();

@@ -204,3 +204,144 @@ fn watch_rebuilds_on_save_and_keeps_the_last_good_package() {
     child.wait().unwrap();
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn warnings_in_every_format_exit_0_unless_denied() {
+    let dir = cases().join("warning-likely-typo");
+    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).unwrap();
+
+    let human = opflow(&["check", "--color", "never"], &dir, &[]);
+    assert_eq!(human.status.code(), Some(0));
+    let err = text(&human.stderr);
+    assert!(
+        err.contains("⚠ parameter `shuot` of `hello.print`"),
+        "{err}"
+    );
+    assert!(err.contains("help: did you mean `shout`?"), "{err}");
+    assert!(err.contains("warning: 2 warnings\n"), "{err}");
+    assert!(err.contains("ok: operations.toml has 4 operations in 1 flow, plus `all`"));
+
+    let short = opflow(&["check", "--format", "short"], &dir, &[]);
+    assert_eq!(short.status.code(), Some(0));
+    assert!(text(&short.stderr).starts_with(
+        "operations.toml:15:12: warning[opflow::resolve::likely_typo]: parameter `shuot`"
+    ));
+
+    let json = opflow(&["check", "--format", "json"], &dir, &[]);
+    assert_eq!(json.status.code(), Some(0));
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let severities: Vec<&str> = parsed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(severities, ["warning", "warning"]);
+
+    let github = opflow(&["check", "--format", "github"], &dir, &[]);
+    assert_eq!(github.status.code(), Some(0));
+    assert!(text(&github.stdout).starts_with(
+        "::warning file=operations.toml,line=15,col=12,title=opflow%3A%3Aresolve%3A%3Alikely_typo::"
+    ));
+
+    let denied = opflow(
+        &["check", "--deny-warnings", "--format", "short"],
+        &dir,
+        &[],
+    );
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(text(&denied.stderr).contains("warning[opflow::resolve::likely_typo]"));
+    // Another command compiles the same manifest, and is stopped the same way.
+    let plan = opflow(&["plan", "--deny-warnings"], &dir, &[]);
+    assert_eq!(plan.status.code(), Some(1));
+    assert!(plan.stdout.is_empty());
+}
+
+#[test]
+fn errors_and_warnings_are_counted_apart() {
+    let dir = scratch("counted-apart");
+    let manifest = fs::read_to_string(cases().join("warning-likely-typo/operations.toml"))
+        .unwrap()
+        .replace(
+            "params = { text = \"str\" }",
+            "params = { text = { type = \"str\", default = 3 } }",
+        );
+    fs::write(dir.join("operations.toml"), manifest).unwrap();
+    let output = opflow(&["check", "--color", "never"], &dir, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        err.contains("opflow::resolve::default_type_mismatch"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("error: 1 problem found (and 2 warnings)\n"),
+        "{err}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plan_and_graph_take_the_flow_like_run() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scraping");
+    let text = |output: &Output| String::from_utf8(output.stdout.clone()).unwrap();
+    for args in [
+        vec!["plan", "scraping"],
+        vec!["plan", "operations.toml", "scraping"],
+        vec!["plan", "--flow", "scraping"],
+    ] {
+        let output = opflow(&args, &example, &[]);
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let plan = text(&output);
+        assert!(plan.contains("flow scraping"), "{args:?}: {plan}");
+        assert!(!plan.contains("flow all"), "{args:?}: {plan}");
+    }
+    let all = text(&opflow(&["plan"], &example, &[]));
+    assert!(
+        all.contains("flow all") && all.contains("flow scraping"),
+        "{all}"
+    );
+
+    let positional = opflow(&["graph", "scraping", "--format", "dot"], &example, &[]);
+    let flag = opflow(
+        &["graph", "--flow", "scraping", "--format", "dot"],
+        &example,
+        &[],
+    );
+    assert_eq!(positional.status.code(), Some(0));
+    assert_eq!(positional.stdout, flag.stdout);
+    assert!(text(&positional).starts_with("digraph \"scraping\" {"));
+    let all = opflow(&["graph", "--format", "dot"], &example, &[]);
+    assert!(text(&all).starts_with("digraph \"all\" {"));
+
+    let unknown = opflow(&["plan", "scrapng"], &example, &[]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let err = String::from_utf8(unknown.stderr).unwrap();
+    assert!(err.contains("opflow::runtime::unknown_flow"), "{err}");
+    assert!(err.contains("did you mean `scraping`?"), "{err}");
+}
+
+#[test]
+fn a_param_without_a_value_is_a_usage_error() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scraping");
+    // Refused before any Python or server is looked for.
+    let output = opflow(
+        &[
+            "run",
+            "scraping",
+            "--param",
+            "keywords",
+            "--python",
+            "/nonexistent/python",
+        ],
+        &example,
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        err.contains("opflow::runtime::param_without_value"),
+        "{err}"
+    );
+    assert!(err.contains("--param keywords=VALUE"), "{err}");
+}

@@ -40,6 +40,9 @@ struct Cli {
     /// Also say which Python, which server and which commands opflow uses.
     #[arg(long, short, global = true)]
     verbose: bool,
+    /// Treat warnings (likely mistakes) as errors: exit 1 when there are any.
+    #[arg(long, global = true)]
+    deny_warnings: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,10 +54,12 @@ enum ColorChoice {
 
 /// How the user asked opflow to talk: set once from the global flags.
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line switches
 pub(crate) struct Ui {
     color: bool,
     pub(crate) quiet: bool,
     pub(crate) verbose: bool,
+    pub(crate) deny_warnings: bool,
 }
 
 static UI: std::sync::OnceLock<Ui> = std::sync::OnceLock::new();
@@ -64,6 +69,7 @@ pub(crate) fn ui() -> Ui {
         color: false,
         quiet: false,
         verbose: false,
+        deny_warnings: false,
     })
 }
 
@@ -106,8 +112,21 @@ enum Command {
         /// With --watch: also rescan these modules (`opflow scan MODULE -o MANIFEST`) when their files change.
         #[arg(long, value_name = "MODULE", requires = "watch")]
         scan: Vec<String>,
+        /// First compare the manifest with the code, as `opflow verify` does; write nothing if they disagree.
+        #[arg(long, conflicts_with = "watch")]
+        verify: bool,
         #[command(flatten)]
         runtime: RuntimeArgs,
+    },
+    /// Import every operation's module and compare the code with the manifest.
+    Verify {
+        manifest: Option<PathBuf>,
+        /// How to print problems.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Style,
+        /// The Python to import with (default: `$OPFLOW_PYTHON`, the active virtualenv, `./.venv`, `python3`).
+        #[arg(long)]
+        python: Option<PathBuf>,
     },
     /// Build the package if it is stale, then run a flow and print its result.
     Run {
@@ -162,16 +181,23 @@ enum Command {
     },
     /// Show the flows, their stages and parameters, and how each parameter was bound.
     Plan {
-        manifest: Option<PathBuf>,
+        /// The manifest and/or a flow to show alone: `opflow plan [MANIFEST] [FLOW]`.
+        #[arg(num_args = 0..=2, value_name = "MANIFEST|FLOW")]
+        targets: Vec<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
+        /// The flow to show (the same as giving it after the manifest).
+        #[arg(long)]
+        flow: Option<String>,
     },
     /// Draw the dependency graph, with the hierarchy as nested clusters.
     Graph {
-        manifest: Option<PathBuf>,
+        /// The manifest and/or the flow: `opflow graph [MANIFEST] [FLOW]` (default flow: `all`).
+        #[arg(num_args = 0..=2, value_name = "MANIFEST|FLOW")]
+        targets: Vec<String>,
         #[arg(long, value_enum, default_value = "mermaid")]
         format: GraphFormat,
-        /// The flow to draw (default: `all`).
+        /// The flow to draw (the same as giving it after the manifest).
         #[arg(long)]
         flow: Option<String>,
     },
@@ -275,6 +301,7 @@ fn run() -> u8 {
         color,
         quiet: cli.quiet,
         verbose: cli.verbose,
+        deny_warnings: cli.deny_warnings,
     });
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -297,19 +324,13 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
         }
         Command::Check { manifest, format } => {
             with_compiled(manifest.as_deref(), format, out, |compiled, out| {
-                let ops = compiled.graph.manifest.operations.len();
-                let flows = compiled.graph.flows.len();
                 if format == Style::Json {
-                    let _ = writeln!(out, "[]");
-                } else if format == Style::Github {
-                    // Annotations only: nothing to say when there are none.
-                } else {
-                    note!(
-                        "ok: {} has {ops} operation{} in {flows} flow{}",
-                        display_path(&compiled.source.path),
-                        plural(ops),
-                        plural(flows)
-                    );
+                    // The warnings, if any, were the array; an empty one otherwise.
+                    if compiled.warnings.is_empty() {
+                        let _ = writeln!(out, "[]");
+                    }
+                } else if format != Style::Github {
+                    note!("ok: {}", summary(compiled));
                 }
                 0
             })
@@ -335,10 +356,43 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             out: out_dir,
             check,
             force,
+            verify,
+            runtime,
             ..
         } => with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
+            if verify {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let python = crate::runtime::python::discover(runtime.python.as_deref(), &cwd);
+                let code = run::verify(compiled, &python.path, &[], Style::Human, out);
+                if code != 0 {
+                    return code;
+                }
+            }
             build(compiled, out_dir.as_deref(), check, force, out)
         }),
+        Command::Verify {
+            manifest,
+            format,
+            python,
+        } => {
+            // The manifest's warnings are printed with the findings, in one report.
+            let compiled = match compile_or_report(manifest.as_deref(), format, out) {
+                Ok(compiled) => compiled,
+                Err(code) => return code,
+            };
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let python = crate::runtime::python::discover(python.as_deref(), &cwd);
+            let code = run::verify(&compiled, &python.path, &compiled.warnings, format, out);
+            if code == 0 && format == Style::Human {
+                note!(
+                    "ok: the code agrees with {} ({} operation{})",
+                    display_path(&compiled.source.path),
+                    compiled.graph.manifest.operations.len(),
+                    plural(compiled.graph.manifest.operations.len())
+                );
+            }
+            code
+        }
         Command::Run {
             targets,
             params,
@@ -383,11 +437,29 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
         Command::Server { action, runtime } => {
             run::server(action_name(action), &runtime_options(&runtime, false), out)
         }
-        Command::Plan { manifest, format } => {
+        Command::Plan {
+            targets,
+            format,
+            flow,
+        } => {
+            let (manifest, flow) = manifest_and_flow(&targets, flow);
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
+                let only;
+                let graph = match flow.as_deref() {
+                    None => &compiled.graph,
+                    Some(name) => match find_flow(compiled, name) {
+                        Ok(flow) => {
+                            let mut graph = compiled.graph.clone();
+                            graph.flows = vec![flow.clone()];
+                            only = graph;
+                            &only
+                        }
+                        Err(diagnostic) => return fail(vec![diagnostic], out, 2),
+                    },
+                };
                 let text = match format {
-                    PlanFormat::Text => plan::text(&compiled.graph),
-                    PlanFormat::Json => plan::json(&compiled.graph),
+                    PlanFormat::Text => plan::text(graph),
+                    PlanFormat::Json => plan::json(graph),
                 };
                 let _ = out.write_all(text.as_bytes());
                 0
@@ -404,34 +476,76 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             })
         }
         Command::Graph {
-            manifest,
+            targets,
             format,
             flow,
-        } => with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
-            let name = flow.as_deref().unwrap_or(crate::resolve::ROOT_FLOW);
-            let Some(flow) = compiled.graph.flows.iter().find(|f| f.name == name) else {
-                let names: Vec<&str> = compiled
-                    .graph
-                    .flows
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect();
-                eprintln!(
-                    "error: no flow named `{name}`; the flows are: {}",
-                    names.join(", ")
-                );
-                return 2;
-            };
-            let text = match format {
-                GraphFormat::Mermaid => view::mermaid(&compiled.graph, flow),
-                GraphFormat::Dot => view::dot(&compiled.graph, flow),
-                GraphFormat::Svg => view::svg(&compiled.graph, flow),
-                GraphFormat::Html => view::html(&compiled.graph, flow),
-            };
-            let _ = out.write_all(text.as_bytes());
-            0
-        }),
+        } => {
+            let (manifest, flow) = manifest_and_flow(&targets, flow);
+            with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
+                let name = flow.as_deref().unwrap_or(crate::resolve::ROOT_FLOW);
+                let flow = match find_flow(compiled, name) {
+                    Ok(flow) => flow,
+                    Err(diagnostic) => return fail(vec![diagnostic], out, 2),
+                };
+                let text = match format {
+                    GraphFormat::Mermaid => view::mermaid(&compiled.graph, flow),
+                    GraphFormat::Dot => view::dot(&compiled.graph, flow),
+                    GraphFormat::Svg => view::svg(&compiled.graph, flow),
+                    GraphFormat::Html => view::html(&compiled.graph, flow),
+                };
+                let _ = out.write_all(text.as_bytes());
+                0
+            })
+        }
     }
+}
+
+/// `ok: …`'s summary: operations, and the flows the project has (`all`
+/// apart, since it is always there).
+fn summary(compiled: &Compiled) -> String {
+    let ops = compiled.graph.manifest.operations.len();
+    let own = compiled
+        .graph
+        .flows
+        .iter()
+        .filter(|f| f.name != crate::resolve::ROOT_FLOW)
+        .count();
+    format!(
+        "{} has {ops} operation{} in {own} flow{}, plus `{}`, which runs them all",
+        display_path(&compiled.source.path),
+        plural(ops),
+        plural(own),
+        crate::resolve::ROOT_FLOW
+    )
+}
+
+/// The flow named `name`, or a diagnostic suggesting a close one.
+fn find_flow<'g>(compiled: &'g Compiled, name: &str) -> Result<&'g crate::graph::Flow, Diagnostic> {
+    let flows = &compiled.graph.flows;
+    flows.iter().find(|f| f.name == name).ok_or_else(|| {
+        let names: Vec<&str> = flows.iter().map(|f| f.name.as_str()).collect();
+        Diagnostic::UnknownFlowName {
+            name: name.to_owned(),
+            help: crate::suggest::did_you_mean(name, names.iter().copied()).map_or_else(
+                || format!("the flows: {}", names.join(", ")),
+                |close| format!("did you mean `{close}`?"),
+            ),
+        }
+    })
+}
+
+/// Print diagnostics that have no place in the manifest; return `code`.
+fn fail(diagnostics: Vec<Diagnostic>, out: &mut dyn Write, code: u8) -> u8 {
+    report(
+        &Failure {
+            source: None,
+            diagnostics,
+        },
+        Style::Human,
+        out,
+        None,
+    );
+    code
 }
 
 /// The files `opflow init` writes: a project that builds and runs at once.
@@ -453,18 +567,7 @@ fn init(dir: Option<&Path>, out: &mut dyn Write) -> u8 {
         .filter(|(name, _)| dir.join(name).exists())
         .map(|(name, _)| format!("`{name}`"))
         .collect();
-    let mut fail = |diagnostic| {
-        report(
-            &Failure {
-                source: None,
-                diagnostics: vec![diagnostic],
-            },
-            Style::Human,
-            out,
-            None,
-        );
-        1
-    };
+    let mut fail = |diagnostic| fail(vec![diagnostic], out, 1);
     if !taken.is_empty() {
         return fail(Diagnostic::InitExists {
             dir,
@@ -548,10 +651,6 @@ fn build(
 ) -> u8 {
     let dir = package_dir(compiled, out_dir);
     let shown = display_path(&dir);
-    let failure = |diagnostics| Failure {
-        source: None,
-        diagnostics,
-    };
     if check {
         let files = crate::render::render(&compiled.graph, &manifest_name(compiled));
         return match crate::emit::diff(&dir, &files) {
@@ -561,13 +660,10 @@ fn build(
             }
             Ok(diff) => {
                 let _ = out.write_all(diff.as_bytes());
-                eprintln!("error: {shown} is stale; run `opflow build` to update it");
-                1
+                let _ = out.flush();
+                fail(vec![Diagnostic::Stale { path: dir.clone() }], out, 1)
             }
-            Err(diagnostics) => {
-                report(&failure(diagnostics), Style::Human, out, None);
-                1
-            }
+            Err(diagnostics) => fail(diagnostics, out, 1),
         };
     }
     let operations = compiled.graph.manifest.operations.len();
@@ -585,10 +681,7 @@ fn build(
             );
             0
         }
-        Err(diagnostics) => {
-            report(&failure(diagnostics), Style::Human, out, None);
-            1
-        }
+        Err(diagnostics) => fail(diagnostics, out, 1),
     }
 }
 
@@ -611,6 +704,16 @@ const fn action_name(action: ServerAction) -> &'static str {
         ServerAction::Stop => "stop",
         ServerAction::Status => "status",
     }
+}
+
+/// `[MANIFEST] [FLOW]` as `split_targets` reads them, the flow also
+/// given by `--flow` (`plan`, `graph`), which wins.
+fn manifest_and_flow(
+    targets: &[String],
+    flag: Option<String>,
+) -> (Option<PathBuf>, Option<String>) {
+    let (manifest, positional) = split_targets(targets);
+    (manifest, flag.or(positional))
 }
 
 /// `opflow run [MANIFEST] [FLOW]`: a first argument that names a manifest
@@ -665,22 +768,42 @@ fn with_compiled(
     out: &mut dyn Write,
     then: impl FnOnce(&Compiled, &mut dyn Write) -> u8,
 ) -> u8 {
-    let path = match manifest_path(manifest, style, out) {
-        Ok(path) => path,
+    let compiled = match compile_or_report(manifest, style, out) {
+        Ok(compiled) => compiled,
         Err(code) => return code,
     };
-    match crate::compile(&path) {
-        Ok(compiled) => {
-            let code = then(&compiled, out);
-            // The process ends next: freeing a large graph piece by piece only costs time.
-            std::mem::forget(compiled);
-            code
-        }
-        Err(failure) => {
-            report(&failure, style, out, Some(&path));
-            1
+    if !compiled.warnings.is_empty() {
+        report(
+            &Failure {
+                source: Some(compiled.source.clone()),
+                diagnostics: compiled.warnings.clone(),
+            },
+            style,
+            out,
+            None,
+        );
+        if ui().deny_warnings {
+            return 1;
         }
     }
+    let code = then(&compiled, out);
+    // The process ends next: freeing a large graph piece by piece only costs time.
+    std::mem::forget(compiled);
+    code
+}
+
+/// The compiled manifest (its warnings not yet printed), or the exit code
+/// after its problems were printed.
+fn compile_or_report(
+    manifest: Option<&Path>,
+    style: Style,
+    out: &mut dyn Write,
+) -> Result<Compiled, u8> {
+    let path = manifest_path(manifest, style, out)?;
+    crate::compile(&path).map_err(|failure| {
+        report(&failure, style, out, Some(&path));
+        1
+    })
 }
 
 /// Print a failure's diagnostics; `path` names the manifest when its text

@@ -4,25 +4,12 @@
 
 use std::io::{IsTerminal, Write};
 
-use super::{display_path, package_dir, report, write_package};
+use super::{display_path, fail, package_dir, report, write_package};
 use crate::diagnostic::{Diagnostic, Style};
 use crate::graph::Flow;
 use crate::manifest::raw::TaskRunner;
 use crate::runtime::{self, Options, server};
 use crate::{Compiled, Failure};
-
-fn fail(diagnostics: Vec<Diagnostic>, out: &mut dyn Write, code: u8) -> u8 {
-    report(
-        &Failure {
-            source: None,
-            diagnostics,
-        },
-        Style::Human,
-        out,
-        None,
-    );
-    code
-}
 
 /// Build the package when it is stale (writing nothing when it is not).
 fn build_if_stale(compiled: &Compiled, out: &mut dyn Write) -> Result<std::path::PathBuf, u8> {
@@ -43,22 +30,62 @@ fn build_if_stale(compiled: &Compiled, out: &mut dyn Write) -> Result<std::path:
     }
 }
 
+/// `opflow verify` (and the check before `build --verify` and `run`): the
+/// findings, with `warnings` (the manifest's, when not printed already),
+/// printed in `style` as one report; 0 when the code agrees (and no warning
+/// is denied), 1 otherwise.
+pub(super) fn verify(
+    compiled: &Compiled,
+    python: &std::path::Path,
+    warnings: &[Diagnostic],
+    style: Style,
+    out: &mut dyn Write,
+) -> u8 {
+    let shim = match runtime::shim::pythonpath() {
+        Ok(path) => path,
+        Err(diagnostic) => return fail(vec![diagnostic], out, 1),
+    };
+    let start = std::time::Instant::now();
+    let mut findings = match crate::verify::verify(compiled, python, &shim) {
+        Ok(findings) => findings,
+        Err(diagnostic) => return fail(vec![diagnostic], out, 1),
+    };
+    if super::ui().verbose {
+        eprintln!(
+            "opflow: verified {} operations with {} in {} ms",
+            compiled.graph.manifest.operations.len(),
+            python.display(),
+            start.elapsed().as_millis()
+        );
+    }
+    let errors = !findings.is_empty();
+    findings.extend(warnings.iter().cloned());
+    crate::diagnostic::sort(&mut findings);
+    if findings.is_empty() {
+        if style == Style::Json {
+            let _ = writeln!(out, "[]");
+        }
+        return 0;
+    }
+    report(
+        &Failure {
+            source: Some(compiled.source.clone()),
+            diagnostics: findings,
+        },
+        style,
+        out,
+        None,
+    );
+    u8::from(errors || super::ui().deny_warnings)
+}
+
 /// The flow to run: the one named; else the only flow besides `all`; else a
 /// menu when a person is at the terminal; else an error listing them.
 fn choose<'g>(compiled: &'g Compiled, name: Option<&str>) -> Result<&'g Flow, Diagnostic> {
     let flows = &compiled.graph.flows;
     let names: Vec<&str> = flows.iter().map(|f| f.name.as_str()).collect();
     if let Some(name) = name {
-        return flows
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| Diagnostic::UnknownFlowName {
-                name: name.to_owned(),
-                help: crate::suggest::did_you_mean(name, names.iter().copied()).map_or_else(
-                    || format!("the flows: {}", names.join(", ")),
-                    |close| format!("did you mean `{close}`?"),
-                ),
-            });
+        return super::find_flow(compiled, name);
     }
     let own: Vec<&Flow> = flows
         .iter()
@@ -128,6 +155,12 @@ pub(super) fn run(
             eprintln!("opflow: {key}={value}");
         }
     }
+    // The code is compared with the manifest first: a misspelt parameter or
+    // a missing function is reported at its line, not as Prefect's traceback.
+    let code = verify(compiled, &python.path, &[], Style::Human, out);
+    if code != 0 {
+        return code;
+    }
     let over = task_runner.map(|_| runner);
     let output = match super::ui() {
         ui if ui.verbose => runtime::Output::Verbose,
@@ -164,10 +197,11 @@ pub(super) fn run(
         && server::status().is_none()
         && options.server == runtime::ServerChoice::Default
     {
-        eprintln!(
-            "error: the local Prefect server stopped during the run (see {}); the next `opflow run` starts a new one",
+        let message = format!(
+            "the local Prefect server stopped during the run (see {}); the next `opflow run` starts a new one",
             server::home().join("server.log").display()
         );
+        let _ = fail(vec![Diagnostic::ServerFailed(message)], out, 1);
     }
     u8::try_from(outcome.code).unwrap_or(1)
 }

@@ -54,9 +54,33 @@ struct Graph<'g> {
     /// Return type and named outputs of each operation.
     returns: Vec<Option<TypeExpr>>,
     outputs: Vec<Vec<(String, TypeExpr)>>,
+    /// The steps under each prefix (`""` for the top level), built the first
+    /// time a likely typo is looked for.
+    children: Option<HashMap<&'g str, Vec<&'g str>>>,
 }
 
-impl Graph<'_> {
+impl<'g> Graph<'g> {
+    /// Every prefix (`""` for the top level) → the next segments under it:
+    /// the names rule 2 binds a parameter to, as seen from an operation there.
+    fn children(&mut self) -> &HashMap<&'g str, Vec<&'g str>> {
+        let names = &self.names;
+        self.children.get_or_insert_with(|| {
+            let mut children: HashMap<&'g str, Vec<&'g str>> = HashMap::new();
+            for name in names {
+                let mut start = 0usize;
+                for segment in name.split('.') {
+                    let prefix = &name[..start.saturating_sub(1)];
+                    let steps = children.entry(prefix).or_default();
+                    if !steps.contains(&segment) {
+                        steps.push(segment);
+                    }
+                    start += segment.len() + 1;
+                }
+            }
+            children
+        })
+    }
+
     /// Members of `members` that no other member depends on.
     fn sinks_of(&self, members: &[usize]) -> Vec<usize> {
         let mut used = HashSet::new();
@@ -169,12 +193,14 @@ impl Resolver<'_> {
                 .iter_mut()
                 .map(|l| std::mem::take(&mut l.outputs))
                 .collect(),
+            children: None,
         };
 
         let mut bound: Vec<Option<Vec<Param>>> = vec![None; lowered.len()];
         let mut references: Vec<Vec<(usize, Span)>> = vec![Vec::new(); lowered.len()];
         for i in binding_order(raw, &graph.subtrees) {
-            let params = self.bind_operation(i, &mut lowered[i], &mut graph, &mut references[i]);
+            let params =
+                self.bind_operation(raw, i, &mut lowered[i], &mut graph, &mut references[i]);
             for param in &params {
                 if let Binding::Operation { op, .. } = param.binding
                     && !graph.upstream[i].contains(&op)
@@ -233,6 +259,7 @@ impl Resolver<'_> {
 
     fn bind_operation(
         &mut self,
+        raw: &RawManifest,
         i: usize,
         low: &mut Lowered<'_>,
         graph: &mut Graph<'_>,
@@ -249,22 +276,43 @@ impl Resolver<'_> {
             };
             // From the tree, not `table.default` (see `Defaults::read`).
             let default = match param {
-                RawParam::Table(_) => self.default(i, key),
+                RawParam::Table(table) => {
+                    let default = self.default(i, key);
+                    if let (Some((value, span)), Some(ty), Some(written)) =
+                        (&default, &ty, &table.ty)
+                        && let Some(reason) = types::judge_default(ty, value)
+                    {
+                        self.error(Diagnostic::DefaultTypeMismatch {
+                            param: key.value.clone(),
+                            ty: written.value.clone(),
+                            reason,
+                            span: at(*span),
+                            type_span: at(written.span),
+                        });
+                    }
+                    default.map(|(value, _)| value)
+                }
                 RawParam::Type(_) => None,
             };
             let (binding, rule) = match from {
                 Some(from) => match self.explicit(i, op.name.as_str(), key, from, graph) {
-                    Some(binding) => (binding, Rule::Explicit),
+                    Some(binding) => {
+                        self.check_from_type(raw, op, key, param, ty.as_ref(), &binding, graph);
+                        (binding, Rule::Explicit)
+                    }
                     None => continue,
                 },
                 None => match self.implicit(i, low, key, ty.as_ref(), graph) {
                     Ok(Some((binding, rule))) => (binding, rule),
-                    Ok(None) => (
-                        Binding::FlowParam {
-                            name: key.value.clone(),
-                        },
-                        Rule::FlowParam,
-                    ),
+                    Ok(None) => {
+                        self.check_typo(low, key, graph);
+                        (
+                            Binding::FlowParam {
+                                name: key.value.clone(),
+                            },
+                            Rule::FlowParam,
+                        )
+                    }
                     Err(()) => continue,
                 },
             };
@@ -294,7 +342,7 @@ impl Resolver<'_> {
         params
     }
 
-    fn default(&mut self, i: usize, key: &Spanned<String>) -> Option<Literal> {
+    fn default(&mut self, i: usize, key: &Spanned<String>) -> Option<(Literal, Span)> {
         match self.defaults.take(i, &key.value)? {
             Ok(literal) => Some(literal),
             Err((reason, span)) => {
@@ -406,6 +454,131 @@ impl Resolver<'_> {
             }
         }
         Some(Binding::Operation { op, output })
+    }
+
+    /// A `from` edge whose source gives a type the parameter's does not
+    /// accept: both places are named.
+    #[allow(clippy::too_many_arguments)]
+    fn check_from_type(
+        &mut self,
+        raw: &RawManifest,
+        op: &crate::manifest::raw::RawOperation,
+        key: &Spanned<String>,
+        param: &RawParam,
+        ty: Option<&TypeExpr>,
+        binding: &Binding,
+        graph: &Graph<'_>,
+    ) {
+        let Binding::Operation { op: source, output } = binding else {
+            return;
+        };
+        let source_raw = &raw.operations[*source].value;
+        let (source_ty, source_span, source_name) = match output {
+            None => (
+                graph.returns[*source].as_ref(),
+                source_raw.returns.as_ref().map(|r| r.span),
+                graph.names[*source].to_owned(),
+            ),
+            Some(output) => (
+                graph.outputs[*source]
+                    .iter()
+                    .find(|(name, _)| name == output)
+                    .map(|(_, ty)| ty),
+                source_raw
+                    .outputs
+                    .iter()
+                    .flat_map(|o| &o.0)
+                    .find(|(name, _)| name.value == *output)
+                    .map(|(_, ty)| ty.span),
+                format!("{}.{output}", graph.names[*source]),
+            ),
+        };
+        let written = match param {
+            RawParam::Type(ty) => Some(ty),
+            RawParam::Table(table) => table.ty.as_ref(),
+        };
+        if let (Some(ty), Some(source_ty), Some(source_span), Some(written)) =
+            (ty, source_ty, source_span, written)
+            && !types::accepts(ty, source_ty)
+        {
+            self.error(Diagnostic::FromTypeMismatch {
+                operation: op.name.value.clone(),
+                param: key.value.clone(),
+                param_type: ty.to_string(),
+                source_name,
+                source_type: source_ty.to_string(),
+                span: at(written.span),
+                source_span: at(source_span),
+            });
+        }
+    }
+
+    /// A parameter about to become a flow parameter whose name is a likely
+    /// typo of something it could have bound to by name (rule 2): an
+    /// operation, a sibling step or subtree, a named output of `depends_on`.
+    fn check_typo(&mut self, low: &Lowered<'_>, key: &Spanned<String>, graph: &mut Graph<'_>) {
+        let op = low.raw;
+        let parent = hierarchy::parent(&op.name);
+        let own = hierarchy::step(&op.name);
+        let mut candidates: Vec<(&str, &'static str)> = Vec::new();
+        let under = |name: &str| -> Option<String> {
+            let rest = match parent {
+                Some(parent) => name.strip_prefix(parent)?.strip_prefix('.')?,
+                None => name,
+            };
+            let step = rest.split('.').next()?;
+            (step != own).then(|| step.to_owned())
+        };
+        let mut owned: Vec<(String, &'static str)> = Vec::new();
+        if low.depends_on.is_empty() {
+            let index = graph.index;
+            let children = graph.children();
+            if let Some(steps) = children.get(parent.unwrap_or("")) {
+                for step in steps.iter().filter(|s| **s != own) {
+                    owned.push(((*step).to_owned(), "sibling"));
+                }
+            }
+            if parent.is_some()
+                && let Some(flat) = children.get("")
+            {
+                for name in flat.iter().filter(|n| index.contains_key(*n)) {
+                    owned.push(((*name).to_owned(), "operation"));
+                }
+            }
+        } else {
+            for &(d, _) in &low.depends_on {
+                let name = graph.names[d];
+                if !name.contains('.') {
+                    owned.push((name.to_owned(), "operation"));
+                }
+                if let Some(step) = under(name) {
+                    owned.push((step, "sibling"));
+                }
+                for (output, _) in &graph.outputs[d] {
+                    owned.push((output.clone(), "named output"));
+                }
+            }
+        }
+        candidates.extend(owned.iter().map(|(n, k)| (n.as_str(), *k)));
+        let Some(found) = crate::suggest::typo_of(&key.value, candidates.iter().map(|(n, _)| *n))
+        else {
+            return;
+        };
+        let kind = candidates
+            .iter()
+            .find(|(n, _)| *n == found)
+            .map_or("operation", |(_, k)| *k);
+        self.error(Diagnostic::LikelyTypo {
+            operation: op.name.value.clone(),
+            param: key.value.clone(),
+            kind,
+            candidate: found.to_owned(),
+            span: at(key.span),
+            help: format!(
+                "did you mean `{found}`? If `{}` is meant as a flow parameter, say so with `from = \"${}\"`",
+                key.value, key.value
+            ),
+        });
     }
 
     /// Rules 2 (name) and 3 (type). `Ok(None)`: no rule matched.

@@ -9,7 +9,10 @@ use crate::manifest::{Document, Node, Span, Value};
 /// the tree can be dropped before binding: keyed by operation index and
 /// parameter name; an `Err` says why the value is not a literal, and where.
 #[derive(Debug, Default)]
-pub struct Defaults(HashMap<(usize, String), Result<Literal, (String, Span)>>);
+pub struct Defaults(HashMap<(usize, String), DefaultRead>);
+
+/// A default as read: the literal and its span, or why it is not one and where.
+pub type DefaultRead = Result<(Literal, Span), (String, Span)>;
 
 impl Defaults {
     /// Read the `default` of every parameter written as a table. The tree is
@@ -27,7 +30,7 @@ impl Defaults {
             };
             for (key, param) in params {
                 if let Some(default) = param.get("default") {
-                    let literal = Literal::from_node(default);
+                    let literal = Literal::from_node(default).map(|l| (l, default.span));
                     defaults.0.insert((i, key.name.to_string()), literal);
                 }
             }
@@ -35,8 +38,8 @@ impl Defaults {
         defaults
     }
 
-    /// The default of parameter `param` of operation `i`, taken out.
-    pub fn take(&mut self, i: usize, param: &str) -> Option<Result<Literal, (String, Span)>> {
+    /// The default of parameter `param` of operation `i` and its span, taken out.
+    pub fn take(&mut self, i: usize, param: &str) -> Option<DefaultRead> {
         if self.0.is_empty() {
             return None;
         }

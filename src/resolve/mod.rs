@@ -36,6 +36,8 @@ pub struct Manifest {
     pub work_pool: String,
     /// Operations in the order they were written.
     pub operations: Vec<Operation>,
+    /// Likely mistakes that do not stop the build (`opflow::resolve::likely_typo`).
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug, Clone)]
@@ -177,8 +179,9 @@ pub fn resolve(
         diagnostics: Vec::new(),
         types: HashMap::new(),
     };
-    let manifest = resolver.run(raw);
-    if resolver.diagnostics.is_empty() {
+    let mut manifest = resolver.run(raw);
+    if resolver.diagnostics.iter().all(Diagnostic::is_warning) {
+        manifest.warnings = resolver.diagnostics;
         Ok(manifest)
     } else {
         Err(resolver.diagnostics)
@@ -422,6 +425,7 @@ impl Resolver<'_> {
                 .clone()
                 .unwrap_or_else(|| "opflow".to_owned()),
             operations,
+            warnings: Vec::new(),
         }
     }
 

@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::Literal;
 use crate::hierarchy::{is_identifier, is_keyword};
 
 /// Builtin names usable in a type without a module.
@@ -553,9 +554,188 @@ pub fn same(a: &TypeExpr, b: &TypeExpr) -> bool {
     a.normalized() == b.normalized()
 }
 
+/// Can a value of type `source` be passed where `target` is declared? The
+/// same type after normalising; `Any` or `object` on either side; a union
+/// target that accepts it (`int` into `int | None`); a union source whose
+/// every member is accepted. Nothing else is assumed about classes.
+pub fn accepts(target: &TypeExpr, source: &TypeExpr) -> bool {
+    accepts_normalized(&target.normalized(), &source.normalized())
+}
+
+fn accepts_normalized(target: &TypeExpr, source: &TypeExpr) -> bool {
+    fn bare(ty: &TypeExpr) -> Option<&str> {
+        match ty {
+            TypeExpr::Name { name, args: None } => Some(name.as_str()),
+            _ => None,
+        }
+    }
+    let open = |ty: &TypeExpr| matches!(bare(ty), Some("Any" | "object"));
+    if target == source || open(target) || open(source) {
+        return true;
+    }
+    // The numeric tower, as type checkers read it: a `bool` is an `int`, an
+    // `int` a `float`, a `float` a `complex`.
+    if let (Some(to), Some(from)) = (bare(target), bare(source))
+        && matches!(
+            (to, from),
+            ("int", "bool") | ("float", "int" | "bool") | ("complex", "float" | "int" | "bool")
+        )
+    {
+        return true;
+    }
+    if let TypeExpr::Union(members) = source {
+        return members.iter().all(|m| accepts_normalized(target, m));
+    }
+    // A bare generic is one of `Any`s (`list` = `list[Any]`); arguments are
+    // compared one by one (`list[int]` into `list[Any]`).
+    if let (
+        TypeExpr::Name {
+            name: to,
+            args: to_args,
+        },
+        TypeExpr::Name {
+            name: from,
+            args: from_args,
+        },
+    ) = (target, source)
+        && to == from
+    {
+        return match (to_args, from_args) {
+            (Some(to_args), Some(from_args)) => {
+                to_args.len() == from_args.len()
+                    && to_args
+                        .iter()
+                        .zip(from_args)
+                        .all(|(t, f)| accepts_normalized(t, f))
+            }
+            _ => true,
+        };
+    }
+    if let TypeExpr::Union(members) = target {
+        return members.iter().any(|m| accepts_normalized(m, source));
+    }
+    false
+}
+
+/// Why the default `value` does not fit the declared type `ty`, or `None`
+/// when it fits or the type is one the grammar cannot judge (a user's class,
+/// `Callable`, an abstract collection): builtins, `list`/`set`/`tuple`/`dict`
+/// with their arguments, `None`, `Optional` and unions are judged.
+pub fn judge_default(ty: &TypeExpr, value: &Literal) -> Option<String> {
+    judge(&ty.normalized(), value).err()
+}
+
+fn judge(ty: &TypeExpr, value: &Literal) -> Result<(), String> {
+    let mismatch = || Err(format!("{} is not {}", describe(value), article(ty)));
+    match ty {
+        TypeExpr::None => match value {
+            Literal::None => Ok(()),
+            _ => mismatch(),
+        },
+        TypeExpr::Union(members) => {
+            let mut reasons = Vec::new();
+            for member in members {
+                match judge(member, value) {
+                    Ok(()) => return Ok(()),
+                    Err(reason) => reasons.push(reason),
+                }
+            }
+            // One member deeper than the top level explains best (`list[int]`'s item).
+            match reasons
+                .into_iter()
+                .find(|r| r.starts_with("item") || r.starts_with("key") || r.starts_with("value"))
+            {
+                Some(reason) => Err(reason),
+                None => mismatch(),
+            }
+        }
+        TypeExpr::Name { name, args } => {
+            let args = args.as_deref().unwrap_or(&[]);
+            match (name.as_str(), value) {
+                ("Any" | "object", _)
+                | ("bool", Literal::Bool(_))
+                | ("int", Literal::Int(_) | Literal::BigInt(_) | Literal::Bool(_))
+                | (
+                    "float" | "complex",
+                    Literal::Int(_) | Literal::BigInt(_) | Literal::Float(_) | Literal::Bool(_),
+                )
+                | ("str", Literal::Str(_)) => Ok(()),
+                ("list" | "set" | "frozenset", Literal::List(items)) => match args {
+                    [item] => each(items, |_| item),
+                    _ => Ok(()),
+                },
+                ("tuple", Literal::List(items)) => match args {
+                    [item, TypeExpr::Ellipsis] => each(items, |_| item),
+                    [] => Ok(()),
+                    fixed if fixed.len() == items.len() => each(items, |i| &fixed[i]),
+                    fixed => Err(format!(
+                        "{} has {} item{}, `{ty}` has {}",
+                        describe(value),
+                        items.len(),
+                        if items.len() == 1 { "" } else { "s" },
+                        fixed.len()
+                    )),
+                },
+                ("dict", Literal::Dict(entries)) => match args {
+                    [key, item] => {
+                        for (k, v) in entries {
+                            if let Err(reason) = judge(key, &Literal::Str(k.clone())) {
+                                return Err(format!("key `{k}`: {reason}"));
+                            }
+                            if let Err(reason) = judge(item, v) {
+                                return Err(format!("value of `{k}`: {reason}"));
+                            }
+                        }
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                },
+                (
+                    "bool" | "int" | "float" | "complex" | "str" | "list" | "set" | "frozenset"
+                    | "tuple" | "dict",
+                    _,
+                ) => mismatch(),
+                // Classes, `Callable`, `Sequence`, `bytes`...: not judged.
+                _ => Ok(()),
+            }
+        }
+        TypeExpr::List(_) | TypeExpr::Ellipsis => Ok(()),
+    }
+}
+
+fn each<'t>(items: &[Literal], ty: impl Fn(usize) -> &'t TypeExpr) -> Result<(), String> {
+    for (i, item) in items.iter().enumerate() {
+        judge(ty(i), item).map_err(|reason| format!("item {}: {reason}", i + 1))?;
+    }
+    Ok(())
+}
+
+/// `the string "many"`, `the list [1, 2]`: a value as messages name it.
+fn describe(value: &Literal) -> String {
+    let kind = match value {
+        Literal::None => return "`None`".to_owned(),
+        Literal::Bool(_) => "the boolean",
+        Literal::Int(_) | Literal::BigInt(_) => "the integer",
+        Literal::Float(_) => "the number",
+        Literal::Str(_) => "the string",
+        Literal::List(_) => "the array",
+        Literal::Dict(_) => "the table",
+    };
+    let mut text = value.to_string();
+    if text.chars().count() > 40 {
+        text = text.chars().take(37).collect::<String>() + "...";
+    }
+    format!("{kind} `{text}`")
+}
+
+fn article(ty: &TypeExpr) -> String {
+    format!("of type `{ty}`")
+}
+
 // Which strings parse, and to what, is in `tests/types/corpus.toml`
 // (`tests/types.rs`), which the Python package's tests read too; these
-// tests are about where errors point.
+// tests are about where errors point, what a type accepts and how a
+// default is judged.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,5 +793,53 @@ mod tests {
             modules.into_iter().collect::<Vec<_>>(),
             vec!["jobs.models", "pandas", "typing"]
         );
+    }
+
+    #[test]
+    fn judges_defaults_by_type() {
+        use crate::resolve::Literal as L;
+        let judge = |ty: &str, value: &L| judge_default(&parse(ty).unwrap(), value);
+        assert!(judge("int", &L::Int(2)).is_none());
+        assert!(
+            judge("int", &L::Str("many".into()))
+                .unwrap()
+                .contains("`int`")
+        );
+        assert!(judge("float", &L::Int(2)).is_none());
+        assert!(judge("str", &L::Int(2)).is_some());
+        assert!(judge("Optional[str]", &L::None).is_none());
+        assert!(judge("str", &L::None).is_some());
+        assert!(judge("int | str", &L::Str("a".into())).is_none());
+        let ints = L::List(vec![L::Int(1), L::Str("x".into())]);
+        assert_eq!(
+            judge("List[int]", &ints).unwrap(),
+            "item 2: the string `\"x\"` is not of type `int`"
+        );
+        assert!(judge("tuple[int, ...]", &L::List(vec![L::Int(1)])).is_none());
+        assert!(judge("tuple[int, str]", &L::List(vec![L::Int(1)])).is_some());
+        let table = L::Dict(vec![("a".into(), L::Int(1))]);
+        assert!(judge("dict[str, int]", &table).is_none());
+        assert!(judge("dict[str, str]", &table).is_some());
+        assert!(judge("dict[int, int]", &table).is_some());
+        assert!(judge("jobs.models.Listing", &L::Str("x".into())).is_none());
+        assert!(judge("Callable[[int], str]", &L::Int(1)).is_none());
+        assert!(judge("Any", &L::Int(1)).is_none());
+    }
+
+    #[test]
+    fn accepts_by_normalised_type() {
+        let accepts = |a: &str, b: &str| accepts(&parse(a).unwrap(), &parse(b).unwrap());
+        assert!(accepts("List[int]", "list[int]"));
+        assert!(accepts("int | None", "int"));
+        assert!(accepts("Any", "str"));
+        assert!(!accepts("int", "int | None"));
+        assert!(accepts("float", "int"));
+        assert!(accepts("list[Any]", "list"));
+        assert!(accepts("list", "List[int]"));
+        assert!(accepts("dict[str, Any]", "dict[str, int]"));
+        assert!(!accepts("dict[str, int]", "dict[str, str]"));
+        assert!(!accepts("tuple[int, int]", "tuple[int]"));
+        assert!(!accepts("int", "float"));
+        assert!(!accepts("list[str]", "list[int]"));
     }
 }

@@ -14,7 +14,12 @@ pub fn convert(flow: &Flow, given: &[String]) -> Result<Vec<(String, String)>, V
     let mut problems = Vec::new();
     let known: Vec<&str> = flow.params.iter().map(|p| p.name.as_str()).collect();
     for item in given {
-        let (name, text) = item.split_once('=').unwrap_or((item.as_str(), ""));
+        let Some((name, text)) = item.split_once('=') else {
+            problems.push(Diagnostic::ParamWithoutValue {
+                given: item.clone(),
+            });
+            continue;
+        };
         let Some(param) = flow.params.iter().find(|p| p.name == name) else {
             let help = did_you_mean(name, known.iter().copied()).map_or_else(
                 || {
@@ -45,7 +50,9 @@ pub fn convert(flow: &Flow, given: &[String]) -> Result<Vec<(String, String)>, V
         }
     }
     for param in flow.params.iter().filter(|p| p.default.is_none()) {
+        let named = |d: &Diagnostic| matches!(d, Diagnostic::ParamWithoutValue { given } if *given == param.name);
         if !out.iter().any(|(name, _)| *name == param.name)
+            && !problems.iter().any(named)
             && !problems
                 .iter()
                 .any(|d| matches!(d, Diagnostic::BadParam { name, .. } if *name == param.name))
@@ -169,6 +176,24 @@ mod tests {
 
     fn conv(ty: &str, text: &str) -> Result<String, Problem> {
         value(Some(&parse(ty).unwrap().modern()), text)
+    }
+
+    #[test]
+    fn a_param_without_value_is_an_error() {
+        let flow = crate::graph::Flow {
+            name: "f".into(),
+            settings: crate::resolve::FlowSettings::default(),
+            operations: Vec::new(),
+            stages: Vec::new(),
+            params: Vec::new(),
+            sinks: Vec::new(),
+            critical_path: Vec::new(),
+        };
+        let problems = convert(&flow, &["name".to_owned()]).unwrap_err();
+        assert_eq!(
+            problems[0].code_str(),
+            "opflow::runtime::param_without_value"
+        );
     }
 
     #[test]

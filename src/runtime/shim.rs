@@ -40,6 +40,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../python/src/opflow/_types.py"),
     ),
     (
+        "opflow/_verify.py",
+        include_str!("../../python/src/opflow/_verify.py"),
+    ),
+    (
         "opflow/py.typed",
         include_str!("../../python/src/opflow/py.typed"),
     ),

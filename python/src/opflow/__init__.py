@@ -1,5 +1,5 @@
 """opflow's Python side: mark functions with `@operation` and let
-`python -m opflow scan PACKAGE -o operations.toml` write the manifest that the
+`opflow scan PACKAGE -o operations.toml` write the manifest that the
 `opflow` compiler turns into Prefect flows.
 
 ```python

@@ -26,7 +26,9 @@ from opflow._manifest import (
 )
 from opflow._scan import UsageError, scan
 
-PROG = "python -m opflow"
+#: How users run this: through the `opflow` binary (`opflow scan ...`), which
+#: starts `python -m opflow` with this package on the path. Hints name it.
+PROG = "opflow"
 
 
 class _Parser(argparse.ArgumentParser):
