@@ -339,7 +339,9 @@ pub enum Diagnostic {
     )]
     #[diagnostic(
         code(opflow::resolve::reserved_module),
-        help("`__init__`, `__main__` and `_path` are the package's own modules: rename the flow")
+        help(
+            "`__init__`, `__main__`, `_path`, `_runtime` and `_tasks` are the package's own modules: rename the flow"
+        )
     )]
     ReservedModule {
         flow: String,

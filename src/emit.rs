@@ -303,19 +303,6 @@ impl Drop for Package<'_> {
     }
 }
 
-/// Write `files` into `dir`, replacing the package that is there.
-pub fn emit(
-    dir: &Path,
-    files: &BTreeMap<PathBuf, String>,
-    force: bool,
-) -> Result<Changes, Vec<Diagnostic>> {
-    let package = Package::new(dir, force)?;
-    for (name, text) in files {
-        package.add(name.clone(), text.clone());
-    }
-    package.finish()
-}
-
 fn io_error(path: &Path, error: &io::Error) -> Diagnostic {
     Diagnostic::WriteFailed {
         path: path.to_path_buf(),
@@ -433,6 +420,19 @@ fn unified(path: &Path, old: &str, new: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Write `files` into `dir` through a [`Package`], as a build does.
+    fn emit(
+        dir: &Path,
+        files: &BTreeMap<PathBuf, String>,
+        force: bool,
+    ) -> Result<Changes, Vec<Diagnostic>> {
+        let package = Package::new(dir, force)?;
+        for (name, text) in files {
+            package.add(name.clone(), text.clone());
+        }
+        package.finish()
+    }
 
     /// A fresh folder under the system's temporary folder, removed on drop.
     struct Scratch(PathBuf);

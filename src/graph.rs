@@ -22,6 +22,8 @@ pub struct FlowGraph {
     pub stage_of: Vec<usize>,
     /// Flows by name: one per top-level segment, one per `[flows."a.b"]`, and `all`.
     pub flows: Vec<Flow>,
+    /// Every operation, ordered by name.
+    pub by_name: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +103,7 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
     let ops = &manifest.operations;
     // The edges and stages on this thread; the names' order and each flow's
     // own operations, which need neither, beside it on a large manifest.
-    let (structure, (name_rank, members)) = std::thread::scope(|scope| {
+    let (structure, ((by_name, name_rank), members)) = std::thread::scope(|scope| {
         let named = || (name_ranks(ops), own_operations(&manifest));
         if crate::parallel::workers(ops.len()) < 2 {
             return (structure(ops), named());
@@ -187,6 +189,7 @@ pub fn build(manifest: Manifest) -> Result<FlowGraph, Vec<Diagnostic>> {
         dag,
         stage_of,
         flows,
+        by_name,
     })
 }
 
@@ -224,14 +227,15 @@ fn structure(ops: &[Operation]) -> Structure {
 }
 
 /// Each operation's rank among all names, in byte order.
-fn name_ranks(ops: &[Operation]) -> Vec<usize> {
+/// The operations ordered by name, and each one's rank in that order.
+fn name_ranks(ops: &[Operation]) -> (Vec<usize>, Vec<usize>) {
     let mut by_name: Vec<usize> = (0..ops.len()).collect();
     by_name.sort_unstable_by(|&a, &b| ops[a].name.cmp(&ops[b].name));
     let mut name_rank = vec![0; ops.len()];
     for (rank, &op) in by_name.iter().enumerate() {
         name_rank[op] = rank;
     }
-    name_rank
+    (by_name, name_rank)
 }
 
 /// Each flow's own operations, by flow name: a top-level segment's (flat

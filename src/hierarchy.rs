@@ -2,6 +2,9 @@
 //!
 //! A name is dot-separated ASCII Python identifiers, none a keyword. The first
 //! segment names the flow; the last is the step; the rest is the parent.
+//! Everything the later stages ask of names is here: their parts, the module
+//! a flow is written to ([`module_name`]), names nested by prefix ([`Tree`]),
+//! and the topological layers that become stages ([`layers`]).
 
 use std::collections::BTreeMap;
 
@@ -216,58 +219,61 @@ pub fn step(name: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(_, step)| step)
 }
 
+/// The module a flow is written to: its name with dots as underscores
+/// (`scraping.stepstone` → `scraping_stepstone`). Resolve checks that no two
+/// flows share one; render names the files by it.
+pub fn module_name(flow: &str) -> String {
+    flow.replace('.', "_")
+}
+
 /// The first segment of a name.
 pub fn top(name: &str) -> &str {
     name.split_once('.').map_or(name, |(top, _)| top)
 }
 
-/// Siblings grouped by parent (`""` for flat names), each group sorted.
-pub fn group_by_parent<'a>(
-    names: impl IntoIterator<Item = &'a str>,
-) -> BTreeMap<&'a str, Vec<&'a str>> {
-    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for name in names {
-        groups
-            .entry(parent(name).unwrap_or(""))
-            .or_default()
-            .push(name);
-    }
-    for group in groups.values_mut() {
-        group.sort_unstable();
-    }
-    groups
+/// Names as a tree of their prefixes: each node holds the items whose
+/// parent is its prefix (in the order given), and one child per longer
+/// prefix, by that prefix's last segment. Flat names sit at the root. The
+/// pictures of `opflow graph` draw its nodes as nested clusters.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Tree<T> {
+    pub items: Vec<T>,
+    pub children: BTreeMap<String, Tree<T>>,
 }
 
-/// Groups of names that can run at the same time, in order: each group's
-/// dependencies are all in earlier groups, and each name is in the earliest
-/// group it can be. `edges` are `(upstream, downstream)` pairs. Returns the
-/// names left over if the dependencies have a cycle.
-pub fn find_parallel_groups<'a>(
-    names: &[&'a str],
-    edges: &[(&'a str, &'a str)],
-) -> Result<Vec<Vec<&'a str>>, Vec<&'a str>> {
-    let index: std::collections::HashMap<&str, usize> =
-        names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let mut successors: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
-    for (from, to) in edges {
-        if let (Some(&from), Some(&to)) = (index.get(from), index.get(to)) {
-            successors[from].push(to);
+impl<T> Default for Tree<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            children: BTreeMap::new(),
         }
     }
-    let (layers, leftover) = layers(&successors);
-    if !leftover.is_empty() {
-        let mut leftover: Vec<&str> = leftover.into_iter().map(|i| names[i]).collect();
-        leftover.sort_unstable();
-        return Err(leftover);
+}
+
+impl<T> Tree<T> {
+    /// The tree of `named`: each item under its name's parent.
+    pub fn of<'a>(named: impl IntoIterator<Item = (&'a str, T)>) -> Self {
+        let mut root = Self::default();
+        for (name, item) in named {
+            let mut node = &mut root;
+            if let Some(parent) = parent(name) {
+                for segment in parent.split('.') {
+                    node = node.children.entry(segment.to_owned()).or_default();
+                }
+            }
+            node.items.push(item);
+        }
+        root
     }
-    Ok(layers
-        .into_iter()
-        .map(|layer| {
-            let mut layer: Vec<&str> = layer.into_iter().map(|i| names[i]).collect();
-            layer.sort_unstable();
-            layer
-        })
-        .collect())
+}
+
+/// The name of `segment` under `prefix` (`""` for the root).
+pub fn join(prefix: &str, segment: &str) -> String {
+    if prefix.is_empty() {
+        segment.to_owned()
+    } else {
+        format!("{prefix}.{segment}")
+    }
 }
 
 /// Topological layers of nodes `0..n`, given each node's successors (Kahn's
@@ -405,58 +411,43 @@ mod tests {
     }
 
     #[test]
-    fn groups_siblings_by_parent() {
-        let groups = group_by_parent([
-            "scraping.merge",
-            "scraping.stepstone.fetch",
-            "scraping.linkedin.fetch",
-            "report",
+    fn the_tree_nests_prefixes_and_keeps_the_order_given() {
+        let tree = Tree::of([
+            ("scraping.merge", 0),
+            ("scraping.stepstone.fetch", 1),
+            ("report", 2),
+            ("scraping.linkedin.fetch", 3),
+            ("scraping.linkedin.clean", 4),
         ]);
-        assert_eq!(groups[""], vec!["report"]);
-        assert_eq!(groups["scraping"], vec!["scraping.merge"]);
-        assert_eq!(groups["scraping.linkedin"], vec!["scraping.linkedin.fetch"]);
-        assert_eq!(groups.len(), 4);
+        assert_eq!(tree.items, vec![2]);
+        let scraping = &tree.children["scraping"];
+        assert_eq!(scraping.items, vec![0]);
+        assert_eq!(
+            scraping.children.keys().collect::<Vec<_>>(),
+            ["linkedin", "stepstone"]
+        );
+        assert_eq!(scraping.children["linkedin"].items, vec![3, 4]);
+        assert!(scraping.children["linkedin"].children.is_empty());
+        assert_eq!(tree.children.len(), 1);
+        assert_eq!(join("", "a"), "a");
+        assert_eq!(join("a.b", "c"), "a.b.c");
     }
 
     #[test]
-    fn parallel_groups_follow_dependencies() {
-        let names = [
-            "scraping.merge",
-            "scraping.stepstone.fetch",
-            "scraping.linkedin.fetch",
-        ];
-        let edges = [
-            ("scraping.stepstone.fetch", "scraping.merge"),
-            ("scraping.linkedin.fetch", "scraping.merge"),
-        ];
+    fn layers_place_each_node_as_early_as_possible() {
+        // 0 -> 1 -> 2, and 3 depends only on 0: 3 runs beside 1.
+        let successors = vec![vec![1, 3], vec![2], vec![], vec![]];
         assert_eq!(
-            find_parallel_groups(&names, &edges),
-            Ok(vec![
-                vec!["scraping.linkedin.fetch", "scraping.stepstone.fetch"],
-                vec!["scraping.merge"]
-            ])
+            layers(&successors),
+            (vec![vec![0], vec![1, 3], vec![2]], vec![])
         );
     }
 
     #[test]
-    fn parallel_groups_place_each_name_as_early_as_possible() {
-        // a -> b -> c, and d depends only on a: d runs beside b.
-        let names = ["a", "b", "c", "d"];
-        let edges = [("a", "b"), ("b", "c"), ("a", "d")];
-        assert_eq!(
-            find_parallel_groups(&names, &edges),
-            Ok(vec![vec!["a"], vec!["b", "d"], vec!["c"]])
-        );
-    }
-
-    #[test]
-    fn parallel_groups_report_cycles() {
-        let names = ["a", "b", "c"];
-        let edges = [("a", "b"), ("b", "a"), ("b", "c")];
-        assert_eq!(
-            find_parallel_groups(&names, &edges),
-            Err(vec!["a", "b", "c"])
-        );
+    fn layers_leave_out_what_is_on_or_behind_a_cycle() {
+        // 0 <-> 1, 1 -> 2; 3 stands alone.
+        let successors = vec![vec![1], vec![0, 2], vec![], vec![]];
+        assert_eq!(layers(&successors), (vec![vec![3]], vec![0, 1, 2]));
     }
 
     #[test]

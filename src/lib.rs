@@ -1,5 +1,5 @@
 //! opflow compiles a declarative manifest of Python operations into Prefect 3
-//! flows. The stages, in order (DESIGN.md §1):
+//! flows. The stages, in order (docs/DESIGN.md §1):
 //!
 //! 1. [`manifest`]: bytes → spanned document tree → raw model
 //! 2. [`schema`]: the raw model's shape, against the JSON Schema
@@ -11,7 +11,8 @@
 //! 8. [`runtime`]: Python, the Prefect server, running and serving flows
 //!
 //! [`compile`] runs stages 1–5 once each; `opflow build` then renders and
-//! emits. [`diagnostic`] prints what every stage reports.
+//! emits. [`diagnostic`] prints what every stage reports; [`view`] prints
+//! the graph (plan, list, pictures).
 
 pub mod emit;
 pub mod graph;
@@ -21,6 +22,7 @@ pub mod render;
 pub mod resolve;
 pub mod runtime;
 pub mod schema;
+pub mod view;
 
 pub mod cli;
 pub mod diagnostic;

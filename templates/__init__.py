@@ -6,12 +6,10 @@
 from prefect import Flow
 
 from . import _path  # noqa: F401  (first: puts the operations' modules on sys.path)
-{%- for (_, module, function) in flows %}
-from .{{ module }} import {{ function }}
-{%- endfor %}
+{{ imports }}
 
 FLOWS: dict[str, Flow] = {
-{%- for (name, _, function) in flows %}
+{%- for (name, function) in flows %}
     {{ name }}: {{ function }},
 {%- endfor %}
 }

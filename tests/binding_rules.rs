@@ -1,4 +1,4 @@
-//! The binding rules of DESIGN.md §4 and the flow rules of §3, one or more
+//! The binding rules of docs/DESIGN.md §4 and the flow rules of §3, one or more
 //! tests per rule, through the library: `compile_source` on a TOML manifest.
 //!
 //! `bindings()` shows every parameter as `"op.param" -> "rule from"`, where
@@ -197,7 +197,7 @@ fn flow_params(compiled: &Compiled, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The seed's example (DESIGN.md §2), without its header.
+/// The seed's example (the README's "The manifest"), without its header.
 const SEED: &[(&str, &str)] = &[
     (
         "scraping.stepstone.fetch",

@@ -75,7 +75,7 @@ fn names_strategy(n: usize) -> impl Strategy<Value = Vec<String>> {
     prop::collection::vec(prop::collection::vec(0..SEGMENTS.len(), 1..=4), n).prop_map(unique_names)
 }
 
-/// The flow an operation belongs to (DESIGN.md §3; no `[project] name` given).
+/// The flow an operation belongs to (docs/DESIGN.md §3; no `[project] name` given).
 fn own_flow(name: &str) -> &str {
     name.split_once('.').map_or("main", |(top, _)| top)
 }
@@ -610,7 +610,7 @@ enum Expected {
     Bound(BTreeMap<String, String>),
 }
 
-/// The name rule of DESIGN.md §4, written plainly from the text: for each
+/// The name rule of docs/DESIGN.md §4, written plainly from the text: for each
 /// parameter `p` of `o`, among `depends_on` if given, else all operations:
 /// the operation named `p`; else the sibling `parent.p`; else the one sink of
 /// the subtree `parent.p.*` (unless that is the operation itself); else a flow parameter. Deeper operations are

@@ -11,6 +11,7 @@ import datetime
 import decimal
 import pathlib
 import typing
+from pathlib import Path
 from typing import (
     Annotated,
     Any,
@@ -30,6 +31,11 @@ from typing import (
 
 import pytest
 from opflow._types import TypeRefused, check_type_string, render_type
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 T = TypeVar("T")
 HERE = __name__
@@ -174,23 +180,43 @@ def test_refused(annotation: Any, message: str) -> None:
         render_type(annotation, globals())
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "int",
-        "list[jobs.models.Listing]",
-        "str | None",
-        "Callable[[int], str]",
-        "Callable[..., Any]",
-        "dict[str, list[int | None]]",
-        "tuple[int, ...]",
-        "Optional[int]",
-        "pandas.DataFrame",
-        " int ",
-    ],
+# The type strings both implementations of the grammar must read alike
+# (the compiler's test is tests/types.rs).
+CORPUS = tomllib.loads(
+    (Path(__file__).resolve().parents[2] / "tests/types/corpus.toml").read_text(
+        encoding="utf-8"
+    )
 )
-def test_type_strings_in_the_grammar(text: str) -> None:
-    assert check_type_string(text) is None
+# Names a type string may use bare, for evaluating it as an annotation.
+TYPING_NAMESPACE = {name: getattr(typing, name) for name in dir(typing)}
+
+
+@pytest.mark.parametrize(
+    "case", CORPUS["accepted"], ids=[case["type"] for case in CORPUS["accepted"]]
+)
+def test_corpus_accepted(case: dict[str, str]) -> None:
+    for text in (case["type"], case["modern"], case["normal"]):
+        assert check_type_string(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "case", CORPUS["refused"], ids=[case["type"] for case in CORPUS["refused"]]
+)
+def test_corpus_refused(case: dict[str, str]) -> None:
+    assert check_type_string(case["type"]) is not None, case["why"]
+
+
+def test_corpus_annotations_render_as_their_modern_form() -> None:
+    """A string of builtin and `typing` names only, evaluated as Python,
+    renders (as `opflow scan` writes annotations) as the compiler's modern form."""
+    rendered = 0
+    for case in CORPUS["accepted"]:
+        if "." in case["type"].replace("...", ""):
+            continue  # a module's class: nothing to import it from here
+        annotation = eval(case["type"], dict(TYPING_NAMESPACE))  # the corpus's own text
+        assert render_type(annotation) == case["modern"], case["type"]
+        rendered += 1
+    assert rendered >= 40, rendered
 
 
 @pytest.mark.parametrize(
@@ -205,6 +231,9 @@ def test_type_strings_in_the_grammar(text: str) -> None:
         ("jobs.class.X", "`class` is a Python keyword"),
         ("int]", "unexpected `]`"),
         ("list[int,, str]", "unexpected `,`"),
+        ("None[int]", "unexpected `[`"),
+        ("list[\nint]", "unexpected `\n` at offset 5"),
+        ("list[" * 1000 + "int" + "]" * 1000, "nested too deeply"),
     ],
 )
 def test_type_strings_outside_the_grammar(text: str, problem: str) -> None:

@@ -1,10 +1,7 @@
 //! The command line: arguments, dispatch, exit codes. Commands print views of
 //! the compiled graph; diagnostics are printed by [`crate::diagnostic`] only.
 
-mod draw;
-mod plan;
 mod run;
-mod svg;
 mod watch;
 
 use std::io::{IsTerminal, Write};
@@ -14,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::{Context, Diagnostic, Style};
+use crate::view::{self, plan};
 use crate::{Compiled, Failure};
 
 /// Manifests looked for in the current folder, in this order.
@@ -425,10 +423,10 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                 return 2;
             };
             let text = match format {
-                GraphFormat::Mermaid => draw::mermaid(&compiled.graph, flow),
-                GraphFormat::Dot => draw::dot(&compiled.graph, flow),
-                GraphFormat::Svg => svg::svg(&compiled.graph, flow),
-                GraphFormat::Html => svg::html(&compiled.graph, flow),
+                GraphFormat::Mermaid => view::mermaid(&compiled.graph, flow),
+                GraphFormat::Dot => view::dot(&compiled.graph, flow),
+                GraphFormat::Svg => view::svg(&compiled.graph, flow),
+                GraphFormat::Html => view::html(&compiled.graph, flow),
             };
             let _ = out.write_all(text.as_bytes());
             0

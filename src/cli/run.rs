@@ -129,7 +129,20 @@ pub(super) fn run(
         }
     }
     let over = task_runner.map(|_| runner);
-    let outcome = match runtime::run(&package, &flow.name, &params, over, &python.path, &env) {
+    let output = match super::ui() {
+        ui if ui.verbose => runtime::Output::Verbose,
+        ui if ui.quiet => runtime::Output::Quiet,
+        _ => runtime::Output::Brief,
+    };
+    let outcome = match runtime::run(
+        &package,
+        &flow.name,
+        &params,
+        over,
+        output,
+        &python.path,
+        &env,
+    ) {
         Ok(outcome) => outcome,
         Err(diagnostic) => return fail(vec![diagnostic], out, 1),
     };

@@ -1,13 +1,16 @@
 //! Stage 6: [`FlowGraph`] → the files of the generated package, as text.
 //! Pure: nothing here touches the disk (that is [`crate::emit`]).
 //!
-//! One module per flow, `__init__.py` with `FLOWS`, `__main__.py` (the
-//! standalone runner) and `prefect.yaml` (deployments), from the askama
-//! templates in `templates/`. Every file starts with the generated-by header
+//! One module per flow, `_tasks.py` (every operation's task, defined once),
+//! `_runtime.py` (what the flows share, and the runner), `__init__.py` with
+//! `FLOWS`, `__main__.py`, `_path.py` and `prefect.yaml` (deployments), from
+//! the askama templates in `templates/`. Every file starts with the generated-by header
 //! and a digest of its body, so a file edited by hand can be told apart.
 
 mod flow;
+pub mod layout;
 pub mod python;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -95,14 +98,14 @@ pub enum Ownership {
     Foreign,
 }
 
-/// Module name of a flow: its name with dots as underscores.
-pub fn module_name(flow: &str) -> String {
-    python::ident(flow)
-}
+pub use crate::hierarchy::module_name;
+
+/// The longest identifier made of a flow's name before `_flow`.
+const MAX_FLOW: usize = 40;
 
 /// Name of a flow's function in its module.
 pub fn function_name(flow: &str) -> String {
-    format!("{}_flow", python::ident(flow))
+    format!("{}_flow", python::bounded(&python::ident(flow), MAX_FLOW))
 }
 
 /// Render the package. `manifest` is the manifest's file name, for headers.
@@ -123,23 +126,32 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
 pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, String) + Sync)) {
     let ops: usize = graph.flows.iter().map(|f| f.operations.len()).sum();
     let workers = crate::parallel::workers(ops);
-    flow_modules(graph, manifest, workers, sink);
+    let tasks = tasks::TaskNames::new(graph);
+    flow_modules(graph, &tasks, manifest, workers, sink);
     let package = package_name(&graph.manifest.project.output);
+    let mut imports = layout::Section::default();
+    let bound: Vec<(String, String)> = graph
+        .flows
+        .iter()
+        .map(|f| (format!(".{}", module_name(&f.name)), function_name(&f.name)))
+        .collect();
+    for (module, function) in &bound {
+        imports.from(module, function.as_str().into());
+    }
     let init = InitTemplate {
         manifest,
+        imports: layout::sections(vec![imports]),
         flows: graph
             .flows
             .iter()
-            .map(|f| {
-                (
-                    python::string(&f.name),
-                    module_name(&f.name),
-                    function_name(&f.name),
-                )
-            })
+            .map(|f| (python::string(&f.name), function_name(&f.name)))
             .collect(),
     };
     sink(PathBuf::from("__init__.py"), file(manifest, &init, 0));
+    sink(
+        PathBuf::from("_runtime.py"),
+        file(manifest, &RuntimeTemplate, 0),
+    );
     let main = MainTemplate { package: &package };
     sink(PathBuf::from("__main__.py"), file(manifest, &main, 0));
     let path = PathTemplate {
@@ -180,23 +192,31 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
     );
 }
 
-/// One module per flow, rendered on every core: flows are independent, and
-/// on large manifests rendering them is most of `opflow build`. The largest
-/// start first (the root flow `all` alone is as large as all the others
-/// together).
+/// One module per flow, and `_tasks.py`, rendered on every core: they are
+/// independent, and on large manifests rendering them is most of `opflow
+/// build`. The largest start first (the root flow `all` and the tasks
+/// module are each as large as all the other flows together).
 fn flow_modules(
     graph: &FlowGraph,
+    tasks: &tasks::TaskNames,
     manifest: &str,
     workers: usize,
     sink: &(dyn Fn(PathBuf, String) + Sync),
 ) {
-    let mut order: Vec<&crate::graph::Flow> = graph.flows.iter().collect();
-    order.sort_by_key(|flow| std::cmp::Reverse(flow.operations.len()));
-    crate::parallel::map(&order, workers, |flow| {
-        sink(
+    let mut order: Vec<Option<&crate::graph::Flow>> = graph.flows.iter().map(Some).collect();
+    order.push(None);
+    order.sort_by_key(|flow| {
+        std::cmp::Reverse(flow.map_or(graph.manifest.operations.len(), |f| f.operations.len()))
+    });
+    crate::parallel::map(&order, workers, |flow| match flow {
+        Some(flow) => sink(
             PathBuf::from(format!("{}.py", module_name(&flow.name))),
-            flow::module(graph, flow, manifest),
-        );
+            flow::module(graph, flow, tasks, manifest),
+        ),
+        None => sink(
+            PathBuf::from("_tasks.py"),
+            tasks::module(graph, tasks, manifest),
+        ),
     });
 }
 
@@ -285,9 +305,16 @@ fn yaml_string(text: &str) -> String {
 #[template(path = "__init__.py", escape = "none")]
 struct InitTemplate<'a> {
     manifest: &'a str,
-    /// (name literal, module, function) per flow.
-    flows: Vec<(String, String, String)>,
+    /// The flows' imports.
+    imports: String,
+    /// (name literal, function) per flow.
+    flows: Vec<(String, String)>,
 }
+
+/// What the flows share, and the runner: the same in every package.
+#[derive(Template)]
+#[template(path = "_runtime.py", escape = "none")]
+struct RuntimeTemplate;
 
 #[derive(Template)]
 #[template(path = "__main__.py", escape = "none")]
@@ -353,7 +380,8 @@ mod tests {
         assert!(graph.flows.len() >= 5, "{}", graph.flows.len());
         let modules = |workers| {
             let files = Mutex::new(BTreeMap::new());
-            flow_modules(graph, "m.toml", workers, &|name, text| {
+            let tasks = tasks::TaskNames::new(graph);
+            flow_modules(graph, &tasks, "m.toml", workers, &|name, text| {
                 files.lock().unwrap().insert(name, text);
             });
             files.into_inner().unwrap()
@@ -363,6 +391,6 @@ mod tests {
             let many = modules(workers);
             assert_eq!(one, many, "{workers} workers");
         }
-        assert_eq!(one.len(), graph.flows.len());
+        assert_eq!(one.len(), graph.flows.len() + 1);
     }
 }

@@ -220,6 +220,28 @@ pub fn ident(name: &str) -> String {
     name.replace('.', "_")
 }
 
+/// An identifier cut to at most `max` characters: past that, its first
+/// characters and a digest of the whole, so it stays unique and traceable.
+pub fn bounded(ident: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if ident.len() <= max {
+        return ident.into();
+    }
+    // FNV-1a: stable across runs and platforms, unlike the std hasher.
+    let hash = ident.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let mut end = max.saturating_sub(7);
+    while !ident.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}_{:06x}",
+        ident[..end].trim_end_matches('_'),
+        hash & 0xff_ffff
+    )
+    .into()
+}
+
 /// [`ident`], written at the end of `out` (inlined: the root module writes
 /// one per operation).
 #[inline]

@@ -1,4 +1,4 @@
-//! Binding parameters to their sources (DESIGN.md §4).
+//! Binding parameters to their sources (docs/DESIGN.md §4).
 
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 

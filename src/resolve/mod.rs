@@ -1,6 +1,6 @@
 //! Stage 4: [`RawManifest`] → [`Manifest`]. Checks names, calls, types and
 //! defaults, and binds every parameter to its source by the rules of
-//! DESIGN.md §4: explicit `from`, then name, then type, else a flow parameter.
+//! docs/DESIGN.md §4: explicit `from`, then name, then type, else a flow parameter.
 
 pub mod literal;
 pub mod types;
@@ -142,7 +142,7 @@ impl Binding {
     }
 }
 
-/// The rule of DESIGN.md §4 that bound a parameter.
+/// The rule of docs/DESIGN.md §4 that bound a parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
@@ -560,8 +560,11 @@ impl Resolver<'_> {
         }
         let mut modules: HashMap<String, (&str, Span)> = HashMap::new();
         for (flow, span) in named {
-            let module = crate::render::module_name(flow);
-            if matches!(module.as_str(), "__init__" | "__main__" | "_path") {
+            let module = hierarchy::module_name(flow);
+            if matches!(
+                module.as_str(),
+                "__init__" | "__main__" | "_path" | "_runtime" | "_tasks"
+            ) {
                 self.error(Diagnostic::ReservedModule {
                     flow: flow.to_owned(),
                     span: at(span),

@@ -109,6 +109,30 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
+/// How much of Prefect's log a run shows (the runner's `--output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// One line a record, no traceback; the full log in a file.
+    Brief,
+    /// As Prefect prints it.
+    Verbose,
+    /// Warnings and errors only, one line each.
+    Quiet,
+}
+
+/// Where a run of `flow` writes its full log: one file a flow, replaced by
+/// the flow's next run.
+pub fn log_file(package: &Path, flow: &str) -> PathBuf {
+    let package = package
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dirs::data().join("logs").join(format!(
+        "{package}-{}.log",
+        crate::hierarchy::module_name(flow)
+    ))
+}
+
 /// Run `flow` of the package at `package` (already built).
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -116,6 +140,7 @@ pub fn run(
     flow: &str,
     params: &[(String, String)],
     task_runner: Option<&str>,
+    output: Output,
     python: &Path,
     env: &[(&'static str, String)],
 ) -> Result<Outcome, Diagnostic> {
@@ -135,6 +160,19 @@ pub fn run(
         command.args(["--task-runner", runner]);
     }
     command.arg("--report").arg(&report_path);
+    command.arg("--output").arg(match output {
+        Output::Brief => "brief",
+        Output::Verbose => "verbose",
+        Output::Quiet => "quiet",
+    });
+    let log = log_file(package, flow);
+    if output != Output::Verbose
+        && log
+            .parent()
+            .is_some_and(|dir| std::fs::create_dir_all(dir).is_ok())
+    {
+        command.arg("--log").arg(&log);
+    }
     command.current_dir(package.parent().unwrap_or(Path::new(".")));
     command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     if env.iter().all(|(k, _)| *k != "PREFECT_API_URL")

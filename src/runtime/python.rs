@@ -1,4 +1,4 @@
-//! Finding a Python with Prefect, or making one (DESIGN.md §7).
+//! Finding a Python with Prefect, or making one (docs/DESIGN.md §7).
 //!
 //! Discovery order: `--python`, `$OPFLOW_PYTHON`, an active virtualenv,
 //! `./.venv`, then `python3`. When that Python lacks Prefect, opflow creates

@@ -1,4 +1,4 @@
-//! The Prefect server flows report to (DESIGN.md §7): `$PREFECT_API_URL`
+//! The Prefect server flows report to (docs/DESIGN.md §7): `$PREFECT_API_URL`
 //! when set; otherwise a local server opflow starts on loopback on first use,
 //! with its own `PREFECT_HOME` in opflow's data folder, and reuses across runs.
 

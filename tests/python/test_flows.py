@@ -313,9 +313,17 @@ def test_failed_operation_is_named_and_stops_its_downstream(
 
     assert run.code == 1, run.stderr
     assert error_line(run) == (
-        "error: operation `x.boom` failed: the boom operation always fails"
+        "error: operation `x.boom` failed: ValueError: the boom operation always fails"
     )
     assert not (workdir / "after-ran").exists()
+    # A failure in a few lines: the user's own frame, once, and no frame of
+    # Prefect's or of the generated package's.
+    assert run.stderr.count('failing.py", line') == 1, run.stderr
+    assert "raise ValueError" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "site-packages" not in run.stderr, run.stderr
+    assert "_runtime.py" not in run.stderr, run.stderr
+    assert len(run.stderr.splitlines()) <= 20, run.stderr
 
 
 # 8. Ordering-only edges --------------------------------------------------------
@@ -508,7 +516,7 @@ def test_flow_parameters_are_validated_and_coerced(project, tmp_path: Path) -> N
     assert wrong.code == 1, wrong.stderr
     assert (
         error_line(wrong)
-        == "error: flow `v` failed: Flow run received invalid parameters:"
+        == "error: flow `v` failed: ParameterTypeError: Flow run received invalid parameters:"
     )
     assert "n: Input should be a valid integer" in wrong.stderr
     assert not (workdir / "first-ran").exists()

@@ -104,3 +104,30 @@ def test_prefect_yaml_names_every_flow_entrypoint(case: Path) -> None:
         assert function == registered[deployment["name"]]
         assert function in names
         assert deployment["work_pool"]["name"] == "opflow"
+
+
+def defined_names(package: Path) -> dict[str, list[str]]:
+    """Each name a module of the package defines at its top level (functions,
+    classes, assignments; not imports), and the modules defining it."""
+    defined: dict[str, list[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names = [node.target.id]
+            else:
+                names = []
+            for name in names:
+                defined.setdefault(name, []).append(path.name)
+    return defined
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_no_name_is_defined_in_two_modules(case: Path) -> None:
+    defined = defined_names(case / "expected")
+    assert "OperationFailed" in defined, sorted(defined)
+    twice = {name: modules for name, modules in defined.items() if len(modules) > 1}
+    assert not twice, twice

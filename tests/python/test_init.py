@@ -59,7 +59,7 @@ def test_watch_rescans_modules_and_rebuilds(tmp_path: Path) -> None:
         stderr=log,
         stdout=log,
     )
-    module = project / "run_cache" / "orchestration" / "hello.py"
+    module = project / "run_cache" / "orchestration" / "_tasks.py"
 
     def wait_for(text: str) -> None:
         deadline = time.monotonic() + 30

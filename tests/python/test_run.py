@@ -504,12 +504,45 @@ def test_failing_flow_exits_1_naming_the_operation(
     assert done.code == 1, str(done)
     assert done.stdout == "", str(done)
     assert (
-        "operation `x.boom` failed: the boom operation always fails" in done.stderr
+        "operation `x.boom` failed: ValueError: the boom operation always fails"
+        in done.stderr
     ), str(done)
     summary = done.summary
     assert summary["how"] == "failed at `x.boom`", str(done)
     counts = (summary["completed"], summary["failed"], summary["not_run"])
     assert counts == ("1", "1", "1"), str(done)
+    # In a few lines: the user's frame once, no frame of Prefect's, no
+    # traceback; the full log in a file whose path is printed.
+    stderr = done.stderr
+    assert stderr.count('failing_ops.py", line') == 1, stderr
+    assert 'raise ValueError("the boom operation always fails")' in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "site-packages" not in stderr, stderr
+    assert len(stderr.splitlines()) <= 25, stderr
+    log = re.search(r"the full log: (\S+)", stderr)
+    assert log, stderr
+    full = Path(log.group(1)).read_text()
+    assert "Traceback" in full and "site-packages" in full, full[-2000:]
+
+
+def test_verbose_run_shows_prefect_log_whole(opflow: Opflow, tmp_path: Path) -> None:
+    root = write_project(tmp_path / "x", FAILING, {"failing_ops.py": FAILING_PY})
+
+    done = opflow("run", "x", "--verbose", cwd=root)
+
+    assert done.code == 1, str(done)
+    assert "Traceback" in done.stderr, str(done)
+    assert "site-packages" in done.stderr, str(done)
+
+
+def test_quiet_run_shows_no_prefect_info(opflow: Opflow, tmp_path: Path) -> None:
+    root = write_project(tmp_path / "x", FAILING, {"failing_ops.py": FAILING_PY})
+
+    done = opflow("run", "x", "--quiet", cwd=root)
+
+    assert done.code == 1, str(done)
+    assert "| INFO" not in done.stderr, str(done)
+    assert "failed: ValueError: the boom operation always fails" in done.stderr
 
 
 # 4. A successful run is quiet ----------------------------------------------------

@@ -3,8 +3,9 @@
 `render_type` turns a Python annotation (as `typing.get_type_hints` returns it)
 into a string of opflow's type grammar (`list[jobs.models.Listing]`,
 `str | None`); `check_type_string` checks a string against that grammar. The
-lists of bare names mirror `src/resolve/types.rs`: a bare name must be one of
-them, anything else is written with its module.
+grammar and the lists of bare names are the compiler's (`src/resolve/types.rs`):
+a bare name must be one of them, anything else is written with its module.
+Both read the strings of `tests/types/corpus.toml` alike (each suite tests it).
 """
 
 from __future__ import annotations
@@ -272,9 +273,12 @@ def _describe(tp: Any) -> str:
 
 # The type-string grammar ---------------------------------------------------
 
+# Between tokens, spaces and tabs only (as the compiler reads them).
 _TOKEN = re.compile(
-    r"\s*(?:(\.\.\.)|([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)|([\[\],|]))"
+    r"[ \t]*(?:(\.\.\.)|([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)|([\[\],|]))"
 )
+#: Brackets nest at most this deep (`_MAX_DEPTH` in the compiler's types.rs).
+MAX_DEPTH = 32
 
 
 def check_type_string(text: str) -> str | None:
@@ -284,11 +288,12 @@ def check_type_string(text: str) -> str | None:
     tokens: list[str] = []
     pos = 0
     while pos < len(text):
-        if text[pos:].strip() == "":
+        if text[pos:].strip(" \t") == "":
             break
         match = _TOKEN.match(text, pos)
         if not match:
-            return f"unexpected `{text[pos:].strip()[:1]}` at offset {pos}"
+            rest = text[pos:].lstrip(" \t")
+            return f"unexpected `{rest[:1]}` at offset {len(text) - len(rest)}"
         tokens.append(match.group(1) or match.group(2) or match.group(3))
         pos = match.end()
     if not tokens:
@@ -307,6 +312,7 @@ class _GrammarParser:
     def __init__(self, tokens: list[str]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -330,20 +336,24 @@ class _GrammarParser:
         if token in ("]", ",", "|"):
             raise ValueError(f"unexpected `{token}`")
         self.pos += 1
-        if token != "None":
-            for segment in token.split("."):
-                if keyword.iskeyword(segment):
-                    raise ValueError(f"`{segment}` is a Python keyword")
-            if "." not in token and token not in BUILTINS and token not in TYPING:
-                raise ValueError(
-                    f"`{token}` is neither a builtin nor a `typing` name; "
-                    "write it with its module"
-                )
+        if token == "None":
+            return  # a type on its own, without arguments
+        for segment in token.split("."):
+            if keyword.iskeyword(segment):
+                raise ValueError(f"`{segment}` is a Python keyword")
+        if "." not in token and token not in BUILTINS and token not in TYPING:
+            raise ValueError(
+                f"`{token}` is neither a builtin nor a `typing` name; "
+                "write it with its module"
+            )
         if self.peek() == "[":
             self.bracketed(allow_empty=False)
 
     def bracketed(self, allow_empty: bool) -> None:
         self.pos += 1  # "["
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ValueError("types are nested too deeply")
         items = 0
         while True:
             token = self.peek()
@@ -363,3 +373,4 @@ class _GrammarParser:
                 )
         if not items and not allow_empty:
             raise ValueError("empty `[]` after a name")
+        self.depth -= 1

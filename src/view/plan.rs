@@ -75,14 +75,7 @@ pub fn json(graph: &FlowGraph) -> String {
 }
 
 fn param_text(param: &FlowParam) -> String {
-    let mut text = param.name.clone();
-    if let Some(ty) = &param.ty {
-        let _ = write!(text, ": {ty}");
-    }
-    if let Some(default) = &param.default {
-        let _ = write!(text, " = {default}");
-    }
-    text
+    super::declared(&param.name, param.ty.as_ref(), param.default.as_ref())
 }
 
 pub fn text(graph: &FlowGraph) -> String {

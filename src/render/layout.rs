@@ -1,0 +1,398 @@
+//! Layout as `ruff format` and ruff's isort leave it, for the pieces of
+//! generated code that can outgrow a line: literals, type annotations,
+//! calls and imports. Each writes the one-line form when it fits in the
+//! line ([`LINE`]) and else the form ruff writes, so that every generated
+//! file is a fixpoint of `ruff format` and clean under `ruff check`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use super::python;
+use crate::resolve::{Literal, TypeExpr};
+
+/// The line length `ruff format` wraps at.
+pub const LINE: usize = 88;
+
+/// A literal laid out as `ruff format` would: on one line when it fits in
+/// what is left of the line (on a line indented by `indent`, `used` columns
+/// taken, `tail` characters after it), else one element per line with a
+/// trailing comma.
+pub fn expression(value: &Literal, indent: usize, used: usize, tail: usize) -> String {
+    let inline = python::literal(value);
+    if used + inline.chars().count() + tail <= LINE {
+        return inline;
+    }
+    let outer = " ".repeat(indent);
+    let inner = " ".repeat(indent + 4);
+    match value {
+        Literal::List(items) if !items.is_empty() => {
+            let body: String = items
+                .iter()
+                .map(|item| format!("{inner}{},\n", expression(item, indent + 4, indent + 4, 1)))
+                .collect();
+            format!("[\n{body}{outer}]")
+        }
+        Literal::Dict(entries) if !entries.is_empty() => {
+            let body: String = entries
+                .iter()
+                .map(|(key, item)| {
+                    let key = python::string(key);
+                    let used = indent + 4 + key.chars().count() + 2;
+                    format!("{inner}{key}: {},\n", expression(item, indent + 4, used, 1))
+                })
+                .collect();
+            format!("{{\n{body}{outer}}}")
+        }
+        _ => inline,
+    }
+}
+
+/// The top-level package of a module.
+pub fn root_module(module: &str) -> &str {
+    module.split('.').next().unwrap_or(module)
+}
+
+/// One isort section.
+#[derive(Default)]
+pub struct Section<'a> {
+    plain: BTreeSet<&'a str>,
+    /// Names imported from each module, in any order, repeats allowed.
+    from: BTreeMap<&'a str, Vec<Cow<'a, str>>>,
+}
+
+impl<'a> Section<'a> {
+    pub fn plain(&mut self, module: &'a str) {
+        self.plain.insert(module);
+    }
+
+    pub fn from(&mut self, module: &'a str, name: Cow<'a, str>) {
+        self.from.entry(module).or_default().push(name);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.from.is_empty()
+    }
+
+    /// The section's lines, written to `out`: plain imports, then `from`
+    /// imports, each by module in isort's order (ruff's defaults: members
+    /// constants first, then classes, then the rest; aliases not combined).
+    pub fn render(self, out: &mut String) {
+        let mut plain: Vec<&str> = self.plain.into_iter().collect();
+        plain.sort_by(|a, b| lowercase_cmp(a, b));
+        let mut from: Vec<(&str, Vec<Cow<'a, str>>)> = self.from.into_iter().collect();
+        from.sort_by(|a, b| lowercase_cmp(a.0, b.0));
+        let mut first = true;
+        let mut line = |out: &mut String| {
+            if !std::mem::take(&mut first) {
+                out.push('\n');
+            }
+        };
+        for module in plain {
+            line(out);
+            out.push_str("import ");
+            out.push_str(module);
+        }
+        for (module, mut names) in from {
+            names.sort_unstable();
+            names.dedup();
+            let names = sort_members(names, |name| name);
+            line(out);
+            from_imports(out, module, &names);
+        }
+    }
+}
+
+/// The key of the order isort gives the names imported from one module.
+pub fn member_key(name: &str) -> (u8, Natural) {
+    (member_rank(name), Natural::of(name))
+}
+
+/// Sort names as isort orders the members of one import. Names sort by
+/// their bytes first, which is their natural order unless digits of
+/// different lengths meet (`x9`, `x78`): when a check of the neighbours
+/// finds such a pair, they are sorted again, naturally.
+pub fn sort_members<T>(names: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut keyed: Vec<((u8, Natural), T)> = names
+        .into_iter()
+        .map(|item| (member_key(name(&item)), item))
+        .collect();
+    keyed.sort_unstable_by(|a, b| (a.0.0, &a.0.1.0).cmp(&(b.0.0, &b.0.1.0)));
+    if !keyed.windows(2).all(|pair| pair[0].0 <= pair[1].0) {
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    keyed.into_iter().map(|(_, item)| item).collect()
+}
+
+/// A name as isort compares it: ignoring case, runs of digits by value.
+#[derive(PartialEq, Eq)]
+pub struct Natural(Box<[u8]>);
+
+impl Natural {
+    pub fn of(name: &str) -> Self {
+        let lower: Box<[u8]> = if name.is_ascii() {
+            name.bytes().map(|b| b.to_ascii_lowercase()).collect()
+        } else {
+            name.to_lowercase().into_bytes().into_boxed_slice()
+        };
+        Self(lower)
+    }
+}
+
+impl Ord for Natural {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        natural_cmp(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Natural {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The `from module import ...` statements of names in isort's order
+/// ([`member_key`]): `name as alias` imports apart, one statement each,
+/// beside the one that imports names as they are; the statements in the
+/// order of their first names.
+pub fn from_imports<S: AsRef<str>>(out: &mut String, module: &str, names: &[S]) {
+    let plain: Vec<&str> = names
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|name| !name.contains(' '))
+        .collect();
+    let mut plain_done = plain.is_empty();
+    let mut first = true;
+    for name in names.iter().map(AsRef::as_ref) {
+        let statement: &[&str] = if name.contains(' ') {
+            std::slice::from_ref(&name)
+        } else if plain_done {
+            continue;
+        } else {
+            plain_done = true;
+            &plain
+        };
+        if !std::mem::take(&mut first) {
+            out.push('\n');
+        }
+        from_import(out, module, statement);
+    }
+}
+
+/// Compare as isort orders names: ignoring case, numbers by value.
+fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    Natural::of(a).cmp(&Natural::of(b))
+}
+
+/// Natural order, as isort's, of lowercased names: runs of digits compare
+/// as numbers (`x9` before `x78`), unless one starts with a zero.
+fn natural_cmp(left: &[u8], right: &[u8]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut at_left, mut at_right) = (0, 0);
+    loop {
+        match (left.get(at_left), right.get(at_right)) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (start_left, start_right) = (at_left, at_right);
+                while left.get(at_left).is_some_and(u8::is_ascii_digit) {
+                    at_left += 1;
+                }
+                while right.get(at_right).is_some_and(u8::is_ascii_digit) {
+                    at_right += 1;
+                }
+                let (x, y) = (&left[start_left..at_left], &right[start_right..at_right]);
+                let order = if x[0] == b'0' || y[0] == b'0' {
+                    x.cmp(y)
+                } else {
+                    x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+                };
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                at_left += 1;
+                at_right += 1;
+            }
+        }
+    }
+}
+
+/// isort's order of imported members: CONSTANTS, then Classes, then the
+/// rest (each by lowercased name).
+fn member_rank(name: &str) -> u8 {
+    // `name` or `name as alias`: identifiers hold no spaces.
+    let bare = name.split_once(' ').map_or(name, |(bare, _)| bare);
+    if bare.len() > 1 && bare.chars().all(|c| !c.is_ascii_lowercase()) {
+        0
+    } else if bare.starts_with(|c: char| c.is_ascii_uppercase()) {
+        1
+    } else {
+        2
+    }
+}
+
+/// `from module import a, b`, wrapped in parentheses when too long.
+pub fn from_import<S: AsRef<str>>(out: &mut String, module: &str, names: &[S]) {
+    let inline = "from  import ".len()
+        + module.len()
+        + names.iter().map(|n| n.as_ref().len()).sum::<usize>()
+        + 2 * names.len().saturating_sub(1);
+    out.push_str("from ");
+    out.push_str(module);
+    if inline <= LINE {
+        out.push_str(" import ");
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(name.as_ref());
+        }
+        return;
+    }
+    out.push_str(" import (\n");
+    for name in names {
+        out.push_str("    ");
+        out.push_str(name.as_ref());
+        out.push_str(",\n");
+    }
+    out.push(')');
+}
+
+/// A type annotation laid out as `ruff format` would, on a line indented by
+/// `indent` with `used` columns taken and `tail` characters after it: on
+/// one line when it fits; else a subscript's arguments on one line of
+/// their own when they fit there, else one per line with a trailing comma
+/// (a lone argument takes none), each laid out the same way; a union one
+/// member per line, each after `| `.
+pub fn annotation(ty: &TypeExpr, indent: usize, used: usize, tail: usize) -> String {
+    let inline = ty.to_string();
+    if used + inline.chars().count() + tail <= LINE {
+        return inline;
+    }
+    let outer = " ".repeat(indent);
+    let inner = " ".repeat(indent + 4);
+    match ty {
+        TypeExpr::Name {
+            name,
+            args: Some(args),
+        } if !args.is_empty() => {
+            format!("{name}[\n{inner}{}\n{outer}]", arguments(args, indent + 4))
+        }
+        TypeExpr::List(items) if !items.is_empty() => {
+            let body: String = items
+                .iter()
+                .map(|item| format!("{inner}{},\n", annotation(item, indent + 4, indent + 4, 1)))
+                .collect();
+            format!("[\n{body}{outer}]")
+        }
+        TypeExpr::Union(members) => members
+            .iter()
+            .enumerate()
+            .map(|(i, member)| {
+                let used = if i == 0 { used } else { indent + 2 };
+                annotation(member, indent, used, 0)
+            })
+            .collect::<Vec<_>>()
+            .join(&format!("\n{outer}| ")),
+        _ => inline,
+    }
+}
+
+/// The inside of a split subscript, on lines indented by `indent`.
+fn arguments(args: &[TypeExpr], indent: usize) -> String {
+    if let [arg] = args {
+        return annotation(arg, indent, indent, 0);
+    }
+    let inline = args
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if indent + inline.chars().count() <= LINE {
+        return inline;
+    }
+    let pad = " ".repeat(indent);
+    args.iter()
+        .map(|arg| format!("{},", annotation(arg, indent, indent, 1)))
+        .collect::<Vec<_>>()
+        .join(&format!("\n{pad}"))
+}
+
+/// The width of the last line of a laid-out piece.
+pub fn last_line_width(text: &str) -> usize {
+    text.rsplit('\n').next().unwrap_or(text).chars().count()
+}
+
+/// A call, as ruff leaves it, on a line indented by `indent` with `used`
+/// columns taken before `head`: its arguments on the same line when
+/// `head(args)` and what follows on the line (`tail`, up to its newline)
+/// fit, else one a line with a trailing comma (which keeps ruff from
+/// joining them).
+pub fn call<S: AsRef<str>>(
+    out: &mut String,
+    indent: usize,
+    used: usize,
+    head: &str,
+    args: &[S],
+    tail: &str,
+) {
+    out.push_str(head);
+    out.push('(');
+    if args.is_empty()
+        || (call_width(used, head, args, tail) <= LINE
+            && !args.iter().any(|a| a.as_ref().contains('\n')))
+    {
+        for (i, arg) in args.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(arg.as_ref());
+        }
+    } else {
+        for arg in args {
+            out.push('\n');
+            for _ in 0..indent + 4 {
+                out.push(' ');
+            }
+            out.push_str(arg.as_ref());
+            out.push(',');
+        }
+        out.push('\n');
+        for _ in 0..indent {
+            out.push(' ');
+        }
+    }
+    out.push(')');
+    out.push_str(tail);
+}
+
+/// The width of `head(args)tail` on one line, after `used` columns.
+pub fn call_width<S: AsRef<str>>(used: usize, head: &str, args: &[S], tail: &str) -> usize {
+    let args: usize = args
+        .iter()
+        .map(|a| a.as_ref().chars().count() + 2)
+        .sum::<usize>();
+    let tail = tail.split('\n').next().unwrap_or("").chars().count();
+    used + head.chars().count() + 1 + args.saturating_sub(2) + 1 + tail
+}
+
+/// Sections of imports, each rendered, with a blank line between them.
+pub fn sections(sections: Vec<Section<'_>>) -> String {
+    let mut out = String::new();
+    for section in sections {
+        if section.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        section.render(&mut out);
+    }
+    out
+}

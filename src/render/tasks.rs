@@ -1,0 +1,319 @@
+//! `_tasks.py`: every operation wrapped with `task(...)` once, and one task
+//! per named output some operation uses; the flow modules import them.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use askama::Template;
+use foldhash::HashMap;
+
+use super::file;
+use super::layout::{self, Section};
+use super::python::{self, Names};
+use crate::graph::FlowGraph;
+use crate::manifest::raw::{Cache, Executor};
+use crate::resolve::{Binding, Literal, Operation};
+
+/// A named output: its producer and its index among the producer's outputs.
+type Pick = (usize, usize);
+
+/// The longest identifier made of an operation's name before `_task`: a
+/// submit of it, with its future, then always fits on a line.
+pub const MAX_TASK: usize = 35;
+
+/// What `_tasks.py` defines: each operation's task and each used named
+/// output's, by the name the flow modules import.
+#[derive(Debug)]
+pub struct TaskNames {
+    /// Each operation's task, by its index in the manifest.
+    pub ops: Vec<String>,
+    /// The task picking a named output, by (producer, output index).
+    pub picks: HashMap<(usize, usize), String>,
+    /// Each task's place among all of them in the order isort imports
+    /// names: each operation's, then each pick's, by the same keys.
+    pub op_rank: Vec<u32>,
+    pub pick_rank: HashMap<(usize, usize), u32>,
+    /// The operations in the module's order: by name.
+    order: Vec<usize>,
+    /// The callables imported, each by the first operation (in the module's
+    /// order) that calls it, with the name it is bound to.
+    callables: Vec<(usize, String)>,
+    /// Each operation's callable, by its index in the manifest.
+    callable_of: Vec<usize>,
+    /// The top-level packages the operations live in: beside the manifest,
+    /// so isort counts them (and the types they define) as first-party.
+    pub first_party: foldhash::HashSet<String>,
+}
+
+/// Names the tasks module imports for itself.
+const FIXED: &[&str] = &[
+    "task",
+    "in_process",
+    "pick",
+    "timedelta",
+    "INPUTS",
+    "TASK_SOURCE",
+    "DEFAULT",
+    "NO_CACHE",
+];
+
+impl TaskNames {
+    pub fn new(graph: &FlowGraph) -> Self {
+        let ops = &graph.manifest.operations;
+        let order = graph.by_name.clone();
+        let mut names = Names::with_capacity(2 * ops.len() + FIXED.len());
+        for name in FIXED {
+            names.reserve(name);
+        }
+        // Callables first, so each is imported under its own name.
+        let mut seen: HashMap<(&str, &str), usize> = HashMap::default();
+        let mut callables = Vec::new();
+        let mut callable_of = vec![0; ops.len()];
+        for &op in &order {
+            let call = &ops[op].call;
+            let first = first_segment(&call.qualname);
+            callable_of[op] = *seen
+                .entry((call.module.as_str(), first))
+                .or_insert_with(|| {
+                    callables.push((op, names.claim(first).to_string()));
+                    callables.len() - 1
+                });
+        }
+        let mut task_names = vec![String::new(); ops.len()];
+        let mut var = String::new();
+        for &op in &order {
+            var.clear();
+            var.push_str(&python::bounded(&python::ident(&ops[op].name), MAX_TASK));
+            var.push_str("_task");
+            task_names[op] = names.claim(&var).to_string();
+        }
+        // Each named output used, by its producer and index.
+        let mut used = BTreeSet::new();
+        for operation in ops {
+            for param in &operation.params {
+                if let Binding::Operation {
+                    op,
+                    output: Some(output),
+                } = &param.binding
+                {
+                    used.insert((ops[*op].name.as_str(), *op, output_index(&ops[*op], output)));
+                }
+            }
+        }
+        let mut picks = HashMap::default();
+        for (_, op, index) in used {
+            let base = format!(
+                "{}_{}",
+                python::ident(&ops[op].name),
+                ops[op].outputs[index].0
+            );
+            var.clear();
+            var.push_str(&python::bounded(&base, MAX_TASK));
+            var.push_str("_task");
+            picks.insert((op, index), names.claim(&var).to_string());
+        }
+        // The order isort gives the names, found once for every module.
+        // (name, the pick it is, or the operation whose task it is)
+        let all: Vec<(&str, Option<Pick>, usize)> = task_names
+            .iter()
+            .enumerate()
+            .map(|(op, name)| (name.as_str(), None, op))
+            .chain(
+                picks
+                    .iter()
+                    .map(|(key, name)| (name.as_str(), Some(*key), 0)),
+            )
+            .collect();
+        let all = layout::sort_members(all, |item| item.0);
+        let mut op_rank = vec![0; ops.len()];
+        let mut pick_rank = HashMap::default();
+        for (rank, (_, pick, op)) in all.into_iter().enumerate() {
+            let rank = u32::try_from(rank).unwrap_or(u32::MAX);
+            match pick {
+                Some(key) => {
+                    pick_rank.insert(key, rank);
+                }
+                None => op_rank[op] = rank,
+            }
+        }
+        Self {
+            op_rank,
+            pick_rank,
+            ops: task_names,
+            picks,
+            order,
+            first_party: callables
+                .iter()
+                .map(|(by, _)| layout::root_module(&ops[*by].call.module).to_owned())
+                .collect(),
+            callables,
+            callable_of,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "_tasks.py", escape = "none")]
+struct TasksTemplate<'a> {
+    manifest: &'a str,
+    imports: String,
+    tasks: String,
+}
+
+/// `_tasks.py`, as a generated file.
+pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> String {
+    let ops = &graph.manifest.operations;
+    let mut standard = Section::default();
+    let mut third = Section::default();
+    let mut first_party = Section::default();
+    let mut local = Section::default();
+    local.from("._runtime", "task".into());
+    for (by, binding) in &names.callables {
+        let call = &ops[*by].call;
+        let first = first_segment(&call.qualname);
+        first_party.from(
+            &call.module,
+            if binding == first {
+                Cow::Borrowed(first)
+            } else {
+                Cow::Owned(format!("{first} as {binding}"))
+            },
+        );
+    }
+    let mut tasks = String::with_capacity(96 * ops.len());
+    for &op in &names.order {
+        let operation = &ops[op];
+        let call = &operation.call;
+        let first = first_segment(&call.qualname);
+        let binding = &names.callables[names.callable_of[op]].1;
+        let rest = &call.qualname[first.len()..];
+        let callable: Cow<str> = if rest.is_empty() {
+            Cow::Borrowed(binding)
+        } else {
+            Cow::Owned(format!("{binding}{rest}"))
+        };
+        let callable = if runs_in_process(operation) {
+            local.from("._runtime", "in_process".into());
+            let inline = format!("in_process({callable})");
+            Cow::Owned(if 4 + inline.len() < layout::LINE {
+                inline
+            } else {
+                format!("in_process(\n        {callable}\n    )")
+            })
+        } else {
+            callable
+        };
+        let mut name = String::with_capacity(operation.name.len() + 7);
+        name.push_str("name=");
+        let _ = python::write_string(&mut name, &operation.name);
+        let mut args: Vec<Cow<str>> = vec![callable, Cow::Owned(name)];
+        settings_args(operation, &mut args);
+        if let Some(cache) = operation.settings.cache {
+            third.from("prefect.cache_policies", cache_policy(cache).into());
+        }
+        if operation.settings.cache_expiration_seconds.is_some() {
+            standard.from("datetime", "timedelta".into());
+        }
+        let var = &names.ops[op];
+        tasks.push_str(var);
+        tasks.push_str(" = ");
+        layout::call(&mut tasks, 0, var.len() + 3, "task", &args, "\n");
+        for (index, (output, _)) in operation.outputs.iter().enumerate() {
+            if let Some(var) = names.picks.get(&(op, index)) {
+                local.from("._runtime", "pick".into());
+                let args = [
+                    Cow::Borrowed("pick"),
+                    Cow::Owned(format!(
+                        "name={}",
+                        python::string(&format!("{}.{output}", operation.name))
+                    )),
+                ];
+                tasks.push_str(var);
+                tasks.push_str(" = ");
+                layout::call(&mut tasks, 0, var.len() + 3, "task", &args, "\n");
+            }
+        }
+    }
+    let template = TasksTemplate {
+        manifest,
+        imports: layout::sections(vec![standard, third, first_party, local]),
+        tasks,
+    };
+    file(manifest, &template, 128 * ops.len())
+}
+
+/// The index of a named output among its producer's.
+pub fn output_index(producer: &Operation, output: &str) -> usize {
+    producer
+        .outputs
+        .iter()
+        .position(|(name, _)| name == output)
+        .unwrap_or(0)
+}
+
+/// The first segment of a qualname: what is imported (`Class` of `Class.method`).
+fn first_segment(qualname: &str) -> &str {
+    qualname.split('.').next().unwrap_or(qualname)
+}
+
+/// Whether an operation's task runs its callable in a process of its own.
+fn runs_in_process(operation: &Operation) -> bool {
+    operation.settings.executor == Some(Executor::Process) && !operation.is_async
+}
+
+/// The name of a cache policy in the generated module.
+const fn cache_policy(cache: Cache) -> &'static str {
+    match cache {
+        Cache::None => "NO_CACHE",
+        Cache::Inputs => "INPUTS",
+        Cache::TaskSource => "TASK_SOURCE",
+        Cache::Default => "DEFAULT",
+    }
+}
+
+/// An operation's task settings, as `key=value`.
+fn settings_args(operation: &Operation, args: &mut Vec<Cow<'_, str>>) {
+    if let Some(doc) = &operation.doc {
+        args.push(format!("description={}", python::string(doc.trim())).into());
+    }
+    let settings = &operation.settings;
+    if let Some(retries) = settings.retries {
+        args.push(format!("retries={retries}").into());
+    }
+    if let Some(delay) = settings.retry_delay_seconds {
+        args.push(format!("retry_delay_seconds={}", number(delay)).into());
+    }
+    if let Some(timeout) = settings.timeout_seconds {
+        args.push(format!("timeout_seconds={}", number(timeout)).into());
+    }
+    if let Some(cache) = settings.cache {
+        args.push(format!("cache_policy={}", cache_policy(cache)).into());
+    }
+    if let Some(expiration) = settings.cache_expiration_seconds {
+        args.push(format!("cache_expiration=timedelta(seconds={})", number(expiration)).into());
+    }
+    if !settings.tags.is_empty() {
+        let tags: Vec<Literal> = settings
+            .tags
+            .iter()
+            .map(|t| Literal::Str(t.clone()))
+            .collect();
+        let mut arg = String::from("tags=");
+        let _ = write!(
+            arg,
+            "{}",
+            layout::expression(&Literal::List(tags), 4, 4 + "tags=".len(), 1)
+        );
+        args.push(arg.into());
+    }
+}
+
+/// A number of seconds: integral values without a fraction.
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        python::literal(&Literal::Float(value))
+    }
+}
