@@ -156,13 +156,11 @@ def test_none_default_refused_in_toml_written_in_yaml(tmp_path: Path, shim) -> N
 def test_usage_errors_exit_2(tmp_path: Path, shim) -> None:
     root = project(tmp_path, {"etl.py": GOOD})
     cases = [
-        ([], "error: the following arguments are required: COMMAND"),
         (["scan"], "error: the following arguments are required: MODULE"),
         (
             ["scan", "etl", "--format", "xml"],
             "error: argument --format: invalid choice",
         ),
-        (["frobnicate"], "error: argument COMMAND: invalid choice"),
         (["scan", "nowhere"], "error: no module named `nowhere`"),
         (
             ["scan", "etl", "-o", "x.toml", "--format", "yaml"],
@@ -174,6 +172,19 @@ def test_usage_errors_exit_2(tmp_path: Path, shim) -> None:
         done = shim(*args, cwd=root)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr, (args, done.stderr)
+        assert done.stdout == ""
+
+
+def test_other_commands_need_the_binary(tmp_path: Path, shim) -> None:
+    # Every command but `scan` goes to the `opflow` binary (tests/python/
+    # test_dist.py runs it installed); this Python has none, nor has PATH.
+    for args in [[], ["--version"], ["build"]]:
+        done = shim(*args, cwd=tmp_path, env={"PATH": str(tmp_path)})
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr.startswith(
+            "error: the `opflow` binary is not installed beside this Python package"
+        ), done.stderr
+        assert "`python -m opflow scan` works without it" in done.stderr
         assert done.stdout == ""
 
 
