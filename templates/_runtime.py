@@ -414,9 +414,13 @@ def main(argv: list[str] | None = None) -> int:
         os._exit(130)
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported the same way
         if not isinstance(error, OperationFailed):
-            # The run ended before `outcome`: record what its operations did.
-            wait([future for _, future in _last])
-            _record(_last)
+            # The run ended before `outcome`: record what its operations did,
+            # as far as Prefect can still say (its server may be gone).
+            try:
+                wait([future for _, future in _last], timeout=10)
+                _record(_last)
+            except Exception:  # noqa: BLE001 - the report goes on without them
+                LAST_RUN.clear()
         _report(
             args.report,
             seconds=time.monotonic() - start,

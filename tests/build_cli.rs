@@ -55,7 +55,7 @@ fn build_writes_the_package_then_finds_it_up_to_date() {
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert_eq!(
         stderr(&first),
-        "wrote 6 files to run_cache/orchestration (0 unchanged, 0 removed)\n"
+        "wrote 8 files to run_cache/orchestration (0 unchanged, 0 removed)\n"
     );
     let mut names: Vec<String> = fs::read_dir(project.out())
         .unwrap()
@@ -68,6 +68,8 @@ fn build_writes_the_package_then_finds_it_up_to_date() {
             "__init__.py",
             "__main__.py",
             "_path.py",
+            "_runtime.py",
+            "_tasks.py",
             "all.py",
             "prefect.yaml",
             "scraping.py"
@@ -79,7 +81,7 @@ fn build_writes_the_package_then_finds_it_up_to_date() {
     let second = project.opflow(&["build"]);
     assert_eq!(
         stderr(&second),
-        "wrote 0 files to run_cache/orchestration (6 unchanged, 0 removed)\n"
+        "wrote 0 files to run_cache/orchestration (8 unchanged, 0 removed)\n"
     );
     let check = project.opflow(&["build", "--check"]);
     assert_eq!(check.status.code(), Some(0));
@@ -93,7 +95,7 @@ fn build_writes_the_package_then_finds_it_up_to_date() {
 fn check_prints_a_diff_and_writes_nothing_when_stale() {
     let project = Project::new("stale");
     project.opflow(&["build"]);
-    let before = project.read("scraping.py");
+    let before = project.read("_tasks.py");
     let manifest = project.0.join("operations.toml");
     let text = fs::read_to_string(&manifest)
         .unwrap()
@@ -108,30 +110,28 @@ fn check_prints_a_diff_and_writes_nothing_when_stale() {
         "{diff}"
     );
     assert!(stderr(&check).contains("is stale; run `opflow build`"));
-    assert_eq!(project.read("scraping.py"), before, "--check wrote nothing");
+    assert_eq!(project.read("_tasks.py"), before, "--check wrote nothing");
 }
 
 #[test]
 fn a_file_edited_by_hand_is_refused_unless_forced() {
     let project = Project::new("edited");
     project.opflow(&["build"]);
-    let edited = project
-        .read("scraping.py")
-        .replace("retries=1", "retries=9");
-    fs::write(project.out().join("scraping.py"), &edited).unwrap();
+    let edited = project.read("_tasks.py").replace("retries=1", "retries=9");
+    fs::write(project.out().join("_tasks.py"), &edited).unwrap();
     let refused = project.opflow(&["build"]);
     assert_eq!(refused.status.code(), Some(1));
     let message = stderr(&refused);
     assert!(message.contains("opflow::emit::edited_file"), "{message}");
     assert!(
-        message.contains("scraping.py` was edited by hand"),
+        message.contains("_tasks.py` was edited by hand"),
         "{message}"
     );
     assert!(message.contains("--force"), "{message}");
-    assert_eq!(project.read("scraping.py"), edited);
+    assert_eq!(project.read("_tasks.py"), edited);
     let forced = project.opflow(&["build", "--force"]);
     assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
-    assert!(!project.read("scraping.py").contains("retries=9"));
+    assert!(!project.read("_tasks.py").contains("retries=9"));
 }
 
 #[test]

@@ -173,7 +173,7 @@ fn watch_rebuilds_on_save_and_keeps_the_last_good_package() {
         .stderr(fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let module = dir.join("run_cache/orchestration/scraping.py");
+    let module = dir.join("run_cache/orchestration/_tasks.py");
     let wait = |what: &str, done: &dyn Fn() -> bool| {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !done() {

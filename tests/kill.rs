@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// A manifest of `n` operations in 10 flows whose every task carries `retries = version`.
+/// A manifest of `n` operations in 10 flows whose every task carries
+/// `retries = version`, and whose every flow has a parameter `v` whose
+/// default is the version.
 fn manifest(n: usize, version: u32) -> String {
     let mut text = format!("version = 1\n\n[defaults]\nretries = {version}\n");
     for i in 0..n {
@@ -28,6 +30,11 @@ fn manifest(n: usize, version: u32) -> String {
                 i % 10,
                 i - 10
             );
+        } else {
+            let _ = writeln!(
+                text,
+                "params = {{ v = {{ type = \"int\", default = {version} }} }}"
+            );
         }
     }
     text
@@ -39,10 +46,12 @@ fn versions(dir: &Path) -> Result<Vec<u32>, String> {
     let mut found = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if path.extension().is_none_or(|e| e != "py")
-            || path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+            || (name.starts_with('_') && name != "_tasks.py")
         {
             continue;
         }
@@ -50,12 +59,19 @@ fn versions(dir: &Path) -> Result<Vec<u32>, String> {
         if opflow::render::ownership(&text) != opflow::render::Ownership::Generated {
             return Err(format!("{} is not a whole generated file", path.display()));
         }
+        // The tasks carry the version as their retries; the flows as the
+        // default of their parameter `v`.
+        let marker = if name == "_tasks.py" {
+            "retries="
+        } else {
+            "v: int = "
+        };
         let version = text
-            .split("retries=")
+            .split(marker)
             .nth(1)
-            .and_then(|rest| rest.split(',').next())
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("{} has no retries", path.display()))?;
+            .ok_or_else(|| format!("{} has no version", path.display()))?;
         found.push(version);
     }
     Ok(found)
@@ -217,8 +233,8 @@ fn a_full_disk_is_a_clear_error_and_the_old_package_stays() {
         fs::write(disk.join("operations.toml"), manifest(20, 1)).unwrap();
         assert!(builds(&disk));
         let before = versions(&disk.join("run_cache/orchestration")).unwrap();
-        // Ten times the operations: the new package does not fit beside the old.
-        fs::write(disk.join("operations.toml"), manifest(400, 2)).unwrap();
+        // Sixty times the operations: the new package does not fit beside the old.
+        fs::write(disk.join("operations.toml"), manifest(1200, 2)).unwrap();
         let output = Command::new(opflow)
             .arg("build")
             .current_dir(&disk)

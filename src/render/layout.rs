@@ -130,7 +130,10 @@ pub struct Natural(Box<[u8]>);
 impl Natural {
     pub fn of(name: &str) -> Self {
         let lower;
-        let bytes = if name.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        let bytes = if name
+            .bytes()
+            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+        {
             lower = name.to_lowercase();
             lower.as_bytes()
         } else {
