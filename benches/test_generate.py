@@ -197,8 +197,9 @@ def test_opflow_builds_it(tmp_path: Path) -> None:
         check=True,
     )
     modules = sorted((tmp_path / "pkg").glob("*.py"))
-    # A module per flow and for `all`, and `__init__`, `__main__`, `_path`.
-    assert len(modules) == 20 + 1 + 3
+    # A module per flow and for `all`, and `__init__`, `__main__`, `_path`,
+    # `_runtime`, `_tasks`.
+    assert len(modules) == 20 + 1 + 5
     for module in modules:
         py_compile.compile(str(module), doraise=True)
 
