@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -42,7 +43,9 @@ LAST_RUN: dict[str, str] = {}
 
 # The futures each flow run submitted, by run, in the order submitted.
 _submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = {}
-_last: list[tuple[str, PrefectFuture[Any]]] = []
+# The futures of the run submitted last (the runner reports them when the
+# run ends before `outcome`).
+_last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = {}
 
 
 class OperationFailed(RuntimeError):
@@ -63,7 +66,7 @@ class Operation(Task):
         if context is not None and context.flow_run is not None:
             runs = _submitted.setdefault(context.flow_run.id, [])
             runs.append((self.name, future))
-            _last[:] = runs
+            _last["run"] = runs
         return future
 
 
@@ -263,7 +266,11 @@ def _logging(output: str, log: str | None) -> None:
             if output == "quiet":
                 handler.setLevel(logging.WARNING)
     if log:
-        handler = logging.FileHandler(log, mode="w", encoding="utf-8")
+        try:
+            handler = logging.FileHandler(log, mode="w", encoding="utf-8")
+        except OSError as error:
+            print(f"warning: cannot write the log to {log}: {error}", file=sys.stderr)
+            return
         handler.setFormatter(
             logging.Formatter("%(asctime)s | %(levelname)-7s | %(name)s - %(message)s")
         )
@@ -277,18 +284,20 @@ def _logging(output: str, log: str | None) -> None:
 def _own_frames(error: BaseException) -> list[traceback.FrameSummary]:
     """The frames of a traceback in the user's code: none of Python's, of
     installed packages' (Prefect's), or of this package's."""
-    here = str(Path(__file__).resolve().parent)
-    skip = {
-        str(Path(p).resolve())
-        for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)
-        if p
+    here = Path(__file__).resolve().parent
+    installed = {
+        Path(path).resolve()
+        for name in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (path := sysconfig.get_paths().get(name))
     }
     frames = []
     for frame in traceback.extract_tb(error.__traceback__):
-        path = str(Path(frame.filename).resolve()) if frame.filename else ""
-        if not path or path.startswith(here) or frame.filename.startswith("<"):
+        if not frame.filename or frame.filename.startswith("<"):
             continue
-        if "site-packages" in path or any(path.startswith(p) for p in skip):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(here) or any(path.is_relative_to(p) for p in installed):
+            continue
+        if "site-packages" in path.parts:
             continue
         frames.append(frame)
     return frames
@@ -417,8 +426,9 @@ def main(argv: list[str] | None = None) -> int:
             # The run ended before `outcome`: record what its operations did,
             # as far as Prefect can still say (its server may be gone).
             try:
-                wait([future for _, future in _last], timeout=10)
-                _record(_last)
+                last = _last.get("run", [])
+                wait([future for _, future in last], timeout=10)
+                _record(last)
             except Exception:  # noqa: BLE001 - the report goes on without them
                 LAST_RUN.clear()
         _report(

@@ -35,7 +35,6 @@ struct FlowTemplate {
 /// Names every flow module defines or imports for itself.
 const FIXED: &[&str] = &[
     "flow",
-    "outcome",
     "math",
     "ThreadPoolTaskRunner",
     "ProcessPoolTaskRunner",
@@ -98,6 +97,8 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     }
     let function = function_name(&flow.name);
     names.reserve(&function);
+    // The runtime's `outcome`, under another name when a parameter has it.
+    let outcome = names.claim("outcome");
 
     // The tasks the flow submits, each imported under its own name unless
     // that is taken here; then each operation's future, and each named
@@ -220,7 +221,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     }
     match flow.sinks.as_slice() {
         [sink] => {
-            let _ = writeln!(body, "    return outcome({})", futures[position[*sink]]);
+            let _ = writeln!(body, "    return {outcome}({})", futures[position[*sink]]);
         }
         sinks => {
             let entries: Vec<String> = sinks
@@ -233,12 +234,12 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
                     )
                 })
                 .collect();
-            let inline = format!("    return outcome({{{}}})", entries.join(", "));
+            let inline = format!("    return {outcome}({{{}}})", entries.join(", "));
             if inline.chars().count() <= LINE {
                 body.push_str(&inline);
                 body.push('\n');
             } else {
-                body.push_str("    return outcome(\n        {\n");
+                let _ = write!(body, "    return {outcome}(\n        {{\n");
                 for entry in &entries {
                     let _ = writeln!(body, "            {entry},");
                 }
@@ -292,9 +293,13 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
         format!("def {function}(\n{}\n) -> ", params.join("\n"))
     };
     let ty = match &returns {
-        // A union too long for the line is parenthesized, one member a line.
-        Some(ty @ TypeExpr::Union(_))
-            if layout::last_line_width(&head) + ty.to_string().chars().count() + 1 > LINE =>
+        // A union, or a name that cannot be split, too long for the line is
+        // parenthesized (a union one member a line; a name only when that
+        // makes it fit).
+        Some(ty @ (TypeExpr::Union(_) | TypeExpr::Name { args: None, .. }))
+            if layout::last_line_width(&head) + ty.to_string().chars().count() + 1 > LINE
+                && (matches!(ty, TypeExpr::Union(_))
+                    || 4 + ty.to_string().chars().count() <= LINE) =>
         {
             format!("(\n    {}\n)", layout::annotation(ty, 4, 4, 0))
         }
@@ -370,7 +375,11 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
         })
         .collect();
     let mut imports = layout::sections(vec![standard, third, first]);
-    imports.push_str("\n\nfrom ._runtime import outcome\n");
+    if &*outcome == "outcome" {
+        imports.push_str("\n\nfrom ._runtime import outcome\n");
+    } else {
+        let _ = writeln!(imports, "\n\nfrom ._runtime import outcome as {outcome}");
+    }
     layout::from_imports(&mut imports, "._tasks", &members);
 
     let title = match description {
@@ -393,8 +402,18 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
         flow_docstring: python::docstring_text(
             description.unwrap_or(&format!("Run the operations of `{}`.", flow.name)),
         )
-        .replace('\n', "\n    ")
-        .replace("\n    \n", "\n\n"),
+        .split('\n')
+        .map(|line| {
+            if line.is_empty() {
+                String::new()
+            } else {
+                format!("    {line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_start()
+        .to_owned(),
         body,
     };
     file(manifest, &template, 4096 + 160 * flow.operations.len())

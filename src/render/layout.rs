@@ -103,14 +103,18 @@ impl<'a> Section<'a> {
     }
 }
 
+/// What a member of an import sorts by: its kind, its natural order, its bytes.
+pub type MemberKey = (u8, Natural, Box<[u8]>);
+
 /// The key of the order isort gives the names imported from one module.
-pub fn member_key(name: &str) -> (u8, Natural) {
-    (member_rank(name), Natural::of(name))
+pub fn member_key(name: &str) -> MemberKey {
+    // Names equal but for case: as their bytes (`a_Fetch` before `a_fetch`).
+    (member_rank(name), Natural::of(name), name.as_bytes().into())
 }
 
 /// Sort names as isort orders the members of one import.
 pub fn sort_members<T>(names: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {
-    let mut keyed: Vec<((u8, Natural), T)> = names
+    let mut keyed: Vec<(MemberKey, T)> = names
         .into_iter()
         .map(|item| (member_key(name(&item)), item))
         .collect();
@@ -272,7 +276,8 @@ pub fn annotation(ty: &TypeExpr, indent: usize, used: usize, tail: usize) -> Str
             .enumerate()
             .map(|(i, member)| {
                 let used = if i == 0 { used } else { indent + 2 };
-                annotation(member, indent, used, 0)
+                let tail = if i + 1 == members.len() { tail } else { 0 };
+                annotation(member, indent, used, tail)
             })
             .collect::<Vec<_>>()
             .join(&format!("\n{outer}| ")),

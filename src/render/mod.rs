@@ -124,6 +124,9 @@ pub fn render(graph: &FlowGraph, manifest: &str) -> BTreeMap<PathBuf, String> {
 /// (from the thread that rendered it), so the caller can write it and let
 /// it go: a large package is never in memory whole.
 pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, String) + Sync)) {
+    // The manifest's file name goes into comments and docstrings: escaped,
+    // so no name can end either early.
+    let manifest = &python::escape(manifest, '"');
     let ops: usize = graph.flows.iter().map(|f| f.operations.len()).sum();
     let workers = crate::parallel::workers(ops);
     let tasks = tasks::TaskNames::new(graph);
@@ -152,7 +155,9 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
         PathBuf::from("_runtime.py"),
         file(manifest, &RuntimeTemplate, 0),
     );
-    let main = MainTemplate { package: &package };
+    let main = MainTemplate {
+        package: &python::docstring_text(&package),
+    };
     sink(PathBuf::from("__main__.py"), file(manifest, &main, 0));
     let path = PathTemplate {
         python_path: python_path(graph),

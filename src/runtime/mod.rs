@@ -120,17 +120,20 @@ pub enum Output {
     Quiet,
 }
 
-/// Where a run of `flow` writes its full log: one file a flow, replaced by
-/// the flow's next run.
+/// Where a run of `flow` writes its full log: one file a flow of a package
+/// (told apart by a digest of its path), replaced by the flow's next run.
 pub fn log_file(package: &Path, flow: &str) -> PathBuf {
-    let package = package
+    let name = package
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    dirs::data().join("logs").join(format!(
-        "{package}-{}.log",
-        crate::hierarchy::module_name(flow)
-    ))
+    let path = std::fs::canonicalize(package).unwrap_or_else(|_| package.to_path_buf());
+    let digest = crate::render::digest(&path.to_string_lossy());
+    let module =
+        crate::render::python::bounded(&crate::hierarchy::module_name(flow), 64).into_owned();
+    dirs::data()
+        .join("logs")
+        .join(format!("{name}-{module}-{}.log", &digest[..8]))
 }
 
 /// Run `flow` of the package at `package` (already built).
