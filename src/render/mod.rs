@@ -132,22 +132,28 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
     let tasks = tasks::TaskNames::new(graph);
     flow_modules(graph, &tasks, manifest, workers, sink);
     let package = package_name(&graph.manifest.project.output);
-    let mut imports = layout::Section::default();
-    let bound: Vec<(String, String)> = graph
+    // (module, function, name literal) per flow.
+    let flows: Vec<(String, String, String)> = graph
         .flows
         .iter()
-        .map(|f| (format!(".{}", module_name(&f.name)), function_name(&f.name)))
+        .map(|f| {
+            (
+                format!(".{}", module_name(&f.name)),
+                function_name(&f.name),
+                python::string(&f.name),
+            )
+        })
         .collect();
-    for (module, function) in &bound {
+    let mut imports = layout::Section::default();
+    for (module, function, _) in &flows {
         imports.from(module, function.as_str().into());
     }
     let init = InitTemplate {
         manifest,
         imports: layout::sections(vec![imports]),
-        flows: graph
-            .flows
+        flows: flows
             .iter()
-            .map(|f| (python::string(&f.name), function_name(&f.name)))
+            .map(|(_, function, name)| (name.as_str(), function.as_str()))
             .collect(),
     };
     sink(PathBuf::from("__init__.py"), file(manifest, &init, 0));
@@ -313,7 +319,7 @@ struct InitTemplate<'a> {
     /// The flows' imports.
     imports: String,
     /// (name literal, function) per flow.
-    flows: Vec<(String, String)>,
+    flows: Vec<(&'a str, &'a str)>,
 }
 
 /// What the flows share, and the runner: the same in every package.

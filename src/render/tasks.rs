@@ -34,8 +34,6 @@ pub struct TaskNames {
     /// names: each operation's, then each pick's, by the same keys.
     pub op_rank: Vec<u32>,
     pub pick_rank: HashMap<(usize, usize), u32>,
-    /// The operations in the module's order: by name.
-    order: Vec<usize>,
     /// The callables imported, each by the first operation (in the module's
     /// order) that calls it, with the name it is bound to.
     callables: Vec<(usize, String)>,
@@ -61,7 +59,8 @@ const FIXED: &[&str] = &[
 impl TaskNames {
     pub fn new(graph: &FlowGraph) -> Self {
         let ops = &graph.manifest.operations;
-        let order = graph.by_name.clone();
+        // The module's order, and the order names are claimed in: by name.
+        let order = &graph.by_name;
         let mut names = Names::with_capacity(2 * ops.len() + FIXED.len());
         for name in FIXED {
             names.reserve(name);
@@ -70,7 +69,7 @@ impl TaskNames {
         let mut seen: HashMap<(&str, &str), usize> = HashMap::default();
         let mut callables = Vec::new();
         let mut callable_of = vec![0; ops.len()];
-        for &op in &order {
+        for &op in order {
             let call = &ops[op].call;
             let first = first_segment(&call.qualname);
             callable_of[op] = *seen
@@ -82,7 +81,7 @@ impl TaskNames {
         }
         let mut task_names = vec![String::new(); ops.len()];
         let mut var = String::new();
-        for &op in &order {
+        for &op in order {
             var.clear();
             var.push_str(&python::bounded(&python::ident(&ops[op].name), MAX_TASK));
             var.push_str("_task");
@@ -142,7 +141,6 @@ impl TaskNames {
             pick_rank,
             ops: task_names,
             picks,
-            order,
             first_party: {
                 let mut roots = foldhash::HashSet::default();
                 for (by, _) in &callables {
@@ -188,7 +186,7 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         );
     }
     let mut tasks = String::with_capacity(96 * ops.len());
-    for &op in &names.order {
+    for &op in &graph.by_name {
         let operation = &ops[op];
         let call = &operation.call;
         let first = first_segment(&call.qualname);
