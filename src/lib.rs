@@ -76,16 +76,18 @@ fn compile_document(document: Document) -> Result<Compiled, Failure> {
     };
     // Validation against the schema only decides whether the rest may be
     // reported; it produces nothing the later stages read. So it runs on a
-    // second core while the raw model and the defaults are read from the
-    // same tree, and its problems, when it has any, are the ones reported.
-    let (problems, read) = std::thread::scope(|scope| {
-        let validation = scope.spawn(|| schema::validate(&document));
-        let read = schema::read(&document).map(|raw| (raw, resolve::Defaults::read(&document)));
-        let problems = validation
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (problems, read)
-    });
+    // second core, then reads the parameters' defaults, while the raw model
+    // is read from the same tree (itself in halves on a large manifest);
+    // the validation's problems, when it has any, are the ones reported.
+    let ((problems, defaults), raw) = crate::parallel::join(
+        true,
+        || {
+            let problems = schema::validate(&document);
+            (problems, resolve::Defaults::read(&document))
+        },
+        || schema::read(&document),
+    );
+    let read = raw.map(|raw| (raw, defaults));
     // Nothing after reads the tree; on large manifests it is the largest
     // thing in memory, and binding reuses what it frees.
     let Document { source, root, .. } = document;

@@ -5,13 +5,40 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Threads for a stage over `operations` operations: one below a few
-/// thousand (starting threads costs more than they save), else one per core.
+/// thousand (starting threads costs more than they save), else one per core,
+/// or `$OPFLOW_THREADS` when it is set to a number.
 pub(crate) fn workers(operations: usize) -> usize {
-    if operations < 2_000 {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    if operations < 2_000 { 1 } else { *THREADS }
+}
+
+static THREADS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    std::env::var("OPFLOW_THREADS")
+        .ok()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+});
+
+/// `a` and `b`, the second on a thread of its own when `parallel`.
+pub(crate) fn join<A: Send, B: Send>(
+    parallel: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if !parallel {
+        return (a(), b());
     }
+    std::thread::scope(|scope| {
+        let b = scope.spawn(b);
+        let a = a();
+        (
+            a,
+            b.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        )
+    })
 }
 
 /// `f` applied to every item by up to `workers` threads (the caller's among

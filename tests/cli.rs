@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -61,10 +62,16 @@ impl Scratch {
 
     /// Run `opflow ARGS...` in this folder.
     fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// Run `opflow ARGS...` in this folder, with these environment variables.
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_opflow"))
             .args(args)
             .current_dir(&self.dir)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .output()
             .expect("run opflow");
         let run = Run {
@@ -1174,6 +1181,113 @@ fn large_manifest() -> String {
         );
     }
     text
+}
+
+/// 3,000 operations (enough for every stage to split its work) with named
+/// outputs picked downstream, and, when `clash`, a callable named as an
+/// operation's task would be.
+fn split_manifest(clash: bool) -> String {
+    let mut text = String::from("version = 1\n\n[project]\nname = \"split\"\n");
+    for i in 0..3_000 {
+        let name = format!("g{}.s{:02}.op{i:04}", i % 7, i % 13);
+        let call = if clash && i == 2_999 {
+            // The task of `g1.s01.op0001`.
+            "pkg.m:g1_s01_op0001_task".to_owned()
+        } else {
+            format!("pkg.m{}:f{i}", i % 5)
+        };
+        let _ = write!(
+            text,
+            "\n[[operations]]\nname = \"{name}\"\ncall = \"{call}\"\n"
+        );
+        if i % 10 == 0 {
+            text.push_str("outputs = { left = \"int\", right = \"str\" }\n");
+        } else {
+            let up = i - i % 10;
+            let _ = write!(
+                text,
+                "params = {{ x = {{ type = \"int\", from = \"g{}.s{:02}.op{up:04}.left\" }} }}\nreturns = \"int\"\n",
+                up % 7,
+                up % 13
+            );
+        }
+    }
+    text
+}
+
+/// Every file of a package folder, by name.
+fn package_files(dir: &Path) -> BTreeMap<String, String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, fs::read_to_string(&path).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn work_split_over_threads_gives_what_one_thread_gives() {
+    for clash in [false, true] {
+        let scratch = Scratch::new("split");
+        scratch.write("operations.toml", split_manifest(clash));
+        for threads in ["1", "2", "3"] {
+            scratch
+                .run_with(
+                    &["build", "--out", &format!("out{threads}")],
+                    &[("OPFLOW_THREADS", threads)],
+                )
+                .expect_code(0);
+        }
+        let one = package_files(&scratch.path("out1"));
+        assert!(one["_tasks.py"].contains("g0_s00_op0000_left_task = task("));
+        if clash {
+            // The task takes another name: the callable was claimed first.
+            assert!(one["_tasks.py"].contains("g1_s01_op0001_task_2 = task("));
+        }
+        for threads in ["2", "3"] {
+            assert!(
+                package_files(&scratch.path(&format!("out{threads}"))) == one,
+                "{threads} threads wrote another package (clash: {clash})"
+            );
+        }
+    }
+    // Diagnostics from every stage that splits, in both halves.
+    let mut text = split_manifest(false);
+    for (at, broken) in [
+        ("name = \"g0.s00.op0000\"", "name = \"g0.s00.op-0000\""),
+        ("call = \"pkg.m3:f8\"", "call = \"pkg.m3\""),
+        ("call = \"pkg.m2:f2997\"", "call = \"pkg.m2:f2997:x\""),
+        ("name = \"g3.s09.op2999\"", "name = \"g3.s09.class\""),
+        // A duplicate in the second half of a name in the first.
+        ("name = \"g0.s00.op2002\"", "name = \"g6.s12.op1000\""),
+    ] {
+        assert!(text.contains(at), "{at}");
+        text = text.replacen(at, broken, 1);
+    }
+    let scratch = Scratch::new("split-errors");
+    scratch.write("operations.toml", text);
+    let runs: Vec<Run> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            scratch.run_with(
+                &["check", "--format", "json"],
+                &[("OPFLOW_THREADS", threads)],
+            )
+        })
+        .collect();
+    runs[0].expect_code(1);
+    let codes: Vec<String> = runs[0]
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(codes.len() >= 5, "{codes:?}");
+    assert_eq!(runs[1].code, 1);
+    assert_eq!(runs[1].stdout, runs[0].stdout);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use compact_str::CompactString;
-pub use de::{Spanned, from_node};
+pub use de::{Error as ReadError, Spanned, from_node};
 pub use raw::RawManifest;
 
 use crate::Failure;

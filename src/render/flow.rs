@@ -104,7 +104,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     // that is taken here; then each operation's future, and each named
     // output's.
     let position = flow.positions();
-    let mut imported: Vec<(&str, std::rc::Rc<str>)> = Vec::with_capacity(flow.operations.len());
+    let mut imported: Vec<(&str, std::sync::Arc<str>)> = Vec::with_capacity(flow.operations.len());
     let mut ranks: Vec<u32> = Vec::with_capacity(flow.operations.len());
     let mut task_of: Vec<usize> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
@@ -139,7 +139,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
         imported.push((task, names.claim(task)));
         ranks.push(tasks.pick_rank[&(producer, index)]);
     }
-    let futures: Vec<std::rc::Rc<str>> = future_names(ops, flow)
+    let futures: Vec<std::sync::Arc<str>> = future_names(ops, flow)
         .into_iter()
         .map(|suffix| {
             let ident: Cow<str> = if suffix.contains('.') {
@@ -150,7 +150,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
             names.claim(&python::bounded(&ident, MAX_FUTURE))
         })
         .collect();
-    let mut picks: HashMap<(usize, usize), std::rc::Rc<str>> = HashMap::default();
+    let mut picks: HashMap<(usize, usize), std::sync::Arc<str>> = HashMap::default();
     for &(at, index) in &used {
         let output = &ops[flow.operations[at]].outputs[index].0;
         let base = format!("{}_{output}", futures[at]);

@@ -108,8 +108,14 @@ pub type MemberKey = (u8, Natural, Box<[u8]>);
 
 /// The key of the order isort gives the names imported from one module.
 pub fn member_key(name: &str) -> MemberKey {
+    let (rank, natural) = member_order(name);
     // Names equal but for case: as their bytes (`a_Fetch` before `a_fetch`).
-    (member_rank(name), Natural::of(name), name.as_bytes().into())
+    (rank, natural, name.as_bytes().into())
+}
+
+/// A member's key but for its bytes, which break the ties it leaves.
+pub fn member_order(name: &str) -> (u8, Natural) {
+    (member_rank(name), Natural::of(name))
 }
 
 /// Sort names as isort orders the members of one import.

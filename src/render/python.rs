@@ -4,7 +4,7 @@
 
 use foldhash::HashSet;
 use std::fmt::Write as _;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::resolve::Literal;
 
@@ -170,9 +170,9 @@ pub fn needs_math(value: &Literal) -> bool {
 /// already taken gets the first free `_2`, `_3`, … suffix. A claimed name is
 /// shared with the table, not copied: the root flow of a large manifest
 /// claims two per operation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Names {
-    used: HashSet<Rc<str>>,
+    used: HashSet<Arc<str>>,
 }
 
 impl Names {
@@ -189,17 +189,37 @@ impl Names {
     }
 
     /// Claim `base`, or the first free variant of it.
-    pub fn claim(&mut self, base: &str) -> Rc<str> {
+    pub fn claim(&mut self, base: &str) -> Arc<str> {
         // One lookup in the common case, a free name: insert, and only on
         // a clash look for a variant.
-        let name: Rc<str> = base.into();
-        if self.used.insert(Rc::clone(&name)) {
+        let name: Arc<str> = base.into();
+        if self.used.insert(Arc::clone(&name)) {
             return name;
         }
         self.claim_variant(base)
     }
 
-    fn claim_variant(&mut self, base: &str) -> Rc<str> {
+    /// Whether `name` is taken.
+    pub fn contains(&self, name: &str) -> bool {
+        self.used.contains(name)
+    }
+
+    /// Claim `base`, or the first variant of it free here and in `also`:
+    /// as [`Self::claim`] would in a table holding the names of both.
+    pub fn claim_beside(&mut self, base: &str, also: &Self) -> Arc<str> {
+        if !also.contains(base) && !self.contains(base) {
+            return self.take(base.into());
+        }
+        let mut n = 2;
+        let mut candidate = format!("{base}_{n}");
+        while self.contains(&candidate) || also.contains(&candidate) {
+            n += 1;
+            candidate = format!("{base}_{n}");
+        }
+        self.take(candidate.into())
+    }
+
+    fn claim_variant(&mut self, base: &str) -> Arc<str> {
         let mut n = 2;
         let mut candidate = format!("{base}_{n}");
         while self.used.contains(candidate.as_str()) {
@@ -209,8 +229,8 @@ impl Names {
         self.take(candidate.into())
     }
 
-    fn take(&mut self, name: Rc<str>) -> Rc<str> {
-        self.used.insert(Rc::clone(&name));
+    fn take(&mut self, name: Arc<str>) -> Arc<str> {
+        self.used.insert(Arc::clone(&name));
         name
     }
 }

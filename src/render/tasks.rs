@@ -61,32 +61,27 @@ impl TaskNames {
         let ops = &graph.manifest.operations;
         // The module's order, and the order names are claimed in: by name.
         let order = &graph.by_name;
-        let mut names = Names::with_capacity(2 * ops.len() + FIXED.len());
-        for name in FIXED {
-            names.reserve(name);
-        }
-        // Callables first, so each is imported under its own name.
-        let mut seen: HashMap<(&str, &str), usize> = HashMap::default();
-        let mut callables = Vec::new();
-        let mut callable_of = vec![0; ops.len()];
-        for &op in order {
-            let call = &ops[op].call;
-            let first = first_segment(&call.qualname);
-            callable_of[op] = *seen
-                .entry((call.module.as_str(), first))
-                .or_insert_with(|| {
-                    callables.push((op, names.claim(first).to_string()));
-                    callables.len() - 1
-                });
-        }
-        let mut task_names = vec![String::new(); ops.len()];
-        let mut var = String::new();
-        for &op in order {
-            var.clear();
-            var.push_str(&python::bounded(&python::ident(&ops[op].name), MAX_TASK));
-            var.push_str("_task");
-            task_names[op] = names.claim(&var).to_string();
-        }
+        let fixed = || {
+            let mut names = Names::with_capacity(ops.len() + FIXED.len());
+            for name in FIXED {
+                names.reserve(name);
+            }
+            names
+        };
+        // The callables are claimed first, so each is imported under its
+        // own name, then the tasks. On large manifests the two run side by
+        // side, each in a table of its own: that gives the tasks the names
+        // one table would, unless a task took a callable's name.
+        let (callables, tasks) = crate::parallel::join(
+            crate::parallel::workers(ops.len()) > 1,
+            || Callables::new(ops, order, fixed()),
+            || Tasks::new(ops, order, fixed()),
+        );
+        let mut tasks = if tasks.took_any(&callables) {
+            Tasks::new(ops, order, callables.names.clone())
+        } else {
+            tasks
+        };
         // Each named output used, by its producer and index.
         let mut used = BTreeSet::new();
         for operation in ops {
@@ -101,6 +96,7 @@ impl TaskNames {
             }
         }
         let mut picks = HashMap::default();
+        let mut var = String::new();
         for (_, op, index) in used {
             let base = format!(
                 "{}_{}",
@@ -110,51 +106,133 @@ impl TaskNames {
             var.clear();
             var.push_str(&python::bounded(&base, MAX_TASK));
             var.push_str("_task");
-            picks.insert((op, index), names.claim(&var).to_string());
+            let name = tasks.names.claim_beside(&var, &callables.names);
+            picks.insert((op, index), name.to_string());
         }
-        // The order isort gives the names, found once for every module.
-        // (name, the pick it is, or the operation whose task it is)
-        let all: Vec<(&str, Option<Pick>, usize)> = task_names
-            .iter()
-            .enumerate()
-            .map(|(op, name)| (name.as_str(), None, op))
-            .chain(
-                picks
-                    .iter()
-                    .map(|(key, name)| (name.as_str(), Some(*key), 0)),
-            )
-            .collect();
-        let all = layout::sort_members(all, |item| item.0);
+        // The order isort gives all the names, found once for every module:
+        // the tasks' (already sorted) and the picks', merged.
+        let mut sorted_picks: Vec<(&String, Pick)> =
+            picks.iter().map(|(key, name)| (name, *key)).collect();
+        sorted_picks.sort_unstable_by_key(|(name, _)| task_key(name));
         let mut op_rank = vec![0; ops.len()];
         let mut pick_rank = HashMap::default();
-        for (rank, (_, pick, op)) in all.into_iter().enumerate() {
-            let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-            match pick {
-                Some(key) => {
-                    pick_rank.insert(key, rank);
+        let mut rank = 0_u32;
+        let mut next_pick = sorted_picks.into_iter().peekable();
+        for &op in &tasks.sorted {
+            if next_pick.peek().is_some() {
+                let key = task_key(&tasks.of[op]);
+                while let Some((_, pick)) = next_pick.next_if(|(name, _)| task_key(name) < key) {
+                    pick_rank.insert(pick, rank);
+                    rank += 1;
                 }
-                None => op_rank[op] = rank,
             }
+            op_rank[op] = rank;
+            rank += 1;
+        }
+        for (_, pick) in next_pick {
+            pick_rank.insert(pick, rank);
+            rank += 1;
         }
         Self {
             op_rank,
             pick_rank,
-            ops: task_names,
+            ops: tasks.of,
             picks,
-            first_party: {
-                let mut roots = foldhash::HashSet::default();
-                for (by, _) in &callables {
-                    let root = layout::root_module(&ops[*by].call.module);
-                    if !roots.contains(root) {
-                        roots.insert(root.to_owned());
-                    }
-                }
-                roots
-            },
-            callables,
-            callable_of,
+            first_party: callables.first_party,
+            callables: callables.list,
+            callable_of: callables.of,
         }
     }
+}
+
+/// The callables the tasks module imports.
+struct Callables {
+    /// The names taken: the fixed ones and the callables'.
+    names: Names,
+    /// Each callable, by the first operation (in the module's order) that
+    /// calls it, with the name it is bound to.
+    list: Vec<(usize, String)>,
+    /// Each operation's callable, by its index in the manifest.
+    of: Vec<usize>,
+    /// The top-level packages of the callables.
+    first_party: foldhash::HashSet<String>,
+}
+
+impl Callables {
+    fn new(ops: &[Operation], order: &[usize], mut names: Names) -> Self {
+        let mut seen: HashMap<(&str, &str), usize> = HashMap::default();
+        let mut list = Vec::new();
+        let mut of = vec![0; ops.len()];
+        let mut first_party = foldhash::HashSet::default();
+        for &op in order {
+            let call = &ops[op].call;
+            let first = first_segment(&call.qualname);
+            of[op] = *seen
+                .entry((call.module.as_str(), first))
+                .or_insert_with(|| {
+                    let root = layout::root_module(&call.module);
+                    if !first_party.contains(root) {
+                        first_party.insert(root.to_owned());
+                    }
+                    list.push((op, names.claim(first).to_string()));
+                    list.len() - 1
+                });
+        }
+        Self {
+            names,
+            list,
+            of,
+            first_party,
+        }
+    }
+}
+
+/// Each operation's task name, and their order.
+struct Tasks {
+    /// The names taken: the fixed ones and the tasks' (and, when the
+    /// tasks were claimed after the callables, the callables').
+    names: Names,
+    /// Each operation's task, by its index in the manifest.
+    of: Vec<String>,
+    /// The operations in the order isort gives their tasks' names.
+    sorted: Vec<usize>,
+}
+
+impl Tasks {
+    fn new(ops: &[Operation], order: &[usize], mut names: Names) -> Self {
+        let mut of = vec![String::new(); ops.len()];
+        let mut var = String::new();
+        for &op in order {
+            var.clear();
+            var.push_str(&python::bounded(&python::ident(&ops[op].name), MAX_TASK));
+            var.push_str("_task");
+            of[op] = names.claim(&var).to_string();
+        }
+        let mut keyed: Vec<(TaskKey, usize)> = of
+            .iter()
+            .enumerate()
+            .map(|(op, name)| (task_key(name), op))
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let sorted = keyed.into_iter().map(|(_, op)| op).collect();
+        Self { names, of, sorted }
+    }
+
+    /// Whether some task's name is a callable's. A task's name ends in
+    /// `_task` or `_task_<n>`: only a callable's that holds `_task` can be.
+    fn took_any(&self, callables: &Callables) -> bool {
+        callables
+            .list
+            .iter()
+            .any(|(_, name)| name.contains("_task") && self.names.contains(name))
+    }
+}
+
+/// A task's name as isort orders it among the names imported.
+type TaskKey<'a> = ((u8, layout::Natural), &'a [u8]);
+
+fn task_key(name: &str) -> TaskKey<'_> {
+    (layout::member_order(name), name.as_bytes())
 }
 
 #[derive(Template)]

@@ -289,18 +289,145 @@ impl Resolver<'_> {
         }
     }
 
+    /// `each` applied to every operation, in the manifest's order. On a
+    /// large manifest the second half runs on a thread of its own, with a
+    /// resolver of its own whose diagnostics follow the first half's, as
+    /// one pass would have made them.
+    fn each_operation<'r, T: Send>(
+        &mut self,
+        raw: &'r RawManifest,
+        each: impl Fn(&mut Self, usize, &'r RawOperation) -> T + Sync,
+    ) -> Vec<T> {
+        let operations = &raw.operations;
+        let half = operations.len() / 2;
+        let run = |resolver: &mut Self, from: usize, to: usize| {
+            (from..to)
+                .map(|i| each(resolver, i, &operations[i].value))
+                .collect::<Vec<T>>()
+        };
+        if crate::parallel::workers(operations.len()) < 2 {
+            return run(self, 0, operations.len());
+        }
+        let mut other = Resolver {
+            source: self.source,
+            defaults: Defaults::default(),
+            diagnostics: Vec::new(),
+            types: HashMap::new(),
+        };
+        let (mut first, second) = crate::parallel::join(
+            true,
+            || run(self, 0, half),
+            || run(&mut other, half, operations.len()),
+        );
+        self.diagnostics.append(&mut other.diagnostics);
+        first.extend(second);
+        first
+    }
+
+    /// What binding needs to know of operation `i`: its call checked, its
+    /// types parsed, its parameters' names checked, its `depends_on` found.
+    fn lower<'r>(
+        &mut self,
+        i: usize,
+        op: &'r RawOperation,
+        index: &HashMap<&str, usize>,
+        names: &[&str],
+    ) -> Lowered<'r> {
+        self.check_call(&op.call);
+        if op.is_async && op.executor == Some(Executor::Process) {
+            self.error(Diagnostic::AsyncInProcess {
+                operation: op.name.value.clone(),
+                span: at(op.name.span),
+            });
+        }
+        let mut param_types = Vec::with_capacity(op.params.0.len());
+        for (key, param) in &op.params.0 {
+            if let Some(reason) = identifier_problem(key) {
+                self.error(Diagnostic::InvalidParameterName {
+                    param: key.value.clone(),
+                    reason,
+                    span: at(key.span),
+                });
+            }
+            let ty = match param {
+                RawParam::Type(ty) => Some(ty),
+                RawParam::Table(table) => table.ty.as_ref(),
+            };
+            param_types.push(ty.and_then(|ty| self.check_type(ty)));
+        }
+        let returns = op
+            .returns
+            .as_ref()
+            .and_then(|returns| self.check_type(returns));
+        let mut outputs = Vec::new();
+        for (key, ty) in op.outputs.iter().flat_map(|o| &o.0) {
+            if let Some(reason) = identifier_problem(key) {
+                self.error(Diagnostic::InvalidParameterName {
+                    param: key.value.clone(),
+                    reason,
+                    span: at(key.span),
+                });
+            }
+            if let Some(parsed) = self.check_type(ty) {
+                outputs.push((key.value.clone(), parsed));
+            }
+        }
+        if let (Some(returns), Some(outputs)) = (&op.returns, &op.outputs) {
+            let outputs_span = outputs.0.first().map_or(returns.span, |(key, _)| key.span);
+            self.error(Diagnostic::ReturnsAndOutputs {
+                operation: op.name.value.clone(),
+                span: at(outputs_span),
+                returns: at(returns.span),
+            });
+        }
+        let mut depends_on = Vec::with_capacity(op.depends_on.len());
+        for dep in &op.depends_on {
+            // Only valid names are indexed: validate what is not found.
+            let found = index.get(dep.as_str());
+            if found.is_none() && !self.check_name(dep, usize::MAX) {
+                continue;
+            }
+            match found {
+                Some(&target) if target == i || dep.value == op.name.value => {
+                    self.error(Diagnostic::SelfDependency {
+                        name: op.name.value.clone(),
+                        span: at(dep.span),
+                    });
+                }
+                Some(&target) => depends_on.push((target, dep.span)),
+                None => {
+                    let help = suggestion(&dep.value, names, "list an existing operation");
+                    self.error(Diagnostic::UnknownDependency {
+                        operation: op.name.value.clone(),
+                        name: dep.value.clone(),
+                        span: at(dep.span),
+                        help,
+                    });
+                }
+            }
+        }
+        Lowered {
+            raw: op,
+            depends_on,
+            param_types,
+            returns,
+            outputs,
+        }
+    }
+
     fn run(&mut self, raw: &RawManifest) -> Manifest {
         let project = self.project(raw);
         let max_depth = project.max_depth;
 
         // Names first: the index every reference is looked up in.
         let mut index: HashMap<&str, usize> = HashMap::with_capacity(raw.operations.len());
-        let mut valid = vec![false; raw.operations.len()];
+        let valid = self.each_operation(raw, |resolver, _, op| {
+            resolver.check_name(&op.name, max_depth)
+        });
         for (i, op) in raw.operations.iter().enumerate() {
-            if !self.check_name(&op.name, max_depth) {
+            if !valid[i] {
                 continue;
             }
-            valid[i] = true;
             // One lookup: the first of a name is indexed, the others reported.
             match index.entry(op.name.as_str()) {
                 Entry::Vacant(slot) => {
@@ -327,91 +454,8 @@ impl Resolver<'_> {
         let names: Vec<&str> = raw.operations.iter().map(|op| op.name.as_str()).collect();
 
         // Per operation: call, types, parameter names, depends_on.
-        let mut lowered = Vec::with_capacity(raw.operations.len());
-        for (i, op) in raw.operations.iter().enumerate() {
-            let op = &op.value;
-            self.check_call(&op.call);
-            if op.is_async && op.executor == Some(Executor::Process) {
-                self.error(Diagnostic::AsyncInProcess {
-                    operation: op.name.value.clone(),
-                    span: at(op.name.span),
-                });
-            }
-            let mut param_types = Vec::with_capacity(op.params.0.len());
-            for (key, param) in &op.params.0 {
-                if let Some(reason) = identifier_problem(key) {
-                    self.error(Diagnostic::InvalidParameterName {
-                        param: key.value.clone(),
-                        reason,
-                        span: at(key.span),
-                    });
-                }
-                let ty = match param {
-                    RawParam::Type(ty) => Some(ty),
-                    RawParam::Table(table) => table.ty.as_ref(),
-                };
-                param_types.push(ty.and_then(|ty| self.check_type(ty)));
-            }
-            let returns = op
-                .returns
-                .as_ref()
-                .and_then(|returns| self.check_type(returns));
-            let mut outputs = Vec::new();
-            for (key, ty) in op.outputs.iter().flat_map(|o| &o.0) {
-                if let Some(reason) = identifier_problem(key) {
-                    self.error(Diagnostic::InvalidParameterName {
-                        param: key.value.clone(),
-                        reason,
-                        span: at(key.span),
-                    });
-                }
-                if let Some(parsed) = self.check_type(ty) {
-                    outputs.push((key.value.clone(), parsed));
-                }
-            }
-            if let (Some(returns), Some(outputs)) = (&op.returns, &op.outputs) {
-                let outputs_span = outputs.0.first().map_or(returns.span, |(key, _)| key.span);
-                self.error(Diagnostic::ReturnsAndOutputs {
-                    operation: op.name.value.clone(),
-                    span: at(outputs_span),
-                    returns: at(returns.span),
-                });
-            }
-            let mut depends_on = Vec::with_capacity(op.depends_on.len());
-            for dep in &op.depends_on {
-                // Only valid names are indexed: validate what is not found.
-                let found = index.get(dep.as_str());
-                if found.is_none() && !self.check_name(dep, usize::MAX) {
-                    continue;
-                }
-                match found {
-                    Some(&target) if target == i || dep.value == op.name.value => {
-                        self.error(Diagnostic::SelfDependency {
-                            name: op.name.value.clone(),
-                            span: at(dep.span),
-                        });
-                    }
-                    Some(&target) => depends_on.push((target, dep.span)),
-                    None => {
-                        let help = suggestion(&dep.value, &names, "list an existing operation");
-                        self.error(Diagnostic::UnknownDependency {
-                            operation: op.name.value.clone(),
-                            name: dep.value.clone(),
-                            span: at(dep.span),
-                            help,
-                        });
-                    }
-                }
-            }
-            lowered.push(Lowered {
-                raw: op,
-                depends_on,
-                param_types,
-                returns,
-                outputs,
-            });
-        }
-
+        let mut lowered =
+            self.each_operation(raw, |resolver, i, op| resolver.lower(i, op, &index, &names));
         let operations = self.bind(raw, &mut lowered, &index, &valid);
         self.check_flow_params(&operations);
         let flows = self.flow_settings(raw, &names, &project);
