@@ -18,6 +18,7 @@ HOSTILE = ROOT / "tests" / "build" / "hostile-strings"
 # API, the task runner, and the tasks' `.submit`.
 ALLOWED_CALLS = {
     "task",
+    "Results",  # where results are kept: `RESULTS = Results(__file__, "...")`
     "flow",
     "ThreadPoolTaskRunner",
     "ProcessPoolTaskRunner",
