@@ -83,7 +83,7 @@ class Operation(Task):
             # takes it; else nothing (no selected operation depends on it).
             if self.name in run.plan.stored:
                 return run.stored(self.name)
-            return _SKIPPED
+            return _Skipped(self.name)
         if "wait_for" in kwargs:
             waits = [w for w in kwargs["wait_for"] if isinstance(w, PrefectFuture)]
             kwargs["wait_for"] = waits
@@ -202,8 +202,11 @@ def _origin(value: Any) -> str:
     return repr(value)
 
 
-# What a submit of an operation that is neither run nor read returns.
-_SKIPPED: Any = object()
+@dataclasses.dataclass(frozen=True)
+class _Skipped:
+    """What a submit of an operation that is neither run nor read returns."""
+
+    name: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -443,13 +446,17 @@ def outcome(sinks: Any) -> Any:
                 raise OperationFailed(name, error) from error
     if run is not None:
         run.end("COMPLETED")
-    if isinstance(sinks, dict):
-        return {
-            name: _result(value)
-            for name, value in sinks.items()
-            if value is not _SKIPPED
-        }
-    return None if sinks is _SKIPPED else _result(sinks)
+    values = sinks if isinstance(sinks, dict) else {"": sinks}
+    kept = {}
+    for key, value in values.items():
+        if isinstance(value, _Skipped):
+            # Not run: its kept result, as a full run would have returned it.
+            node = run.nodes.get(value.name) if run is not None else None
+            if node is None or node.results is None or not node.results.has(value.name):
+                continue
+            value = run.stored(value.name)
+        kept[key] = _result(value)
+    return kept if isinstance(sinks, dict) else kept.get("")
 
 
 def _result(value: Any) -> Any:
