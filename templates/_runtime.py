@@ -265,6 +265,11 @@ def operations_of(flow: Any, parameters: dict[str, Any]) -> dict[str, _Node]:
     return planning.nodes
 
 
+def _prefixes(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
 @dataclasses.dataclass
 class _Plan:
     """The operations to run, and those whose kept results are read instead."""
@@ -283,13 +288,15 @@ def plan(nodes: dict[str, _Node], flow: str, chosen: str, exclude: str) -> _Plan
         {
             "name": node.name,
             "tags": node.tags,
-            "flows": [flow],
+            # The flow running, and every prefix of the name: the flows
+            # the operation is one of its own (a flow's upstream is not).
+            "flows": [flow, *_prefixes(node.name)],
             "upstream": [producer.get(up, up) for up in node.upstream],
         }
         for node in nodes.values()
         if not node.pick
     ]
-    run = set(select(ops, chosen, exclude))
+    run = set(select(ops, chosen if chosen.strip() else None, exclude))
     for node in list(nodes.values()):
         if node.name in run:
             run.update(up for up in node.upstream if up in producer)
