@@ -611,7 +611,7 @@ impl Resolver<'_> {
             let module = hierarchy::module_name(flow);
             if matches!(
                 module.as_str(),
-                "__init__" | "__main__" | "_path" | "_runtime" | "_tasks"
+                "__init__" | "__main__" | "_path" | "_runtime" | "_select" | "_tasks"
             ) {
                 self.error(Diagnostic::ReservedModule {
                     flow: flow.to_owned(),
