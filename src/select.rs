@@ -317,13 +317,12 @@ fn part(text: &str, start: usize) -> Result<Part, Box<Diagnostic>> {
         let method_span = Span::new(atom_start, atom_start + method.len());
         let value_start = atom_start + method.len() + 1;
         let value_span = Span::new(value_start, value_start + value.len());
-        let known = ["tag", "flow"];
-        if !known.contains(&method) {
-            let help = crate::suggest::did_you_mean(method, known).map_or_else(
-                || "the methods are `tag:T` and `flow:F`".to_owned(),
-                |close| format!("did you mean `{close}:`?"),
-            );
-            return Err(syntax(&format!("no method `{method}`"), method_span, &help));
+        if method != "tag" && method != "flow" {
+            return Err(syntax(
+                &format!("no method `{method}`"),
+                method_span,
+                "the methods are `tag:` (operations with a tag) and `flow:` (the operations of a flow)",
+            ));
         }
         if value.is_empty() {
             return Err(syntax(
@@ -549,7 +548,7 @@ impl<'g> Scope<'g> {
                 let under_it = names().filter(|n| under(n, name)).count();
                 let help = if under_it > 0 {
                     format!(
-                        "`{name}` is a prefix: `{name}.*` selects the {under_it} operation{} under it",
+                        "did you mean `{name}.*`? `{name}` is the prefix of {under_it} operation{}",
                         if under_it == 1 { "" } else { "s" }
                     )
                 } else if ops.iter().any(|op| op.name == *name) {
@@ -569,9 +568,7 @@ impl<'g> Scope<'g> {
                     .flat_map(|n| n.match_indices('.').map(move |(i, _)| &n[..i]))
                     .collect();
                 let help = if names().any(|n| n == prefix) {
-                    format!(
-                        "`{prefix}` is an operation with nothing under it: select it as `{prefix}`"
-                    )
+                    format!("did you mean `{prefix}`? It is an operation with nothing under it")
                 } else {
                     mean(
                         crate::suggest::did_you_mean(prefix, prefixes.iter().copied())
@@ -659,5 +656,305 @@ fn reach(start: &[usize], next: &[Vec<usize>], depth: Depth, set: &mut [bool]) {
         }
         frontier = following;
         steps += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::collections::BTreeSet;
+
+    use miette::Diagnostic as _;
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::manifest::Format;
+
+    const CORPUS: &str = include_str!("../tests/select/corpus.toml");
+
+    #[derive(Deserialize)]
+    struct Corpus {
+        manifest: String,
+        graph: Vec<Entry>,
+        cases: Vec<Case>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Entry {
+        name: String,
+        tags: Vec<String>,
+        flows: Vec<String>,
+        upstream: Vec<String>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct Case {
+        select: Option<String>,
+        #[serde(default)]
+        exclude: String,
+        flow: Option<String>,
+        expect: Option<Vec<String>>,
+        errors: Option<Vec<Expected>>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Expected {
+        option: String,
+        code: String,
+        term: String,
+        suggest: Option<String>,
+    }
+
+    fn corpus() -> (Corpus, FlowGraph) {
+        let corpus: Corpus = toml::from_str(CORPUS).unwrap();
+        let graph = compile(&corpus.manifest);
+        (corpus, graph)
+    }
+
+    fn compile(text: &str) -> FlowGraph {
+        let source = Source {
+            path: "operations.toml".into(),
+            text: text.to_owned(),
+        };
+        match crate::compile_source(source, Format::Toml) {
+            Ok(compiled) => compiled.graph,
+            Err(failure) => panic!("{:?}", failure.diagnostics),
+        }
+    }
+
+    fn flow<'g>(graph: &'g FlowGraph, name: &str) -> &'g Flow {
+        graph.flows.iter().find(|f| f.name == name).unwrap()
+    }
+
+    fn names(graph: &FlowGraph, ops: &[usize]) -> Vec<String> {
+        ops.iter()
+            .map(|&op| graph.manifest.operations[op].name.clone())
+            .collect()
+    }
+
+    /// What a failure says, as the corpus writes it.
+    fn expected(failures: &[Failure]) -> Vec<Expected> {
+        let mut out = Vec::new();
+        for failure in failures {
+            let source = failure.source.as_ref().unwrap();
+            for diagnostic in &failure.diagnostics {
+                let term = match diagnostic {
+                    Diagnostic::SelectSyntax { term, .. }
+                    | Diagnostic::SelectNoMatch { term, .. } => term.clone(),
+                    _ => source.text.clone(),
+                };
+                let help = diagnostic.help().unwrap().to_string();
+                let suggest = help
+                    .split_once("did you mean `")
+                    .and_then(|(_, rest)| rest.split_once('`'))
+                    .map(|(close, _)| close.to_owned());
+                out.push(Expected {
+                    option: source.path.display().to_string(),
+                    code: diagnostic.code_str(),
+                    term,
+                    suggest,
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_corpus_graph_is_the_manifest() {
+        let (corpus, graph) = corpus();
+        let ops = &graph.manifest.operations;
+        let entries: Vec<Entry> = flow(&graph, "all")
+            .operations
+            .iter()
+            .map(|&op| Entry {
+                name: ops[op].name.clone(),
+                tags: ops[op].settings.tags.clone(),
+                flows: graph
+                    .flows
+                    .iter()
+                    .filter(|f| f.operations.contains(&op))
+                    .map(|f| f.name.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                upstream: names(&graph, &ops[op].upstream()),
+            })
+            .collect();
+        assert_eq!(entries, corpus.graph);
+    }
+
+    #[test]
+    fn every_corpus_case() {
+        let (corpus, graph) = corpus();
+        for case in &corpus.cases {
+            let flow = flow(&graph, case.flow.as_deref().unwrap_or("all"));
+            let result = select(&graph, flow, case.select.as_deref(), &case.exclude);
+            match (&result, &case.expect, &case.errors) {
+                (Ok(selection), Some(expect), None) => {
+                    assert_eq!(&names(&graph, &selection.operations), expect, "{case:?}");
+                }
+                (Err(failures), None, Some(errors)) => {
+                    assert_eq!(&expected(failures), errors, "{case:?}");
+                }
+                _ => panic!("{case:?} gave {result:?}"),
+            }
+        }
+    }
+
+    fn part_of(text: &str) -> Part {
+        let terms = parse(text).unwrap();
+        assert_eq!(terms.len(), 1);
+        assert_eq!(terms[0].parts.len(), 1);
+        terms[0].parts[0].clone()
+    }
+
+    #[test]
+    fn each_operator_parses_with_its_depth_and_spans() {
+        let cases: [(&str, Atom, Option<Depth>, Option<Depth>); 8] = [
+            ("a.b", Atom::Name("a.b".into()), None, None),
+            ("a.*", Atom::Prefix("a".into()), None, None),
+            ("tag:x-y", Atom::Tag("x-y".into()), None, None),
+            ("flow:etl", Atom::Flow("etl".into()), None, None),
+            ("+a", Atom::Name("a".into()), Some(None), None),
+            ("a+", Atom::Name("a".into()), None, Some(None)),
+            (
+                "2+a+13",
+                Atom::Name("a".into()),
+                Some(Some(2)),
+                Some(Some(13)),
+            ),
+            ("+step1", Atom::Name("step1".into()), Some(None), None),
+        ];
+        for (text, atom, parents, children) in cases {
+            let part = part_of(text);
+            assert_eq!(part.atom, atom, "{text}");
+            assert_eq!(part.parents, parents, "{text}");
+            assert_eq!(part.children, children, "{text}");
+            assert_eq!(part.span, Span::new(0, text.len()), "{text}");
+        }
+    }
+
+    #[test]
+    fn words_are_a_union_and_commas_an_intersection_with_their_spans() {
+        let terms = parse("  a.b,tag:x\tc+ ").unwrap();
+        assert_eq!(terms.len(), 2);
+        assert_eq!(terms[0].span, Span::new(2, 11));
+        assert_eq!(terms[0].parts[0].span, Span::new(2, 5));
+        assert_eq!(terms[0].parts[1].span, Span::new(6, 11));
+        assert_eq!(terms[1].span, Span::new(12, 14));
+        // A separator of several bytes moves the offsets by its length.
+        let terms = parse("a\u{3000}b").unwrap();
+        assert_eq!(terms[1].span, Span::new(4, 5));
+    }
+
+    /// The label's span of each problem, as (start, end), and its reason.
+    fn problems(text: &str) -> Vec<(usize, usize, String)> {
+        parse(text)
+            .unwrap_err()
+            .iter()
+            .map(|d| {
+                let label = d.labels().unwrap().next().unwrap();
+                (
+                    label.offset(),
+                    label.offset() + label.len(),
+                    label.label().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_exact_place_all_at_once() {
+        let found = problems("+ a++ tag: 2x+a ok 3+ b.*.c x:y");
+        let spans: Vec<(usize, usize)> = found.iter().map(|(s, e, _)| (*s, *e)).collect();
+        assert_eq!(
+            spans,
+            [
+                (0, 1),
+                (3, 4),
+                (6, 10),
+                (11, 13),
+                (19, 21),
+                (24, 25),
+                (28, 29)
+            ]
+        );
+        assert_eq!(found[0].2, "`+` with nothing to select");
+        assert_eq!(found[1].2, "`+` comes only first or last, once each");
+        assert_eq!(found[2].2, "`tag:` names nothing");
+        assert_eq!(found[3].2, "a depth is a number followed by `+`");
+        assert_eq!(found[5].2, "`*` comes only at the end, as `PREFIX.*`");
+        assert_eq!(found[6].2, "no method `x`");
+    }
+
+    fn example() -> FlowGraph {
+        compile(include_str!("../examples/scraping/operations.toml"))
+    }
+
+    #[test]
+    fn inputs_from_unselected_producers_are_stored() {
+        let graph = example();
+        let all = flow(&graph, "all");
+        let chosen = select(&graph, all, Some("scraping.merge"), "").unwrap();
+        let ops = &graph.manifest.operations;
+        let stored: Vec<(&str, &str, &str)> = chosen
+            .stored
+            .iter()
+            .map(|s| {
+                (
+                    ops[s.operation].name.as_str(),
+                    s.param.as_str(),
+                    ops[s.producer].name.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                ("scraping.merge", "stepstone", "scraping.stepstone.fetch"),
+                ("scraping.merge", "linkedin", "scraping.linkedin.fetch"),
+            ]
+        );
+        assert_eq!(
+            names(&graph, &chosen.producers(all)),
+            ["scraping.linkedin.fetch", "scraping.stepstone.fetch"]
+        );
+        // With its upstream selected, nothing is read from storage.
+        let whole = select(&graph, all, Some("+scraping.merge"), "").unwrap();
+        assert!(whole.stored.is_empty());
+        assert_eq!(whole.operations.len(), 3);
+    }
+
+    #[test]
+    fn an_operation_of_another_flow_is_named_as_such() {
+        let (_, graph) = corpus();
+        let failures = select(&graph, flow(&graph, "etl"), Some("audit"), "").unwrap_err();
+        let help = failures[0].diagnostics[0].help().unwrap().to_string();
+        assert!(help.contains("flow `etl` does not run it"), "{help}");
+        let failures = select(&graph, flow(&graph, "etl"), Some("flow:shop"), "").unwrap_err();
+        let help = failures[0].diagnostics[0].help().unwrap().to_string();
+        assert_eq!(help, "flow `shop` runs no operation of flow `etl`");
+    }
+
+    #[test]
+    fn problems_carry_their_option_text_as_source() {
+        let (_, graph) = corpus();
+        let failures =
+            select(&graph, flow(&graph, "all"), Some("etl.lod"), "tag:nope").unwrap_err();
+        let sources: Vec<(String, &str)> = failures
+            .iter()
+            .map(|f| {
+                let source = f.source.as_ref().unwrap();
+                (source.path.display().to_string(), source.text.as_str())
+            })
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                ("--select".to_owned(), "etl.lod"),
+                ("--exclude".to_owned(), "tag:nope")
+            ]
+        );
     }
 }
