@@ -82,7 +82,9 @@ def select(
         chosen = None
     else:
         chosen = _evaluate(ops, "--select", text, problems)
-    removed = _evaluate(ops, "--exclude", exclude, problems) if exclude.strip() else set()
+    removed = (
+        _evaluate(ops, "--exclude", exclude, problems) if exclude.strip() else set()
+    )
     if problems or chosen is None or removed is None:
         raise SelectionError(problems)
     selected = [name for name in names if name in chosen and name not in removed]
@@ -300,9 +302,7 @@ def _no_match(
     if part.kind == "prefix" and value in names:
         return ("no operation is under this prefix", _mean(value), value)
     if part.kind == "prefix":
-        prefixes = {
-            name[:i] for name in names for i, c in enumerate(name) if c == "."
-        }
+        prefixes = {name[:i] for name in names for i, c in enumerate(name) if c == "."}
         close = did_you_mean(value, sorted(prefixes))
         suggestion = f"{close}.*" if close else None
         return ("no operation is under this prefix", _mean(suggestion), suggestion)
@@ -322,7 +322,9 @@ def _strings(value: object) -> list[str]:
     return [str(item) for item in value]
 
 
-def _reach(start: list[str], following: dict[str, list[str]], depth: int | None) -> set[str]:
+def _reach(
+    start: list[str], following: dict[str, list[str]], depth: int | None
+) -> set[str]:
     seen = set(start)
     frontier = list(start)
     steps = 0
@@ -350,7 +352,11 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
         score = _jaro_winkler(name, candidate)
         if score < 0.8:
             continue
-        if best is None or score > best[0] or (score == best[0] and candidate < best[1]):
+        if (
+            best is None
+            or score > best[0]
+            or (score == best[0] and candidate < best[1])
+        ):
             best = (score, candidate)
     return best[1] if best else None
 
