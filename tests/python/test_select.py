@@ -12,8 +12,12 @@ import sys
 from types import ModuleType
 
 import pytest
-import tomllib
 from conftest import OPFLOW, ROOT
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 CORPUS = tomllib.loads((ROOT / "tests" / "select" / "corpus.toml").read_text())
 SUGGESTION = re.compile(r"did you mean `([^`]*)`")
