@@ -199,6 +199,8 @@ enum Command {
         /// The flow to show (the same as giving it after the manifest).
         #[arg(long)]
         flow: Option<String>,
+        #[command(flatten)]
+        selection: SelectArgs,
     },
     /// Draw the dependency graph, with the hierarchy as nested clusters.
     Graph {
@@ -210,6 +212,8 @@ enum Command {
         /// The flow to draw (the same as giving it after the manifest).
         #[arg(long)]
         flow: Option<String>,
+        #[command(flatten)]
+        selection: SelectArgs,
     },
     /// Start a project: a manifest, its schema, a Python module with two operations, a .gitignore.
     Init {
@@ -226,12 +230,52 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// List the flows with their parameters and operation counts.
+    /// List the flows with their parameters and operation counts; with
+    /// `--select`, the selected operations' names.
     List {
         manifest: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
+        #[command(flatten)]
+        selection: SelectArgs,
     },
+}
+
+/// `--select` and `--exclude`: the part of a flow a command works on
+/// (`plan`, `graph`, `list`, `run`), in dbt's syntax (see `crate::select`).
+/// Each takes one or more words, joined by spaces.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectArgs {
+    /// Only these operations: `NAME`, `PREFIX.*`, `tag:T`, `flow:F`; `+X` adds X's upstream, `X+` its downstream, `2+X` / `X+1` so many steps; words are a union, `a,b` an intersection.
+    #[arg(long, short = 's', num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Leave out these operations (the same syntax as `--select`).
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+}
+
+impl SelectArgs {
+    /// The selection in `flow`, or `None` when neither option is given; on
+    /// failure, the problems of each option with its text as their source.
+    pub fn selection(
+        &self,
+        graph: &crate::graph::FlowGraph,
+        flow: &crate::graph::Flow,
+    ) -> Result<Option<crate::select::Selection>, Vec<Failure>> {
+        if self.select.is_empty() && self.exclude.is_empty() {
+            return Ok(None);
+        }
+        let select = (!self.select.is_empty()).then(|| self.select.join(" "));
+        crate::select::select(graph, flow, select.as_deref(), &self.exclude.join(" ")).map(Some)
+    }
+}
+
+/// Print a selection's problems (each with its option's text); the usage exit code.
+fn bad_selection(failures: &[Failure], out: &mut dyn Write) -> u8 {
+    for failure in failures {
+        report(failure, Style::Human, out, None);
+    }
+    2
 }
 
 /// Where the Python comes from.
@@ -473,44 +517,72 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             targets,
             format,
             flow,
+            selection,
         } => {
             let (manifest, flow) = manifest_and_flow(&targets, flow);
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
-                let only;
-                let graph = match flow.as_deref() {
-                    None => &compiled.graph,
-                    Some(name) => match find_flow(compiled, name) {
-                        Ok(flow) => {
-                            let mut graph = compiled.graph.clone();
-                            graph.flows = vec![flow.clone()];
-                            only = graph;
-                            &only
-                        }
+                let selected =
+                    flow.is_some() || selection.select.len() + selection.exclude.len() > 0;
+                let name = flow.as_deref().unwrap_or(crate::resolve::ROOT_FLOW);
+                let (graph, chosen) = if selected {
+                    let flow = match find_flow(compiled, name) {
+                        Ok(flow) => flow,
                         Err(diagnostic) => return fail(vec![diagnostic], out, 2),
-                    },
+                    };
+                    let chosen = match selection.selection(&compiled.graph, flow) {
+                        Ok(chosen) => chosen,
+                        Err(failures) => return bad_selection(&failures, out),
+                    };
+                    let mut graph = compiled.graph.clone();
+                    graph.flows = vec![match &chosen {
+                        Some(chosen) => part(&compiled.graph, flow, &chosen.operations),
+                        None => flow.clone(),
+                    }];
+                    (std::borrow::Cow::Owned(graph), chosen)
+                } else {
+                    (std::borrow::Cow::Borrowed(&compiled.graph), None)
                 };
+                let stored = chosen.as_ref().map(|chosen| chosen.stored.as_slice());
                 let text = match format {
-                    PlanFormat::Text => plan::text(graph),
-                    PlanFormat::Json => plan::json(graph),
+                    PlanFormat::Text => plan::text(&graph, stored),
+                    PlanFormat::Json => plan::json(&graph, stored),
                 };
                 let _ = out.write_all(text.as_bytes());
                 0
             })
         }
-        Command::List { manifest, format } => {
-            with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
-                let text = match format {
+        Command::List {
+            manifest,
+            format,
+            selection,
+        } => with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
+            let Some(all) = compiled
+                .graph
+                .flows
+                .iter()
+                .find(|f| f.name == crate::resolve::ROOT_FLOW)
+            else {
+                return 1;
+            };
+            let text = match selection.selection(&compiled.graph, all) {
+                Err(failures) => return bad_selection(&failures, out),
+                Ok(Some(chosen)) => match format {
+                    PlanFormat::Text => plan::names_text(&compiled.graph, &chosen.operations),
+                    PlanFormat::Json => plan::names_json(&compiled.graph, &chosen.operations),
+                },
+                Ok(None) => match format {
                     PlanFormat::Text => plan::list_text(&compiled.graph),
                     PlanFormat::Json => plan::list_json(&compiled.graph),
-                };
-                let _ = out.write_all(text.as_bytes());
-                0
-            })
-        }
+                },
+            };
+            let _ = out.write_all(text.as_bytes());
+            0
+        }),
         Command::Graph {
             targets,
             format,
             flow,
+            selection,
         } => {
             let (manifest, flow) = manifest_and_flow(&targets, flow);
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
@@ -519,17 +591,44 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                     Ok(flow) => flow,
                     Err(diagnostic) => return fail(vec![diagnostic], out, 2),
                 };
+                let (shown, stored) = match selection.selection(&compiled.graph, flow) {
+                    Err(failures) => return bad_selection(&failures, out),
+                    Ok(None) => (std::borrow::Cow::Borrowed(flow), Vec::new()),
+                    Ok(Some(chosen)) => {
+                        // The selected operations and the producers of their
+                        // stored inputs, drawn apart.
+                        let stored = chosen.producers(flow);
+                        let mut ops = chosen.operations;
+                        ops.extend(&stored);
+                        let part = part(&compiled.graph, flow, &ops);
+                        (std::borrow::Cow::Owned(part), stored)
+                    }
+                };
+                let graph = &compiled.graph;
                 let text = match format {
-                    GraphFormat::Mermaid => view::mermaid(&compiled.graph, flow),
-                    GraphFormat::Dot => view::dot(&compiled.graph, flow),
-                    GraphFormat::Svg => view::svg(&compiled.graph, flow),
-                    GraphFormat::Html => view::html(&compiled.graph, flow),
+                    GraphFormat::Mermaid => view::mermaid(graph, &shown, &stored),
+                    GraphFormat::Dot => view::dot(graph, &shown, &stored),
+                    GraphFormat::Svg => view::svg(graph, &shown, &stored),
+                    GraphFormat::Html => view::html(graph, &shown, &stored),
                 };
                 let _ = out.write_all(text.as_bytes());
                 0
             })
         }
     }
+}
+
+/// The operations `ops` of `flow` as a flow of their own.
+fn part(
+    graph: &crate::graph::FlowGraph,
+    flow: &crate::graph::Flow,
+    ops: &[usize],
+) -> crate::graph::Flow {
+    let mut inside = vec![false; graph.manifest.operations.len()];
+    for &op in ops {
+        inside[op] = true;
+    }
+    graph.part(flow, &inside)
 }
 
 /// `ok: …`'s summary: operations, and the flows the project has (`all`

@@ -2,7 +2,8 @@
 //! Pure: nothing here touches the disk (that is [`crate::emit`]).
 //!
 //! One module per flow, `_tasks.py` (every operation's task, defined once),
-//! `_runtime.py` (what the flows share, and the runner), `__init__.py` with
+//! `_runtime.py` (what the flows share, and the runner), `_select.py` (the
+//! selection grammar for runs given a part of a flow), `__init__.py` with
 //! `FLOWS`, `__main__.py`, `_path.py` and `prefect.yaml` (deployments), from
 //! the askama templates in `templates/`. Every file starts with the generated-by header
 //! and a digest of its body, so a file edited by hand can be told apart.
@@ -343,6 +344,7 @@ struct InitTemplate<'a> {
 #[template(path = "_runtime.py", escape = "none")]
 struct RuntimeTemplate;
 
+/// The selection grammar's Python twin (`crate::select`): the same in every package.
 #[derive(Template)]
 #[template(path = "_select.py", escape = "none")]
 struct SelectTemplate;

@@ -120,12 +120,14 @@ def body(path: Path) -> str:
 
 
 def test_the_runtime_is_the_same_in_every_package() -> None:
-    """Nothing of a manifest reaches `_runtime.py` (the only module with code of
-    its own), so it is byte for byte the same in every golden package."""
-    runtimes = {
-        body(path) for path in (ROOT / "tests" / "build").glob("*/expected/_runtime.py")
-    }
-    assert runtimes == {(ROOT / "templates" / "_runtime.py").read_text()}
+    """Nothing of a manifest reaches `_runtime.py` or `_select.py` (the only
+    modules with code of their own), so each is byte for byte the same in every
+    golden package."""
+    for name in ("_runtime.py", "_select.py"):
+        copies = {
+            body(path) for path in (ROOT / "tests" / "build").glob(f"*/expected/{name}")
+        }
+        assert copies == {(ROOT / "templates" / name).read_text()}, name
 
 
 REFUSED = {
