@@ -147,13 +147,10 @@ enum Command {
         /// Print only the result, as JSON, on stdout.
         #[arg(long)]
         json: bool,
-        /// Run only these operations (README: Running part of a flow); an
-        /// input from another is read from its last kept result.
-        #[arg(long, short = 's', num_args = 1.., value_name = "SELECTOR")]
-        select: Vec<String>,
-        /// Leave these operations out of the selection.
-        #[arg(long, num_args = 1.., value_name = "SELECTOR")]
-        exclude: Vec<String>,
+        /// Run only the selected operations (README: Running part of a flow);
+        /// an input from another is read from its last kept result.
+        #[command(flatten)]
+        selection: SelectArgs,
         /// Run again what did not complete in the flow's last run.
         #[arg(long)]
         resume: bool,
@@ -271,7 +268,7 @@ impl SelectArgs {
 }
 
 /// Print a selection's problems (each with its option's text); the usage exit code.
-fn bad_selection(failures: &[Failure], out: &mut dyn Write) -> u8 {
+pub(super) fn bad_selection(failures: &[Failure], out: &mut dyn Write) -> u8 {
     for failure in failures {
         report(failure, Style::Human, out, None);
     }
@@ -462,28 +459,18 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             runtime,
             ephemeral,
             json,
-            select,
-            exclude,
+            selection,
             resume,
         } => {
             let (manifest, flow) = split_targets(&targets);
-            let mut extra = Vec::new();
-            for (flag, words) in [("--select", select), ("--exclude", exclude)] {
-                if !words.is_empty() {
-                    extra.push(flag.to_owned());
-                    extra.extend(words);
-                }
-            }
-            if resume {
-                extra.push("--resume".to_owned());
-            }
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
                 let options = runtime_options(&runtime, ephemeral);
                 run::run(
                     compiled,
                     flow.as_deref(),
                     &params,
-                    &extra,
+                    &selection,
+                    resume,
                     task_runner.map(Into::into),
                     &options,
                     json,

@@ -118,13 +118,16 @@ fn choose<'g>(compiled: &'g Compiled, name: Option<&str>) -> Result<&'g Flow, Di
     })
 }
 
-/// `extra`: the runner's own arguments (`--select ... --resume`).
+/// `selection`: the operations to run, checked here before Python starts,
+/// and planned by the flow itself (as a run started from Prefect is);
+/// `resume`: rerun what the flow's last run did not complete.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     compiled: &Compiled,
     flow: Option<&str>,
     params: &[String],
-    extra: &[String],
+    selection: &super::SelectArgs,
+    resume: bool,
     task_runner: Option<TaskRunner>,
     options: &Options,
     json: bool,
@@ -134,7 +137,22 @@ pub(super) fn run(
         Ok(flow) => flow,
         Err(diagnostic) => return fail(vec![diagnostic], out, 2),
     };
-    let resume = extra.iter().any(|arg| arg == "--resume");
+    if let Err(failures) = selection.selection(&compiled.graph, flow) {
+        return super::bad_selection(&failures, out);
+    }
+    let mut extra = Vec::new();
+    for (flag, words) in [
+        ("--select", &selection.select),
+        ("--exclude", &selection.exclude),
+    ] {
+        if !words.is_empty() {
+            extra.push(flag.to_owned());
+            extra.extend(words.iter().cloned());
+        }
+    }
+    if resume {
+        extra.push("--resume".to_owned());
+    }
     let params = match runtime::params::convert(flow, params, !resume) {
         Ok(params) => params,
         Err(diagnostics) => return fail(diagnostics, out, 2),
@@ -175,7 +193,7 @@ pub(super) fn run(
         &package,
         &flow.name,
         &params,
-        extra,
+        &extra,
         over,
         output,
         &python.path,
