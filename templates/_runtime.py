@@ -270,6 +270,10 @@ def _prefixes(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
+class NotKept(RuntimeError):
+    """A selection reads a result that was never kept."""
+
+
 @dataclasses.dataclass
 class _Plan:
     """The operations to run, and those whose kept results are read instead."""
@@ -282,7 +286,8 @@ def plan(nodes: dict[str, _Node], flow: str, chosen: str, exclude: str) -> _Plan
     """The plan of a selection: the operations it names run; a named output
     runs when an operation that runs takes it; every other operation whose
     result one that runs takes is read from where it was kept. Raises
-    `SelectionError` naming each such operation whose result was never kept."""
+    `SelectionError` for a bad selection, `NotKept` naming each operation
+    whose result the selection needs and was never kept."""
     producer = {n.name: n.upstream[0] for n in nodes.values() if n.pick}
     ops = [
         {
@@ -314,7 +319,7 @@ def plan(nodes: dict[str, _Node], flow: str, chosen: str, exclude: str) -> _Plan
             why = " (its results are not kept)" if nodes[name].results is None else ""
             lines.append(f"`{name}`{why}, an input of {', '.join(takers)}")
         first = min(n for n in run if missing[0] in inputs.get(n, ()))
-        raise SelectionError(
+        raise NotKept(
             "nothing ran: these operations' results were never kept: "
             + "; ".join(lines)
             + f". Select them too, e.g. `--select '+{first}'`"
@@ -873,7 +878,7 @@ def main(argv: list[str] | None = None) -> int:
         # Prefect has recorded the run's end; a sync operation still sleeping
         # in a worker thread cannot be interrupted, so do not wait for it.
         os._exit(130)
-    except SelectionError as error:
+    except (SelectionError, NotKept) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported the same way

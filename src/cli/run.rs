@@ -137,18 +137,17 @@ pub(super) fn run(
         Ok(flow) => flow,
         Err(diagnostic) => return fail(vec![diagnostic], out, 2),
     };
-    if let Err(failures) = selection.selection(&compiled.graph, flow) {
-        return super::bad_selection(&failures, out);
-    }
+    // The selection is made here, exactly (`flow:F` by the flows' own
+    // membership), and handed to the flow as the names it selected.
     let mut extra = Vec::new();
-    for (flag, words) in [
-        ("--select", &selection.select),
-        ("--exclude", &selection.exclude),
-    ] {
-        if !words.is_empty() {
-            extra.push(flag.to_owned());
-            extra.extend(words.iter().cloned());
+    match selection.selection(&compiled.graph, flow) {
+        Err(failures) => return super::bad_selection(&failures, out),
+        Ok(Some(chosen)) => {
+            extra.push("--select".to_owned());
+            let ops = &compiled.graph.manifest.operations;
+            extra.extend(chosen.operations.iter().map(|&op| ops[op].name.clone()));
         }
+        Ok(None) => {}
     }
     if resume {
         extra.push("--resume".to_owned());
