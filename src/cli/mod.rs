@@ -147,6 +147,16 @@ enum Command {
         /// Print only the result, as JSON, on stdout.
         #[arg(long)]
         json: bool,
+        /// Run only these operations (README: Running part of a flow); an
+        /// input from another is read from its last kept result.
+        #[arg(long, short = 's', num_args = 1.., value_name = "SELECTOR")]
+        select: Vec<String>,
+        /// Leave these operations out of the selection.
+        #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+        exclude: Vec<String>,
+        /// Run again what did not complete in the flow's last run.
+        #[arg(long)]
+        resume: bool,
     },
     /// Import Python modules and write the manifest from their `@operation` functions.
     Scan {
@@ -210,6 +220,9 @@ enum Command {
         /// The folder (default: the current one); created when missing.
         dir: Option<PathBuf>,
     },
+    /// Remove the results the manifest's operations kept, and the state of
+    /// their flows' last runs (README: Running part of a flow).
+    Clean { manifest: Option<PathBuf> },
     /// Print the manifest's JSON Schema.
     Schema,
     /// Print a shell completion script: `opflow completions bash > ~/.local/share/bash-completion/completions/opflow`.
@@ -362,6 +375,11 @@ fn run() -> u8 {
 fn execute(command: Command, out: &mut dyn Write) -> u8 {
     match command {
         Command::Init { dir } => init(dir.as_deref(), out),
+        Command::Clean { manifest } => {
+            with_compiled(manifest.as_deref(), Style::Human, out, |compiled, _| {
+                clean(compiled)
+            })
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "opflow", out);
@@ -449,14 +467,28 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             runtime,
             ephemeral,
             json,
+            select,
+            exclude,
+            resume,
         } => {
             let (manifest, flow) = split_targets(&targets);
+            let mut extra = Vec::new();
+            for (flag, words) in [("--select", select), ("--exclude", exclude)] {
+                if !words.is_empty() {
+                    extra.push(flag.to_owned());
+                    extra.extend(words);
+                }
+            }
+            if resume {
+                extra.push("--resume".to_owned());
+            }
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
                 let options = runtime_options(&runtime, ephemeral);
                 run::run(
                     compiled,
                     flow.as_deref(),
                     &params,
+                    &extra,
                     task_runner.map(Into::into),
                     &options,
                     json,
@@ -708,6 +740,44 @@ fn init(dir: Option<&Path>, out: &mut dyn Write) -> u8 {
 }
 
 /// The package's folder: `--out`, else `[project] output` beside the manifest.
+/// `opflow clean`: in every folder results are kept in, the result of each
+/// operation and the state of each flow's last run; nothing else (a folder
+/// may hold other files), and a folder left empty.
+fn clean(compiled: &Compiled) -> u8 {
+    let manifest = &compiled.graph.manifest;
+    let here = compiled.source.path.parent().unwrap_or(Path::new("."));
+    let folder =
+        |storage: &str| (!crate::resolve::is_block_slug(storage)).then(|| here.join(storage));
+    let mut removed = 0;
+    let mut folders = std::collections::BTreeSet::new();
+    folders.extend(folder(&manifest.results.storage));
+    for op in &manifest.operations {
+        let storage = op
+            .settings
+            .result_storage
+            .as_deref()
+            .unwrap_or(&manifest.results.storage);
+        if let Some(dir) = folder(storage) {
+            removed += usize::from(std::fs::remove_file(dir.join(&op.name)).is_ok());
+            folders.insert(dir);
+        }
+    }
+    for dir in &folders {
+        for flow in &compiled.graph.flows {
+            let state = dir.join(".runs").join(format!("{}.json", flow.name));
+            removed += usize::from(std::fs::remove_file(state).is_ok());
+        }
+        let _ = std::fs::remove_dir(dir.join(".runs"));
+        let _ = std::fs::remove_dir(dir);
+    }
+    note!(
+        "removed {removed} kept result{} and run state{}",
+        plural(removed),
+        plural(removed)
+    );
+    0
+}
+
 fn package_dir(compiled: &Compiled, out_dir: Option<&Path>) -> PathBuf {
     out_dir.map_or_else(
         || {

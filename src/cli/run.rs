@@ -118,10 +118,13 @@ fn choose<'g>(compiled: &'g Compiled, name: Option<&str>) -> Result<&'g Flow, Di
     })
 }
 
+/// `extra`: the runner's own arguments (`--select ... --resume`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     compiled: &Compiled,
     flow: Option<&str>,
     params: &[String],
+    extra: &[String],
     task_runner: Option<TaskRunner>,
     options: &Options,
     json: bool,
@@ -131,7 +134,8 @@ pub(super) fn run(
         Ok(flow) => flow,
         Err(diagnostic) => return fail(vec![diagnostic], out, 2),
     };
-    let params = match runtime::params::convert(flow, params) {
+    let resume = extra.iter().any(|arg| arg == "--resume");
+    let params = match runtime::params::convert(flow, params, !resume) {
         Ok(params) => params,
         Err(diagnostics) => return fail(diagnostics, out, 2),
     };
@@ -171,6 +175,7 @@ pub(super) fn run(
         &package,
         &flow.name,
         &params,
+        extra,
         over,
         output,
         &python.path,

@@ -80,6 +80,16 @@ pub struct RawDefaults {
     pub cache_expiration_seconds: Option<f64>,
     /// Prefect tags added to every task run.
     pub tags: Option<Vec<String>>,
+    /// Whether each operation's last result is kept, so part of a flow can run
+    /// alone and a failed run can resume. Default: true.
+    pub persist: Option<bool>,
+    /// Where results are kept: a folder (relative to the manifest's folder) or
+    /// a Prefect storage block's slug (`s3-bucket/results`; a folder of that
+    /// shape is written `./s3-bucket/results`). Default: `.opflow/results`.
+    #[schemars(length(min = 1))]
+    pub result_storage: Option<Spanned<String>>,
+    /// How results are written: one of Prefect's serializers. Default: `pickle`.
+    pub serializer: Option<Serializer>,
 }
 
 /// Settings of one flow.
@@ -147,6 +157,14 @@ pub struct RawOperation {
     pub cache_expiration_seconds: Option<f64>,
     /// Prefect tags added to this operation's task runs.
     pub tags: Option<Vec<String>>,
+    /// Whether this operation's last result is kept (false for results that
+    /// must not be). Default: the defaults', else true.
+    pub persist: Option<bool>,
+    /// Where this operation's result is kept (see the defaults').
+    #[schemars(length(min = 1))]
+    pub result_storage: Option<Spanned<String>>,
+    /// How this operation's result is written (see the defaults').
+    pub serializer: Option<Serializer>,
     /// What the operation does; shown in the generated code and in Prefect.
     pub doc: Option<String>,
 }
@@ -173,6 +191,35 @@ pub enum TaskRunner {
     Dask,
     /// `prefect_ray.RayTaskRunner`: a Ray cluster (package `prefect-ray`).
     Ray,
+}
+
+/// One of Prefect's result serializers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum Serializer {
+    /// `pickle` (cloudpickle): any Python value.
+    #[serde(rename = "pickle")]
+    Pickle,
+    /// `json`: values JSON can hold (and what Prefect's encoder adds).
+    #[serde(rename = "json")]
+    Json,
+    /// `compressed/pickle`: pickle, compressed.
+    #[serde(rename = "compressed/pickle")]
+    CompressedPickle,
+    /// `compressed/json`: JSON, compressed.
+    #[serde(rename = "compressed/json")]
+    CompressedJson,
+}
+
+impl Serializer {
+    /// Prefect's name of it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Pickle => "pickle",
+            Self::Json => "json",
+            Self::CompressedPickle => "compressed/pickle",
+            Self::CompressedJson => "compressed/json",
+        }
+    }
 }
 
 /// Prefect cache policy of an operation.

@@ -248,6 +248,21 @@ pub fn package_name(output: &str) -> String {
 
 /// The manifest's `python_path` entries, relative to the package folder.
 fn python_path(graph: &FlowGraph) -> Vec<String> {
+    graph
+        .manifest
+        .project
+        .python_path
+        .iter()
+        .map(|entry| python::string(&from_package(graph, entry)))
+        .collect()
+}
+
+/// A path relative to the manifest's folder, as seen from the package's:
+/// the package sits `output` below the manifest. Absolute paths stay.
+pub(super) fn from_package(graph: &FlowGraph, entry: &str) -> String {
+    if entry.starts_with('/') || entry.starts_with('~') {
+        return entry.to_owned();
+    }
     let depth = graph
         .manifest
         .project
@@ -256,23 +271,20 @@ fn python_path(graph: &FlowGraph) -> Vec<String> {
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
         .count();
-    graph
-        .manifest
-        .project
-        .python_path
-        .iter()
-        .map(|entry| {
-            let mut path = vec![".."; depth].join("/");
-            let entry = entry.trim_end_matches('/');
-            if !entry.is_empty() && entry != "." {
-                if !path.is_empty() {
-                    path.push('/');
-                }
-                path.push_str(entry);
-            }
-            python::string(if path.is_empty() { "." } else { &path })
-        })
-        .collect()
+    let mut path = vec![".."; depth].join("/");
+    let entry = entry.trim_end_matches('/');
+    let entry = entry.strip_prefix("./").unwrap_or(entry);
+    if !entry.is_empty() && entry != "." {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(entry);
+    }
+    if path.is_empty() {
+        ".".to_owned()
+    } else {
+        path
+    }
 }
 
 /// A default as YAML (JSON is YAML, except for the non-finite floats).

@@ -738,6 +738,10 @@ impl Resolver<'_> {
 }
 
 /// An operation's task settings: its own, else `[defaults]`. Tags add up.
+/// What the flow parameters opflow adds to every flow start with
+/// (`opflow_select`, `opflow_exclude`): no other flow parameter may.
+pub const RESERVED_PARAM: &str = "opflow_";
+
 fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskSettings {
     let d = &raw.defaults;
     let mut tags: Vec<String> = d.tags.clone().unwrap_or_default();
@@ -754,6 +758,15 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
         cache: op.cache.or(d.cache),
         cache_expiration_seconds: op.cache_expiration_seconds.or(d.cache_expiration_seconds),
         tags,
+        persist: op.persist.or(d.persist).unwrap_or(true),
+        // Only an operation's own, when it differs: the package's default
+        // results hold the defaults'.
+        result_storage: op
+            .result_storage
+            .as_ref()
+            .map(|s| s.value.clone())
+            .filter(|s| Some(s) != d.result_storage.as_ref().map(|d| &d.value)),
+        serializer: op.serializer.filter(|&s| Some(s) != d.serializer),
     }
 }
 
@@ -767,6 +780,16 @@ impl Resolver<'_> {
                 let Binding::FlowParam { name } = &param.binding else {
                     continue;
                 };
+                if name.starts_with(RESERVED_PARAM) {
+                    self.error(Diagnostic::InvalidParameterName {
+                        param: name.clone(),
+                        reason: format!(
+                            "names starting with `{RESERVED_PARAM}` are opflow's own flow parameters"
+                        ),
+                        span: at(param.span),
+                    });
+                    continue;
+                }
                 let Some(first) = seen.get(name.as_str()).copied() else {
                     seen.insert(name, param);
                     continue;
