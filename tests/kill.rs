@@ -222,8 +222,10 @@ fn a_full_disk_is_a_clear_error_and_the_old_package_stays() {
     let dir = scratch("full");
     let disk = dir.join("disk");
     fs::create_dir_all(&disk).unwrap();
+    // Room for the small package (about 124 KiB in 4 KiB blocks) and the
+    // large manifest (150 KiB), not for the large package (352 KiB) beside them.
     let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=384k", "tmpfs"])
         .arg(&disk)
         .status()
         .unwrap();
