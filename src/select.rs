@@ -938,6 +938,58 @@ mod tests {
     }
 
     #[test]
+    fn hostile_text_gives_problems_inside_it_never_a_panic() {
+        let (_, graph) = corpus();
+        let all = flow(&graph, "all");
+        let pieces = [
+            "é",
+            "+",
+            "++",
+            ",",
+            ":",
+            "*",
+            ".",
+            "1",
+            "99999999999999999999999",
+            "tag:",
+            "flow:",
+            "etl",
+            "etl.*",
+            "\u{3000}",
+            " ",
+            "\t",
+            "a\u{0}b",
+            "flow:a:b",
+            "tag:é+2",
+            "🦀.*",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for text in [
+                    format!("{a}{b}"),
+                    format!("{a} {b}"),
+                    format!("{a},{b}+{a}"),
+                ] {
+                    let Err(failures) = select(&graph, all, Some(&text), &text) else {
+                        continue;
+                    };
+                    for failure in &failures {
+                        let source = &failure.source.as_ref().unwrap().text;
+                        for diagnostic in &failure.diagnostics {
+                            for label in diagnostic.labels().unwrap() {
+                                let end = label.offset() + label.len();
+                                assert!(end <= source.len(), "{text:?}: {diagnostic:?}");
+                                assert!(source.is_char_boundary(label.offset()), "{text:?}");
+                                assert!(source.is_char_boundary(end), "{text:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn problems_carry_their_option_text_as_source() {
         let (_, graph) = corpus();
         let failures =

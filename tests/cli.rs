@@ -1553,3 +1553,24 @@ error: 1 problem found
         );
     }
 }
+
+#[test]
+fn an_ordering_edge_into_the_selection_is_left_out() {
+    let scratch = Scratch::new("select-after");
+    scratch.write(
+        "operations.toml",
+        "version = 1\n\n[[operations]]\nname = \"x.first\"\ncall = \"m:first\"\n\n\
+         [[operations]]\nname = \"x.second\"\ncall = \"m:second\"\ndepends_on = [\"x.first\"]\n",
+    );
+    for format in ["mermaid", "dot", "svg", "html"] {
+        let run = scratch.run(&["graph", "--format", format, "--select", "x.second"]);
+        run.expect_code(0);
+        assert!(!run.stdout.contains("first"), "{format}: {}", run.stdout);
+        assert!(!run.stdout.contains("stored"), "{format}: {}", run.stdout);
+    }
+    let plan = scratch.run(&["plan", "--format", "json", "--select", "x.second"]);
+    plan.expect_code(0);
+    let flow = &plan.json()["flows"][0];
+    assert_eq!(op_names(flow), ["x.second"]);
+    assert_eq!(flow["stored_inputs"], serde_json::json!([]));
+}

@@ -252,6 +252,11 @@ pub struct SelectArgs {
 }
 
 impl SelectArgs {
+    /// Whether `--select` or `--exclude` was given.
+    pub const fn given(&self) -> bool {
+        !self.select.is_empty() || !self.exclude.is_empty()
+    }
+
     /// The selection in `flow`, or `None` when neither option is given; on
     /// failure, the problems of each option with its text as their source.
     pub fn selection(
@@ -259,7 +264,7 @@ impl SelectArgs {
         graph: &crate::graph::FlowGraph,
         flow: &crate::graph::Flow,
     ) -> Result<Option<crate::select::Selection>, Vec<Failure>> {
-        if self.select.is_empty() && self.exclude.is_empty() {
+        if !self.given() {
             return Ok(None);
         }
         let select = (!self.select.is_empty()).then(|| self.select.join(" "));
@@ -508,8 +513,7 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
         } => {
             let (manifest, flow) = manifest_and_flow(&targets, flow);
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
-                let selected =
-                    flow.is_some() || selection.select.len() + selection.exclude.len() > 0;
+                let selected = flow.is_some() || selection.given();
                 let name = flow.as_deref().unwrap_or(crate::resolve::ROOT_FLOW);
                 let (graph, chosen) = if selected {
                     let flow = match find_flow(compiled, name) {

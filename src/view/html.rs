@@ -82,9 +82,11 @@ pub fn html(graph: &FlowGraph, flow: &Flow, stored: &[usize]) -> String {
                         )
                     })
                     .collect(),
+                // A selection's part leaves out what its operations only wait for.
                 after: op
                     .after
                     .iter()
+                    .filter(|up| column.contains_key(up))
                     .map(|&up| graph.manifest.operations[up].name.as_str())
                     .collect(),
             }

@@ -62,7 +62,12 @@ struct Link {
 /// inputs are not drawn, as it does not run.
 fn links(graph: &FlowGraph, flow: &Flow, stored: &[usize]) -> Vec<Link> {
     let position = flow.positions();
-    let shown = |op: usize| stored.is_empty() || flow.operations.contains(&op);
+    // A flow has its upstream closure; a selection's part may not.
+    let mut inside = vec![false; graph.manifest.operations.len()];
+    for &op in &flow.operations {
+        inside[op] = true;
+    }
+    let shown = |op: usize| inside[op];
     let mut links = Vec::new();
     for &down in &flow.operations {
         if stored.contains(&down) {

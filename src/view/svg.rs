@@ -31,12 +31,17 @@ const SVG_STYLE: &str = "\
 .of-cluster text{font-size:12px;font-weight:600;fill:#3b4a6b}\
 .of-node rect{fill:#ffffff;stroke:#4f6fa8;stroke-width:1.5}\
 .of-node text{font-size:14px;fill:#111827;text-anchor:middle}\
-.of-stored rect{fill:#f8fafc;stroke-dasharray:5,4}\
-.of-node text.of-tag{font-size:9px;fill:#64748b;text-anchor:end}\
 .of-edge path{fill:none;stroke:#64748b;stroke-width:1.5}\
 .of-after path{fill:none;stroke:#94a3b8;stroke-width:1.5;stroke-dasharray:5,4}\
 .of-label rect{fill:#ffffff;fill-opacity:0.9}\
 .of-label text{font-family:FONT_MONO;font-size:11px;fill:#475569;text-anchor:middle}\
+";
+
+/// How stored operations are drawn: only in a selection's picture, so that
+/// a whole flow's picture stays as it was.
+const STORED_STYLE: &str = "\
+.of-stored rect{fill:#f8fafc;stroke-dasharray:5,4}\
+.of-node text.of-tag{font-size:9px;fill:#64748b;text-anchor:end}\
 ";
 
 /// The flow as a standalone SVG document: a heading (the flow's name and
@@ -96,6 +101,7 @@ pub(super) fn draw(
         SVG_STYLE
             .replace("FONT_SANS", SANS)
             .replace("FONT_MONO", MONO)
+            + if stored.is_empty() { "" } else { STORED_STYLE }
     );
     let _ = writeln!(
         out,
