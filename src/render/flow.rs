@@ -640,3 +640,36 @@ fn bare_typing_names(ty: &TypeExpr, out: &mut BTreeSet<String>) {
         TypeExpr::None | TypeExpr::Ellipsis => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::types::parse;
+
+    #[test]
+    fn a_none_default_makes_the_annotation_optional() {
+        let written = |ty: &str, default: Option<Literal>| {
+            parameter_type(&parse(ty).unwrap(), default.as_ref()).to_string()
+        };
+        let none = || Some(Literal::None);
+        assert_eq!(written("bytes", none()), "bytes | None");
+        assert_eq!(written("jobs.X", none()), "jobs.X | None");
+        assert_eq!(written("int | str", none()), "int | str | None");
+        assert_eq!(written("Never", none()), "None");
+        assert_eq!(written("Optional[bytes]", none()), "bytes | None");
+        for open in ["Any", "typing.Any", "object", "None", "int | Any"] {
+            assert_eq!(written(open, none()), parse(open).unwrap().to_string());
+        }
+        assert_eq!(written("bytes", Some(Literal::Int(1))), "bytes");
+        assert_eq!(written("List[int]", None), "list[int]");
+        assert_eq!(
+            type_marks(Some(&parse("NoReturn").unwrap())),
+            [(0, "PYI050")]
+        );
+        assert_eq!(
+            type_marks(Some(&parse("int | float").unwrap())),
+            [(0, "PYI041")]
+        );
+        assert!(type_marks(Some(&parse("list[NoReturn]").unwrap())).is_empty());
+    }
+}

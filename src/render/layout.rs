@@ -434,6 +434,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn knows_the_standard_library() {
+        for module in [
+            "datetime",
+            "collections.abc",
+            "xml.etree.ElementTree",
+            "tomllib",
+            "__future__",
+        ] {
+            assert!(is_stdlib(module), "{module}");
+        }
+        for module in ["jobs", "datetimes", "pandas.core", "distutils_extra", ""] {
+            assert!(!is_stdlib(module), "{module}");
+        }
+        let names: Vec<&str> = STDLIB.split_ascii_whitespace().collect();
+        assert!(names.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(names.len() > 250, "{}", names.len());
+    }
+
+    #[test]
     fn members_sort_as_ruffs_isort_sorts_them() {
         // `ruff check --select I --fix` on `from m import <these>`.
         let names = vec![

@@ -388,6 +388,69 @@ mod tests {
     use super::*;
     use crate::manifest::{Format, Source};
 
+    fn graph_of(text: String) -> FlowGraph {
+        let source = Source {
+            path: "operations.toml".into(),
+            text,
+        };
+        crate::compile_source(source, Format::Toml)
+            .expect("compiles")
+            .graph
+    }
+
+    #[test]
+    fn flow_functions_are_claimed_once_for_the_package() {
+        // Two long names whose first 40 characters agree, and a flow named
+        // as the first one's bounded form.
+        let long = "quarterly_sales_report_for_every_region_of_the_company";
+        let bounded = python::bounded(long, MAX_FLOW).into_owned();
+        let mut text = String::from("version = 1\n");
+        for flow in [
+            long,
+            "quarterly_sales_report_for_every_region_of_the_world",
+            &bounded,
+        ] {
+            let _ = write!(
+                text,
+                "[[operations]]\nname = \"{flow}.op\"\ncall = \"m:f\"\nreturns = \"int\"\n"
+            );
+        }
+        let graph = graph_of(text);
+        let names = function_names(&graph);
+        let by_flow: BTreeMap<&str, &str> = graph
+            .flows
+            .iter()
+            .map(|f| f.name.as_str())
+            .zip(names.iter().map(String::as_str))
+            .collect();
+        assert_eq!(by_flow[bounded.as_str()], format!("{bounded}_flow"));
+        assert_eq!(by_flow[long], format!("{bounded}_flow_2"));
+        assert_ne!(
+            by_flow[long],
+            by_flow["quarterly_sales_report_for_every_region_of_the_world"]
+        );
+        let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+        // The same names every time, and in every file that names them.
+        assert_eq!(names, function_names(&graph));
+        let files = render(&graph, "operations.toml");
+        let init = &files[&PathBuf::from("__init__.py")];
+        let deployments = &files[&PathBuf::from("prefect.yaml")];
+        let module = &files[&PathBuf::from(format!("{}.py", module_name(long)))];
+        assert!(
+            init.contains(&format!("import (\n    {bounded}_flow_2,\n)")),
+            "{init}"
+        );
+        assert!(
+            deployments.contains(&format!(".py:{bounded}_flow_2\"")),
+            "{deployments}"
+        );
+        assert!(
+            module.contains(&format!("def {bounded}_flow_2(")),
+            "{module}"
+        );
+    }
+
     #[test]
     fn flows_rendered_on_several_threads_are_the_ones_rendered_on_one() {
         let mut text = String::from("version = 1\n[project]\nname = \"p\"\n");

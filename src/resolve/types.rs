@@ -614,13 +614,12 @@ impl TypeExpr {
     }
 
     /// Modules the generated code imports for this type (`jobs.models` for
-    /// `jobs.models.Listing`); `typing` and `builtins` need no import.
+    /// `jobs.models.Listing`, `builtins` for `builtins.int`); bare names
+    /// need none.
     pub fn modules(&self, out: &mut BTreeSet<String>) {
         match self {
             Self::Name { name, args } => {
-                if let Some((module, _)) = name.rsplit_once('.')
-                    && module != "builtins"
-                {
+                if let Some((module, _)) = name.rsplit_once('.') {
                     out.insert(module.to_owned());
                 }
                 for arg in args.iter().flatten() {
@@ -910,17 +909,51 @@ mod tests {
         );
         assert_eq!(modern("Dict[str, Any]"), "dict[str, Any]");
         assert_eq!(modern("Callable[[int], str]"), "Callable[[int], str]");
+        // As ruff rewrites them: RUF020, PYI055, UP006.
+        assert_eq!(modern("Never | int"), "int");
+        assert_eq!(modern("list[typing.NoReturn | str]"), "list[str]");
+        assert_eq!(modern("Optional[NoReturn]"), "None");
+        assert_eq!(modern("NoReturn"), "NoReturn");
+        assert_eq!(
+            modern("str | Type[int] | type[bytes]"),
+            "str | type[int | bytes]"
+        );
+        assert_eq!(modern("type[int] | type[int | str]"), "type[int | str]");
+        assert_eq!(
+            modern("Deque[DefaultDict[str, int]]"),
+            "collections.deque[collections.defaultdict[str, int]]"
+        );
+        assert_eq!(home("Callable"), ("collections.abc", "Callable"));
+        assert_eq!(
+            home("AbstractSet"),
+            ("collections.abc", "Set as AbstractSet")
+        );
+        assert_eq!(home("Pattern"), ("re", "Pattern"));
+        assert_eq!(home("Any"), ("typing", "Any"));
+    }
+
+    #[test]
+    fn finds_what_has_no_clean_spelling() {
+        let find = |text: &str| unwritable(&parse(text).unwrap()).map(str::to_owned);
+        assert_eq!(
+            find("dict[str, typing.ByteString]").as_deref(),
+            Some("typing.ByteString")
+        );
+        assert_eq!(find("ByteString | None").as_deref(), Some("ByteString"));
+        assert_eq!(find("bytes | bytearray | memoryview"), None);
     }
 
     #[test]
     fn collects_modules_to_import() {
         let mut modules = BTreeSet::new();
-        parse("dict[str, list[jobs.models.Listing]] | pandas.DataFrame | typing.Any")
-            .unwrap()
-            .modules(&mut modules);
+        parse(
+            "dict[str, list[jobs.models.Listing]] | pandas.DataFrame | typing.Any | builtins.int",
+        )
+        .unwrap()
+        .modules(&mut modules);
         assert_eq!(
             modules.into_iter().collect::<Vec<_>>(),
-            vec!["jobs.models", "pandas", "typing"]
+            vec!["builtins", "jobs.models", "pandas", "typing"]
         );
     }
 

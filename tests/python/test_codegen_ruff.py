@@ -73,6 +73,8 @@ STDLIB_TYPES = [
     "os.PathLike[str]",
     "xml.etree.ElementTree.Element",
     "__future__._Feature",
+    "builtins.int",
+    "builtins.list[int]",
 ]
 # Callables of the standard library sort with it in `_tasks.py`.
 STDLIB_CALLS = ["os.path:join", "json:dumps", "datetime:timedelta", "typing:cast"]
@@ -143,7 +145,8 @@ def default(rng: random.Random, modules: list[str]) -> tuple[str, object]:
         # A `None` default of a type that does not say so (RUF013), among
         # the types opflow does not judge defaults by.
         unjudged = [t for t in TYPING_GENERICS if t != "Text"]
-        unjudged += [*STDLIB_TYPES, "bytes", "object"]
+        unjudged += [t for t in STDLIB_TYPES if not t.startswith("builtins.")]
+        unjudged += ["bytes", "object"]
         return rng.choice([*unjudged, dotted_type(rng, modules)]), None
     if roll < 0.25:
         return "int", rng.randint(-(10**30), 10**30)
@@ -315,3 +318,46 @@ def test_generated_packages_are_ruff_formatted_and_clean(tmp_path: Path) -> None
         check=False,
     )
     assert checked.returncode == 0, checked.stdout[-6000:] + checked.stderr[-2000:]
+
+
+def standard_library_table() -> list[str]:
+    """The compiler's list of the standard library's modules (`STDLIB` in
+    src/render/layout.rs)."""
+    text = (ROOT / "src" / "render" / "layout.rs").read_text(encoding="utf-8")
+    body = text.split('const STDLIB: &str = "', 1)[1].split('";', 1)[0]
+    return body.replace("\\\n", " ").split()
+
+
+def test_the_standard_library_is_what_ruff_sorts_as_such(tmp_path: Path) -> None:
+    """Every module of the table, and no other of the standard library's
+    (any Python's), is one ruff's isort sorts into the standard library's
+    section for Python 3.11; on Python 3.11 the table is
+    `sys.stdlib_module_names`."""
+    table = standard_library_table()
+    assert table == sorted(table)
+    assert len(table) > 250
+    if sys.version_info[:2] == (3, 11):
+        assert set(table) == set(sys.stdlib_module_names)
+    candidates = (set(table) | set(sys.stdlib_module_names)) - {"__future__"}
+    source = tmp_path / "imports.py"
+    lines = [f"import {module}" for module in sorted(candidates)]
+    source.write_text("\n".join([*lines, "import zzz_not_the_standard_library", ""]))
+    subprocess.run(
+        [
+            str(RUFF),
+            "check",
+            "--isolated",
+            "--target-version",
+            "py311",
+            "--select",
+            "I",
+            "--fix",
+            "--quiet",
+            str(source),
+        ],
+        check=False,
+    )
+    standard, third = source.read_text().split("\n\n", 1)
+    assert "zzz_not_the_standard_library" in third
+    ruffs = {line.removeprefix("import ") for line in standard.splitlines()}
+    assert ruffs == set(table) - {"__future__"}
