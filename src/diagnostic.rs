@@ -256,15 +256,14 @@ pub enum Diagnostic {
     },
 
     #[error("invalid call `{call}`: {reason}")]
-    #[diagnostic(
-        code(opflow::resolve::invalid_call),
-        help("write the callable as `module.path:function`, e.g. `jobs.scrapers:fetch_stepstone`")
-    )]
+    #[diagnostic(code(opflow::resolve::invalid_call))]
     InvalidCall {
         call: String,
         reason: String,
         #[label("{reason}")]
         span: SourceSpan,
+        #[help]
+        help: String,
     },
 
     #[error("invalid type `{ty}`: {reason}")]
@@ -301,6 +300,17 @@ pub enum Diagnostic {
         reason: String,
         #[label("{reason}")]
         span: SourceSpan,
+    },
+
+    #[error("parameter name `{param}` is reserved: {reason}")]
+    #[diagnostic(code(opflow::resolve::reserved_parameter_name))]
+    ReservedParameterName {
+        param: String,
+        reason: String,
+        #[label("reserved")]
+        span: SourceSpan,
+        #[help]
+        help: String,
     },
 
     #[error("`[flows.{flow}]` configures a flow no operation belongs to")]

@@ -257,7 +257,13 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
     for (by, binding) in &names.callables {
         let call = &ops[*by].call;
         let first = first_segment(&call.qualname);
-        first_party.from(
+        // A callable of the standard library sorts with it, as isort does.
+        let section = if layout::is_stdlib(&call.module) {
+            &mut standard
+        } else {
+            &mut first_party
+        };
+        section.from(
             &call.module,
             if binding == first {
                 Cow::Borrowed(first)

@@ -306,6 +306,7 @@ impl Resolver<'_> {
                     Ok(Some((binding, rule))) => (binding, rule),
                     Ok(None) => {
                         self.check_typo(low, key, graph);
+                        self.check_flow_param_name(key);
                         (
                             Binding::FlowParam {
                                 name: key.value.clone(),
@@ -342,6 +343,31 @@ impl Resolver<'_> {
         params
     }
 
+    /// A parameter no rule binds becomes a flow parameter of its own name:
+    /// refused when no flow parameter can have it (and the parameter's name
+    /// is not refused already).
+    fn check_flow_param_name(&mut self, key: &Spanned<String>) {
+        if hierarchy::identifier_problem(key).is_some() || super::submit_problem(key).is_some() {
+            return;
+        }
+        if let Some(reason) = super::flow_param_problem(key) {
+            let mut other = key.trim_start_matches('_').to_owned();
+            if other.is_empty() {
+                "value".clone_into(&mut other);
+            } else if super::flow_param_problem(&other).is_some() {
+                other.push_str("_value");
+            }
+            self.error(Diagnostic::ReservedParameterName {
+                param: key.value.clone(),
+                reason,
+                span: at(key.span),
+                help: format!(
+                    "nothing upstream provides it, so it becomes a flow parameter: give that another name, e.g. `from = \"${other}\"`"
+                ),
+            });
+        }
+    }
+
     fn default(&mut self, i: usize, key: &Spanned<String>) -> Option<(Literal, Span)> {
         match self.defaults.take(i, &key.value)? {
             Ok(literal) => Some(literal),
@@ -373,6 +399,16 @@ impl Resolver<'_> {
                     param: name.to_owned(),
                     reason,
                     span: at(span),
+                });
+                return None;
+            }
+            if let Some(reason) = super::flow_param_problem(name) {
+                let span = self.sub(from, (1, from.len()));
+                self.error(Diagnostic::ReservedParameterName {
+                    param: name.to_owned(),
+                    reason,
+                    span: at(span),
+                    help: "choose another name for the flow parameter".to_owned(),
                 });
                 return None;
             }
