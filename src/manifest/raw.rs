@@ -73,8 +73,10 @@ pub struct RawDefaults {
     /// Seconds after which a running operation is stopped and fails. Default: none.
     #[schemars(range(min = 0))]
     pub timeout_seconds: Option<f64>,
-    /// Whether Prefect reuses earlier results instead of running again. Default: `none`.
-    pub cache: Option<Cache>,
+    /// Whether Prefect reuses earlier results instead of running again: a
+    /// policy, or several combined (`["inputs", "task_source"]`: reuse while
+    /// both the inputs and the code are the same). Default: `none`.
+    pub cache: Option<CachePolicy>,
     /// How long a cached result stays valid, in seconds. Default: forever.
     #[schemars(range(min = 0))]
     pub cache_expiration_seconds: Option<f64>,
@@ -150,8 +152,9 @@ pub struct RawOperation {
     /// Seconds after which the operation is stopped and fails.
     #[schemars(range(min = 0))]
     pub timeout_seconds: Option<f64>,
-    /// Whether Prefect reuses earlier results instead of running again.
-    pub cache: Option<Cache>,
+    /// Whether Prefect reuses earlier results instead of running again: a
+    /// policy, or several combined (`["inputs", "task_source"]`).
+    pub cache: Option<CachePolicy>,
     /// How long a cached result stays valid, in seconds.
     #[schemars(range(min = 0))]
     pub cache_expiration_seconds: Option<f64>,
@@ -219,6 +222,31 @@ impl Serializer {
             Self::CompressedPickle => "compressed/pickle",
             Self::CompressedJson => "compressed/json",
         }
+    }
+}
+
+/// One cache policy, or several combined (Prefect's `INPUTS + TASK_SOURCE`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CachePolicy {
+    One(Cache),
+    All(#[schemars(length(min = 1))] Vec<Cache>),
+}
+
+impl CachePolicy {
+    /// The policies, each once, in the order written.
+    pub fn policies(&self) -> Vec<Cache> {
+        let written: &[Cache] = match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::All(all) => all,
+        };
+        let mut policies = Vec::with_capacity(written.len());
+        for &policy in written {
+            if !policies.contains(&policy) {
+                policies.push(policy);
+            }
+        }
+        policies
     }
 }
 

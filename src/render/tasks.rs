@@ -315,7 +315,7 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
             let results = results(graph, storage, serializer, 4 + "results=".len());
             args.push(format!("results={results}").into());
         }
-        if let Some(cache) = operation.settings.cache {
+        for &cache in &operation.settings.cache {
             third.from("prefect.cache_policies", cache_policy(cache).into());
         }
         if operation.settings.cache_expiration_seconds.is_some() {
@@ -422,8 +422,9 @@ fn settings_args(operation: &Operation, args: &mut Vec<Cow<'_, str>>) {
     if let Some(timeout) = settings.timeout_seconds {
         args.push(format!("timeout_seconds={}", number(timeout)).into());
     }
-    if let Some(cache) = settings.cache {
-        args.push(format!("cache_policy={}", cache_policy(cache)).into());
+    if !settings.cache.is_empty() {
+        let policies: Vec<&str> = settings.cache.iter().map(|&c| cache_policy(c)).collect();
+        args.push(format!("cache_policy={}", policies.join(" + ")).into());
     }
     if let Some(expiration) = settings.cache_expiration_seconds {
         args.push(format!("cache_expiration=timedelta(seconds={})", number(expiration)).into());

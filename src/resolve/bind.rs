@@ -6,7 +6,7 @@ use super::types::{self, TypeExpr};
 use super::{Binding, Call, Lowered, Operation, Param, Resolver, Rule, TaskSettings, suggestion};
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy;
-use crate::manifest::raw::RawParam;
+use crate::manifest::raw::{CachePolicy, RawParam};
 use crate::manifest::{RawManifest, Span, Spanned};
 use crate::resolve::Literal;
 
@@ -791,7 +791,12 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
         retries: op.retries.or(d.retries),
         retry_delay_seconds: op.retry_delay_seconds.or(d.retry_delay_seconds),
         timeout_seconds: op.timeout_seconds.or(d.timeout_seconds),
-        cache: op.cache.or(d.cache),
+        cache: op
+            .cache
+            .as_ref()
+            .or(d.cache.as_ref())
+            .map(CachePolicy::policies)
+            .unwrap_or_default(),
         cache_expiration_seconds: op.cache_expiration_seconds.or(d.cache_expiration_seconds),
         tags,
         persist: op.persist.or(d.persist).unwrap_or(true),

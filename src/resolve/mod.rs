@@ -88,7 +88,8 @@ pub struct TaskSettings {
     pub retries: Option<u32>,
     pub retry_delay_seconds: Option<f64>,
     pub timeout_seconds: Option<f64>,
-    pub cache: Option<Cache>,
+    /// The cache policies combined (empty: none set).
+    pub cache: Vec<Cache>,
     pub cache_expiration_seconds: Option<f64>,
     pub tags: Vec<String>,
     /// Whether the operation's last result is kept.

@@ -1182,3 +1182,26 @@ def test_clean_removes_kept_results_only(opflow: Opflow, chain: Path) -> None:
     assert sorted(p.name for p in (chain / ".opflow/results").iterdir()) == [
         "notes.txt"
     ]
+
+
+def test_cache_policies_compose(opflow: Opflow, chain: Path) -> None:
+    manifest = chain / "operations.toml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            '[project]\nname = "chain"\n',
+            '[project]\nname = "chain"\n\n[defaults]\ncache = ["inputs", "task_source"]\n',
+        )
+    )
+    first = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
+    assert first.code == 0, str(first)
+    assert sorted(ran(chain)) == ["a", "b", "c", "d", "e", "side"]
+    # Same inputs, same code: every operation is Prefect's cached result.
+    again = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
+    assert again.result == first.result
+    assert ran(chain) == []
+    # New code in `c`: it runs again, and what takes its (new) value.
+    steps = chain / "steps.py"
+    steps.write_text(steps.read_text().replace("return b + 3", "return b + 4"))
+    changed = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
+    assert changed.result["chain.e"] == ((1 + 1) * 2 + 4) * 10 - 1
+    assert ran(chain) == ["c", "d", "e"]
