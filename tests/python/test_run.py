@@ -951,6 +951,26 @@ def test_generated_prefect_yaml_deploys_to_a_process_worker(
         wait_for_flow_run(prefect_api, found[1], log)
 
         assert json.loads(out.read_text())["square"] == 81
+
+        # A run started from Prefect can run part of the flow: `record`
+        # alone reads the square the first run kept (81), not 5 * 5.
+        part = tmp_path / "deployed-part.json"
+        started = prefect(
+            "deployment",
+            "run",
+            "deployed/deployed",
+            "--param",
+            "n=5",
+            "--param",
+            f"out={part}",
+            "--param",
+            "opflow_select=deployed.record",
+        )
+        assert started.returncode == 0, started.stdout + started.stderr
+        found = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout)
+        assert found, started.stdout
+        wait_for_flow_run(prefect_api, found[1], log)
+        assert json.loads(part.read_text())["square"] == 81
     finally:
         code, _ = stop_background(worker, signal.SIGINT, timeout=30)
     assert code is not None, f"the worker ignored SIGINT:\n{log.read_text()}"
