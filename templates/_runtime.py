@@ -82,8 +82,11 @@ class Operation(Task):
             # Not selected: its last kept result, when a selected operation
             # takes it; else nothing (no selected operation depends on it).
             if self.name in run.plan.stored:
-                return run.stored(self.name)
+                value = run.stored(self.name)
+                run.origins[id(value)] = self.name
+                return value
             return _Skipped(self.name)
+        fingerprint = _fingerprint(self, args, kwargs, run.origins if run else {})
         if "wait_for" in kwargs:
             waits = [w for w in kwargs["wait_for"] if isinstance(w, PrefectFuture)]
             kwargs["wait_for"] = waits
@@ -93,7 +96,8 @@ class Operation(Task):
             runs.append((self.name, future))
             _last["run"] = runs
         if run is not None:
-            run.watch(self, future)
+            run.origins[id(future)] = self.name
+            run.watch(self, future, fingerprint)
         return future
 
 
@@ -181,25 +185,31 @@ def _results() -> Results:
     return importlib.import_module(f"{__package__}._tasks").RESULTS
 
 
-def _fingerprint(operation: Operation, args: Any, kwargs: Any) -> str:
+def _fingerprint(
+    operation: Operation, args: Any, kwargs: Any, origins: Mapping[int, str]
+) -> str:
     """What an operation's run depends on besides its inputs' values: its
-    code, its settings, and where each input comes from."""
+    code, its settings, and where each input comes from (an operation, by
+    name: a future, a value read for it, or a stand-in while planning, in
+    `origins` by id; else the value itself)."""
     try:
         source = inspect.getsource(operation.fn)
     except (OSError, TypeError):
         source = getattr(operation.fn, "__qualname__", repr(operation.fn))
-    inputs = [_origin(value) for value in args]
-    inputs += [f"{key}={_origin(value)}" for key, value in sorted(kwargs.items())]
+
+    def origin(value: Any) -> str:
+        if isinstance(value, _Planned):
+            return f"<{value.name}>"
+        if id(value) in origins:
+            return f"<{origins[id(value)]}>"
+        if isinstance(value, list):
+            return "[" + ", ".join(origin(v) for v in value) + "]"
+        return repr(value)
+
+    inputs = [origin(value) for value in args]
+    inputs += [f"{key}={origin(value)}" for key, value in sorted(kwargs.items())]
     text = "\n".join([source, operation.name, repr(operation.retries), *inputs])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _origin(value: Any) -> str:
-    if isinstance(value, _Planned):
-        return f"<{value.name}>"
-    if isinstance(value, list) and any(isinstance(v, _Planned) for v in value):
-        return "[" + ", ".join(_origin(v) for v in value) + "]"
-    return repr(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,7 +253,7 @@ class _Planning:
             upstream=upstream,
             tags=sorted(operation.tags),
             pick=getattr(operation.fn, "__wrapped__", operation.fn) is pick,
-            fingerprint=_fingerprint(operation, args, kwargs),
+            fingerprint=_fingerprint(operation, args, kwargs, {}),
             results=operation.results,
         )
         return _Planned(operation.name)
@@ -338,6 +348,8 @@ class _Run:
         self.results = _results()
         self.lock = threading.Condition()
         self.values: dict[str, Any] = {}
+        # The operation each future (or value read) stands for, by id.
+        self.origins: dict[int, str] = {}
         self.watched = 0
         self.ended = 0
         self.state: dict[str, Any] = {
@@ -354,10 +366,8 @@ class _Run:
                 self.values[name] = self.nodes[name].results.load(name)
             return self.values[name]
 
-    def watch(self, operation: Operation, future: Any) -> None:
+    def watch(self, operation: Operation, future: Any, fingerprint: str) -> None:
         """Keep the operation's result and state once it ends."""
-        node = self.nodes.get(operation.name)
-        fingerprint = node.fingerprint if node is not None else ""
         with self.lock:
             self.watched += 1
 
@@ -406,8 +416,8 @@ RESERVED = ("opflow_select", "opflow_exclude")
 
 
 def _run_of(context: Any) -> _Run | None:
-    """The run of `context`, made (its operations listed, its selection
-    planned) on its first submit."""
+    """The run of `context`, made on its first submit (with a selection, its
+    operations are listed and the selection planned first)."""
     if context is None or context.flow_run is None:
         return None
     run_id = context.flow_run.id
@@ -420,8 +430,8 @@ def _run_of(context: Any) -> _Run | None:
     run = _Run(context.flow.name, run_id, parameters)
     _runs[run_id] = run
     _current["run"] = run
-    run.nodes = operations_of(context.flow, dict(context.parameters or {}))
     if chosen.strip() or exclude.strip():
+        run.nodes = operations_of(context.flow, dict(context.parameters or {}))
         run.plan = plan(run.nodes, context.flow.name, chosen, exclude)
         run.state["selected"] = sorted(run.plan.run)
     run.save()
