@@ -32,6 +32,10 @@ struct FlowTemplate {
     body: String,
 }
 
+/// The flow parameters opflow adds to every flow: a selection of its
+/// operations to run, and one to leave out (read by `_runtime.py`).
+const RESERVED: [&str; 2] = ["opflow_select", "opflow_exclude"];
+
 /// Names every flow module defines or imports for itself.
 const FIXED: &[&str] = &[
     // Not a name at all: Python refuses to bind it (an operation's last
@@ -98,8 +102,8 @@ pub(super) fn module(
     if returns.is_none() || flow.params.iter().any(|p| p.ty.is_none()) {
         typing.insert("Any".to_owned());
     }
-    for param in &flow.params {
-        names.reserve(&param.name);
+    for param in flow.params.iter().map(|p| p.name.as_str()).chain(RESERVED) {
+        names.reserve(param);
     }
     for module in &modules {
         names.reserve(module.split('.').next().unwrap_or(module));
@@ -304,6 +308,10 @@ pub(super) fn module(
             marks.push((ty.matches('\n').count(), "B006"));
         }
         params.push(with_noqa(&format!("{head}{ty} = {value},"), &marks));
+    }
+    // opflow's own: which operations run (README: Running part of a flow).
+    for reserved in RESERVED {
+        params.push(format!("    {reserved}: str = \"\","));
     }
     let head = if params.is_empty() {
         format!("def {function}() -> ")

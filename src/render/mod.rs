@@ -2,7 +2,8 @@
 //! Pure: nothing here touches the disk (that is [`crate::emit`]).
 //!
 //! One module per flow, `_tasks.py` (every operation's task, defined once),
-//! `_runtime.py` (what the flows share, and the runner), `__init__.py` with
+//! `_runtime.py` (what the flows share, and the runner), `_select.py` (the
+//! selection grammar for runs given a part of a flow), `__init__.py` with
 //! `FLOWS`, `__main__.py`, `_path.py` and `prefect.yaml` (deployments), from
 //! the askama templates in `templates/`. Every file starts with the generated-by header
 //! and a digest of its body, so a file edited by hand can be told apart.
@@ -179,6 +180,10 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
         PathBuf::from("_runtime.py"),
         file(manifest, &RuntimeTemplate, 0),
     );
+    sink(
+        PathBuf::from("_select.py"),
+        file(manifest, &SelectTemplate, 0),
+    );
     let main = MainTemplate {
         package: &python::docstring_text(&package),
     };
@@ -267,6 +272,21 @@ pub fn package_name(output: &str) -> String {
 
 /// The manifest's `python_path` entries, relative to the package folder.
 fn python_path(graph: &FlowGraph) -> Vec<String> {
+    graph
+        .manifest
+        .project
+        .python_path
+        .iter()
+        .map(|entry| python::string(&from_package(graph, entry)))
+        .collect()
+}
+
+/// A path relative to the manifest's folder, as seen from the package's:
+/// the package sits `output` below the manifest. Absolute paths stay.
+pub(super) fn from_package(graph: &FlowGraph, entry: &str) -> String {
+    if entry.starts_with('/') || entry.starts_with('~') {
+        return entry.to_owned();
+    }
     let depth = graph
         .manifest
         .project
@@ -275,23 +295,20 @@ fn python_path(graph: &FlowGraph) -> Vec<String> {
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
         .count();
-    graph
-        .manifest
-        .project
-        .python_path
-        .iter()
-        .map(|entry| {
-            let mut path = vec![".."; depth].join("/");
-            let entry = entry.trim_end_matches('/');
-            if !entry.is_empty() && entry != "." {
-                if !path.is_empty() {
-                    path.push('/');
-                }
-                path.push_str(entry);
-            }
-            python::string(if path.is_empty() { "." } else { &path })
-        })
-        .collect()
+    let mut path = vec![".."; depth].join("/");
+    let entry = entry.trim_end_matches('/');
+    let entry = entry.strip_prefix("./").unwrap_or(entry);
+    if !entry.is_empty() && entry != "." {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(entry);
+    }
+    if path.is_empty() {
+        ".".to_owned()
+    } else {
+        path
+    }
 }
 
 /// A default as YAML (JSON is YAML, except for the non-finite floats).
@@ -350,6 +367,11 @@ struct InitTemplate<'a> {
 #[derive(Template)]
 #[template(path = "_runtime.py", escape = "none")]
 struct RuntimeTemplate;
+
+/// The selection grammar's Python twin (`crate::select`): the same in every package.
+#[derive(Template)]
+#[template(path = "_select.py", escape = "none")]
+struct SelectTemplate;
 
 #[derive(Template)]
 #[template(path = "__main__.py", escape = "none")]

@@ -6,7 +6,7 @@ use super::types::{self, TypeExpr};
 use super::{Binding, Call, Lowered, Operation, Param, Resolver, Rule, TaskSettings, suggestion};
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy;
-use crate::manifest::raw::RawParam;
+use crate::manifest::raw::{CachePolicy, RawParam};
 use crate::manifest::{RawManifest, Span, Spanned};
 use crate::resolve::Literal;
 
@@ -774,6 +774,10 @@ impl Resolver<'_> {
 }
 
 /// An operation's task settings: its own, else `[defaults]`. Tags add up.
+/// What the flow parameters opflow adds to every flow start with
+/// (`opflow_select`, `opflow_exclude`): no other flow parameter may.
+pub const RESERVED_PARAM: &str = "opflow_";
+
 fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskSettings {
     let d = &raw.defaults;
     let mut tags: Vec<String> = d.tags.clone().unwrap_or_default();
@@ -787,9 +791,23 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
         retries: op.retries.or(d.retries),
         retry_delay_seconds: op.retry_delay_seconds.or(d.retry_delay_seconds),
         timeout_seconds: op.timeout_seconds.or(d.timeout_seconds),
-        cache: op.cache.or(d.cache),
+        cache: op
+            .cache
+            .as_ref()
+            .or(d.cache.as_ref())
+            .map(CachePolicy::policies)
+            .unwrap_or_default(),
         cache_expiration_seconds: op.cache_expiration_seconds.or(d.cache_expiration_seconds),
         tags,
+        persist: op.persist.or(d.persist).unwrap_or(true),
+        // Only an operation's own, when it differs: the package's default
+        // results hold the defaults'.
+        result_storage: op
+            .result_storage
+            .as_ref()
+            .map(|s| s.value.clone())
+            .filter(|s| Some(s) != d.result_storage.as_ref().map(|d| &d.value)),
+        serializer: op.serializer.filter(|&s| Some(s) != d.serializer),
     }
 }
 
@@ -803,6 +821,16 @@ impl Resolver<'_> {
                 let Binding::FlowParam { name } = &param.binding else {
                     continue;
                 };
+                if name.starts_with(RESERVED_PARAM) {
+                    self.error(Diagnostic::InvalidParameterName {
+                        param: name.clone(),
+                        reason: format!(
+                            "names starting with `{RESERVED_PARAM}` are opflow's own flow parameters"
+                        ),
+                        span: at(param.span),
+                    });
+                    continue;
+                }
                 let Some(first) = seen.get(name.as_str()).copied() else {
                     seen.insert(name, param);
                     continue;

@@ -17,7 +17,7 @@ pub use types::TypeExpr;
 
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy::{self, DEFAULT_MAX_DEPTH, identifier_problem};
-use crate::manifest::raw::{Cache, Executor, RawOperation, RawParam, TaskRunner};
+use crate::manifest::raw::{Cache, Executor, RawOperation, RawParam, Serializer, TaskRunner};
 use crate::manifest::{RawManifest, Source, Span, Spanned};
 use crate::suggest::did_you_mean;
 
@@ -34,11 +34,38 @@ pub struct Manifest {
     /// `[flows.X]` settings, by flow name.
     pub flows: BTreeMap<String, FlowSettings>,
     pub work_pool: String,
+    /// Where results are kept unless an operation says otherwise.
+    pub results: Results,
     /// Operations in the order they were written.
     pub operations: Vec<Operation>,
     /// Likely mistakes that do not stop the build (`opflow::resolve::likely_typo`).
     pub warnings: Vec<Diagnostic>,
 }
+
+/// Where the operations' results are kept: a folder relative to the
+/// manifest's, or a Prefect storage block's slug; and how they are written.
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub storage: String,
+    pub serializer: Serializer,
+}
+
+/// Whether a `result_storage` names a Prefect storage block by its slug
+/// (`s3-bucket/results`) rather than a folder (a slug-shaped folder is
+/// written `./s3-bucket/results`).
+pub fn is_block_slug(storage: &str) -> bool {
+    let part = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    storage
+        .split_once('/')
+        .is_some_and(|(kind, name)| part(kind) && part(name))
+}
+
+/// Results' default folder, beside the manifest.
+pub const RESULTS_FOLDER: &str = ".opflow/results";
 
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -61,9 +88,15 @@ pub struct TaskSettings {
     pub retries: Option<u32>,
     pub retry_delay_seconds: Option<f64>,
     pub timeout_seconds: Option<f64>,
-    pub cache: Option<Cache>,
+    /// The cache policies combined (empty: none set).
+    pub cache: Vec<Cache>,
     pub cache_expiration_seconds: Option<f64>,
     pub tags: Vec<String>,
+    /// Whether the operation's last result is kept.
+    pub persist: bool,
+    /// Where, when not where the manifest's defaults say, and how.
+    pub result_storage: Option<String>,
+    pub serializer: Option<Serializer>,
 }
 
 /// `module.path:qualname`.
@@ -519,6 +552,14 @@ impl Resolver<'_> {
                 .work_pool
                 .clone()
                 .unwrap_or_else(|| "opflow".to_owned()),
+            results: Results {
+                storage: raw
+                    .defaults
+                    .result_storage
+                    .as_ref()
+                    .map_or_else(|| RESULTS_FOLDER.to_owned(), |s| s.value.clone()),
+                serializer: raw.defaults.serializer.unwrap_or(Serializer::Pickle),
+            },
             operations,
             warnings: Vec::new(),
         }
@@ -662,7 +703,7 @@ impl Resolver<'_> {
             let module = hierarchy::module_name(flow);
             if matches!(
                 module.as_str(),
-                "__init__" | "__main__" | "_path" | "_runtime" | "_tasks"
+                "__init__" | "__main__" | "_path" | "_runtime" | "_select" | "_tasks"
             ) {
                 self.error(Diagnostic::ReservedModule {
                     flow: flow.to_owned(),
