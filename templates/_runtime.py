@@ -169,20 +169,59 @@ class Results:
         return self._store().read(name).result
 
     def last_run(self, flow: str) -> dict[str, Any] | None:
-        """What the state file says of `flow`'s last run, if there was one."""
+        """What the state file says of `flow`'s last run, if there was one:
+        its first line, each operation's last record, its status."""
         try:
-            return json.loads(self.storage().read_path(f".runs/{flow}.json"))
+            text = self.storage().read_path(f".runs/{flow}.jsonl").decode()
         except Exception:  # noqa: BLE001 - no state file, or one unreadable
             return None
+        state: dict[str, Any] | None = None
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut short when the process was killed
+            if state is None:
+                state = {**record, "operations": {}}
+            elif "operation" in record:
+                state["operations"][record.pop("operation")] = record
+            else:
+                state.update(record)
+        return state
 
-    def write_run(self, flow: str, state: dict[str, Any]) -> None:
-        text = json.dumps(state, indent=1, default=str).encode()
-        self.storage().write_path(f".runs/{flow}.json", text)
+    def record_run(self, flow: str, record: dict[str, Any], first: bool) -> None:
+        """Add a line to `flow`'s state file (`first`: start it anew). A
+        folder's file is appended to; a block's is written whole."""
+        line = json.dumps(record, default=str) + "\n"
+        path = f".runs/{flow}.jsonl"
+        if self.block:
+            storage = self.storage()
+            old = b""
+            if not first:
+                try:
+                    old = storage.read_path(path)
+                except Exception:  # noqa: BLE001 - none yet
+                    old = b""
+            storage.write_path(path, old + line.encode())
+            return
+        file = Path(self.storage().basepath) / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with file.open("w" if first else "a", encoding="utf-8") as out:
+            out.write(line)
 
 
 def _results() -> Results:
     """The package's results (`RESULTS` of `_tasks.py`)."""
     return importlib.import_module(f"{__package__}._tasks").RESULTS
+
+
+@functools.cache
+def _source(fn: Callable[..., Any]) -> str:
+    """A callable's source (its name when there is none), read once."""
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return getattr(fn, "__qualname__", repr(fn))
 
 
 def _fingerprint(
@@ -192,10 +231,7 @@ def _fingerprint(
     code, its settings, and where each input comes from (an operation, by
     name: a future, a value read for it, or a stand-in while planning, in
     `origins` by id; else the value itself)."""
-    try:
-        source = inspect.getsource(operation.fn)
-    except (OSError, TypeError):
-        source = getattr(operation.fn, "__qualname__", repr(operation.fn))
+    source = _source(operation.fn)
 
     def origin(value: Any) -> str:
         if isinstance(value, _Planned):
@@ -352,12 +388,12 @@ class _Run:
         self.origins: dict[int, str] = {}
         self.watched = 0
         self.ended = 0
+        self.ended_as = ""
         self.state: dict[str, Any] = {
             "run": str(run_id),
             "flow": flow,
             "parameters": parameters,
             "status": "RUNNING",
-            "operations": {},
         }
 
     def stored(self, name: str) -> Any:
@@ -384,19 +420,17 @@ class _Run:
                     )
                     kind = "NOT_KEPT"
             with self.lock:
-                self.state["operations"][operation.name] = {
-                    "state": kind,
-                    "fingerprint": fingerprint,
-                }
-                self.save()
+                record = {"operation": operation.name, "state": kind}
+                self.save({**record, "fingerprint": fingerprint})
                 self.ended += 1
                 self.lock.notify_all()
 
         future.add_done_callback(done)
 
-    def save(self) -> None:
+    def save(self, record: dict[str, Any] | None = None) -> None:
+        """Start the state file (no `record`), or add `record` to it."""
         try:
-            self.results.write_run(self.flow, self.state)
+            self.results.record_run(self.flow, record or self.state, record is None)
         except Exception as error:  # noqa: BLE001 - reported, the run goes on
             logging.getLogger("opflow").warning("the run state was not kept: %s", error)
 
@@ -404,8 +438,9 @@ class _Run:
         """Wait (a little) for the results being kept, then record how the run ended."""
         with self.lock:
             self.lock.wait_for(lambda: self.ended >= self.watched, timeout=30)
-            self.state["status"] = status
-            self.save()
+            if not self.ended_as:
+                self.ended_as = status
+                self.save({"status": status})
 
 
 # Each flow run's `_Run` until its `outcome`, by run id; and the last one made.
@@ -892,7 +927,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported the same way
-        if "run" in _current and _current["run"].state["status"] == "RUNNING":
+        if "run" in _current:
             _current["run"].end("FAILED")
         if not isinstance(error, OperationFailed):
             # The run ended before `outcome`: record what its operations did,

@@ -1111,11 +1111,14 @@ def test_resume_runs_only_what_did_not_complete(opflow: Opflow, chain: Path) -> 
     assert failed.code == 1, str(failed)
     assert "operation `chain.d` failed" in failed.stderr
     assert sorted(ran(chain)) == ["a", "b", "c", "d", "side"]
-    state = json.loads((chain / ".opflow/results/.runs/chain.json").read_text())
-    assert state["status"] == "FAILED"
-    assert state["parameters"] == {"seed": 1}
-    assert state["operations"]["chain.c"]["state"] == "COMPLETED"
-    assert state["operations"]["chain.d"]["state"] == "FAILED"
+    lines = (chain / ".opflow/results/.runs/chain.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert records[0]["status"] == "RUNNING"
+    assert records[0]["parameters"] == {"seed": 1}
+    assert records[-1] == {"status": "FAILED"}
+    states = {r["operation"]: r["state"] for r in records if "operation" in r}
+    assert states["chain.c"] == "COMPLETED"
+    assert states["chain.d"] == "FAILED"
     # Each completed operation's result is kept under its name.
     for name in ("chain.a", "chain.b", "chain.c", "chain.side"):
         assert (chain / ".opflow/results" / name).is_file(), name
@@ -1189,7 +1192,7 @@ def test_a_selection_whose_input_was_never_kept_runs_nothing(
     assert "`chain.d`, an input of chain.e" in done.stderr
     assert "--select '+chain.e'" in done.stderr
     assert ran(chain) == []
-    assert not (chain / ".opflow/results/.runs/chain.json").exists()
+    assert not (chain / ".opflow/results/.runs/chain.jsonl").exists()
 
 
 def test_clean_removes_kept_results_only(opflow: Opflow, chain: Path) -> None:
