@@ -378,6 +378,7 @@ class _Run:
     """A flow run: its operations, its plan, its state file."""
 
     def __init__(self, flow: str, run_id: Any, parameters: dict[str, Any]) -> None:
+        self.id = run_id
         self.flow = flow
         self.nodes: dict[str, _Node] = {}
         self.plan: _Plan | None = None
@@ -441,6 +442,7 @@ class _Run:
             if not self.ended_as:
                 self.ended_as = status
                 self.save({"status": status})
+        _runs.pop(self.id, None)
 
 
 # Each flow run's `_Run` until its `outcome`, by run id; and the last one made.
