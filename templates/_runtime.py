@@ -32,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 from prefect import Task
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, wait
@@ -41,8 +42,17 @@ TASK_RUNNERS = ("thread", "process", "dask", "ray")
 # The final state of every operation of the last run, by name.
 LAST_RUN: dict[str, str] = {}
 
-# The futures each flow run submitted, by run, in the order submitted.
-_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = {}
+
+class _Local(dict):
+    """A dict of this process: pickled, it arrives empty."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), ())
+
+
+# The futures each flow run submitted, by run, in the order submitted, until
+# the run ends (`outcome`, or a submit that fails).
+_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = _Local()
 # The futures of the run submitted last (the runner reports them when the
 # run ends before `outcome`).
 _last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = {}
@@ -58,16 +68,37 @@ class OperationFailed(RuntimeError):
 
 
 class Operation(Task):
-    """A Prefect task whose submits are recorded for the flow run making them."""
+    """A Prefect task whose submits are recorded for the flow run making them.
+
+    Sent to another process (a process or Dask task runner pickles it), an
+    operation is Prefect's own `Task`: only the flow's process records
+    submits, and this package may not be importable there by the name it has
+    here (Prefect loads a deployment's flow from its file, as a package named
+    after the file).
+    """
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
-        future = super().submit(*args, **kwargs)
-        context = FlowRunContext.get()
-        if context is not None and context.flow_run is not None:
-            runs = _submitted.setdefault(context.flow_run.id, [])
+        run = _flow_run()
+        try:
+            future = super().submit(*args, **kwargs)
+        except BaseException:
+            # The flow ends here, before `outcome`: keep nothing of its run.
+            _submitted.pop(run, None)
+            raise
+        if run is not None:
+            runs = _submitted.setdefault(run, [])
             runs.append((self.name, future))
             _last["run"] = runs
         return future
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (object.__new__, (Task,), dict(self.__dict__))
+
+
+def _flow_run() -> Any:
+    """The id of the flow run being made here, or None outside of one."""
+    context = FlowRunContext.get()
+    return context.flow_run.id if context is not None and context.flow_run else None
 
 
 def task(fn: Callable[..., Any], **options: Any) -> Operation:
@@ -86,9 +117,7 @@ def outcome(sinks: Any) -> Any:
     """Wait for every operation of the run; raise the first failure (in the
     order they were submitted), else return the sinks' values: the future
     of one sink, or a dict of them by operation name."""
-    context = FlowRunContext.get()
-    run = context.flow_run.id if context is not None and context.flow_run else None
-    futures = _submitted.pop(run, [])
+    futures = _submitted.pop(_flow_run(), [])
     wait([future for _, future in futures])
     _record(futures)
     for name, future in futures:
@@ -122,18 +151,43 @@ _processes_lock = threading.Lock()
 
 def in_process(function: Callable[..., Any]) -> Callable[..., Any]:
     """Run a CPU-bound sync operation in a worker process; its thread only waits."""
+    return _InProcess(function)
 
-    @functools.wraps(function)
-    def run(*args: Any, **kwargs: Any) -> Any:
+
+class _InProcess:
+    """An operation that `in_process` runs in a worker process.
+
+    Sent to another process (a process or Dask task runner pickles it), it is
+    the operation's own function: there it already runs outside the flow's
+    process, so it runs where it lands.
+    """
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, function)
+        self.function = function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         global _processes
         with _processes_lock:
             if _processes is None:
                 # Fresh interpreters, not forks of this one and its threads.
                 context = multiprocessing.get_context("spawn")
                 _processes = ProcessPoolExecutor(mp_context=context)
-        return _processes.submit(function, *args, **kwargs).result()
+        return _processes.submit(self.function, *args, **kwargs).result()
 
-    return run
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_itself, (self.function,))
+
+
+def _itself(value: Any) -> Any:
+    return value
+
+
+# A process or Dask task runner pickles each task, and the flow with it, for
+# another process, where this package may not be importable by the name it
+# has here: what they reach of this module (`pick`, `outcome`, `_itself`)
+# travels by value. `_submitted`, which holds the run's futures, arrives empty.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 # ---- the runner ----
