@@ -841,6 +841,23 @@ def record(square: int, out: str) -> int:
 """
 
 
+def group_members(group: int) -> list[int]:
+    """The live processes of a process group."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) == group:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 def side_effect_project(root: Path, name: str) -> Path:
     # The operations live in a package beside the manifest: flow runs of a
     # deployment start in fresh processes that must find it too.
@@ -876,6 +893,11 @@ def serve_and_run(
                 {"parameters": parameters},
             )
             wait_for_flow_run(api, flow_run["id"], log)
+        # A run is complete before its process has exited (a Dask cluster
+        # takes a moment to stop): Ctrl-C once they are gone, as a user would.
+        deadline = time.monotonic() + 60
+        while group_members(serve.pid) != [serve.pid] and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         code, seconds = stop_background(serve, signal.SIGINT, timeout=30)
     assert code is not None, f"serve ignored SIGINT for 30 s:\n{log.read_text()}"
