@@ -39,6 +39,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 from prefect import Task
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, wait
@@ -50,8 +51,17 @@ TASK_RUNNERS = ("thread", "process", "dask", "ray")
 # The final state of every operation of the last run, by name.
 LAST_RUN: dict[str, str] = {}
 
-# The futures each flow run submitted, by run, in the order submitted.
-_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = {}
+
+class _Local(dict):
+    """A dict of this process: pickled, it arrives empty."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), ())
+
+
+# The futures each flow run submitted, by run, in the order submitted, until
+# the run ends (`outcome`, or a submit that fails).
+_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = _Local()
 # The futures of the run submitted last (the runner reports them when the
 # run ends before `outcome`).
 _last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = {}
@@ -68,7 +78,14 @@ class OperationFailed(RuntimeError):
 
 class Operation(Task):
     """A Prefect task whose submits are recorded for the flow run making them,
-    and whose results are kept (see `Results`)."""
+    and whose results are kept (see `Results`).
+
+    Sent to another process (a process or Dask task runner pickles it), an
+    operation is Prefect's own `Task`: only the flow's process records
+    submits and keeps results, and this package may not be importable there
+    by the name it has here (Prefect loads a deployment's flow from its file,
+    as a package named after the file).
+    """
 
     results: "Results | None" = None
 
@@ -90,15 +107,32 @@ class Operation(Task):
         if "wait_for" in kwargs:
             waits = [w for w in kwargs["wait_for"] if isinstance(w, PrefectFuture)]
             kwargs["wait_for"] = waits
-        future = super().submit(*args, **kwargs)
-        if context is not None and context.flow_run is not None:
-            runs = _submitted.setdefault(context.flow_run.id, [])
+        flow_run = _flow_run()
+        try:
+            future = super().submit(*args, **kwargs)
+        except BaseException:
+            # The flow ends here, before `outcome`: keep nothing of its run.
+            _submitted.pop(flow_run, None)
+            raise
+        if flow_run is not None:
+            runs = _submitted.setdefault(flow_run, [])
             runs.append((self.name, future))
             _last["run"] = runs
         if run is not None:
             run.origins[id(future)] = self.name
             run.watch(self, future, fingerprint)
         return future
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = dict(self.__dict__)
+        state.pop("results", None)  # kept by the flow's process only
+        return (object.__new__, (Task,), state)
+
+
+def _flow_run() -> Any:
+    """The id of the flow run being made here, or None outside of one."""
+    context = FlowRunContext.get()
+    return context.flow_run.id if context is not None and context.flow_run else None
 
 
 class Results:
@@ -295,9 +329,31 @@ class _Planning:
         return _Planned(operation.name)
 
 
-_planning: contextvars.ContextVar[_Planning | None] = contextvars.ContextVar(
-    "opflow_planning", default=None
-)
+class _Var:
+    """A context variable of this process: pickled, it arrives new (only the
+    flow's process plans)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.var: contextvars.ContextVar[Any] = contextvars.ContextVar(
+            name, default=None
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.name,))
+
+    def get(self) -> Any:
+        return self.var.get()
+
+    def set(self, value: Any) -> contextvars.Token[Any]:
+        return self.var.set(value)
+
+    def reset(self, token: contextvars.Token[Any]) -> None:
+        self.var.reset(token)
+
+
+# The operations being listed, while a flow's body is planned.
+_planning = _Var("opflow_planning")
 
 
 def operations_of(flow: Any, parameters: dict[str, Any]) -> dict[str, _Node]:
@@ -446,8 +502,8 @@ class _Run:
 
 
 # Each flow run's `_Run` until its `outcome`, by run id; and the last one made.
-_runs: dict[Any, _Run] = {}
-_current: dict[str, _Run] = {}
+_runs: dict[Any, _Run] = _Local()
+_current: dict[str, _Run] = _Local()
 
 RESERVED = ("opflow_select", "opflow_exclude")
 
@@ -489,8 +545,7 @@ def outcome(sinks: Any) -> Any:
     run (not selected) is left out; a result read instead is given."""
     if _planning.get() is not None:
         return None
-    context = FlowRunContext.get()
-    run_id = context.flow_run.id if context is not None and context.flow_run else None
+    run_id = _flow_run()
     futures = _submitted.pop(run_id, [])
     run = _runs.pop(run_id, None)
     wait([future for _, future in futures])
@@ -542,18 +597,43 @@ _processes_lock = threading.Lock()
 
 def in_process(function: Callable[..., Any]) -> Callable[..., Any]:
     """Run a CPU-bound sync operation in a worker process; its thread only waits."""
+    return _InProcess(function)
 
-    @functools.wraps(function)
-    def run(*args: Any, **kwargs: Any) -> Any:
+
+class _InProcess:
+    """An operation that `in_process` runs in a worker process.
+
+    Sent to another process (a process or Dask task runner pickles it), it is
+    the operation's own function: there it already runs outside the flow's
+    process, so it runs where it lands.
+    """
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, function)
+        self.function = function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         global _processes
         with _processes_lock:
             if _processes is None:
                 # Fresh interpreters, not forks of this one and its threads.
                 context = multiprocessing.get_context("spawn")
                 _processes = ProcessPoolExecutor(mp_context=context)
-        return _processes.submit(function, *args, **kwargs).result()
+        return _processes.submit(self.function, *args, **kwargs).result()
 
-    return run
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_itself, (self.function,))
+
+
+def _itself(value: Any) -> Any:
+    return value
+
+
+# A process or Dask task runner pickles each task, and the flow with it, for
+# another process, where this package may not be importable by the name it
+# has here: what they reach of this module (`pick`, `outcome`, `_itself`)
+# travels by value. `_submitted`, which holds the run's futures, arrives empty.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 # ---- the runner ----
