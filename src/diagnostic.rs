@@ -256,15 +256,14 @@ pub enum Diagnostic {
     },
 
     #[error("invalid call `{call}`: {reason}")]
-    #[diagnostic(
-        code(opflow::resolve::invalid_call),
-        help("write the callable as `module.path:function`, e.g. `jobs.scrapers:fetch_stepstone`")
-    )]
+    #[diagnostic(code(opflow::resolve::invalid_call))]
     InvalidCall {
         call: String,
         reason: String,
         #[label("{reason}")]
         span: SourceSpan,
+        #[help]
+        help: String,
     },
 
     #[error("invalid type `{ty}`: {reason}")]
@@ -301,6 +300,17 @@ pub enum Diagnostic {
         reason: String,
         #[label("{reason}")]
         span: SourceSpan,
+    },
+
+    #[error("parameter name `{param}` is reserved: {reason}")]
+    #[diagnostic(code(opflow::resolve::reserved_parameter_name))]
+    ReservedParameterName {
+        param: String,
+        reason: String,
+        #[label("reserved")]
+        span: SourceSpan,
+        #[help]
+        help: String,
     },
 
     #[error("`[flows.{flow}]` configures a flow no operation belongs to")]
@@ -345,7 +355,7 @@ pub enum Diagnostic {
     #[diagnostic(
         code(opflow::resolve::reserved_module),
         help(
-            "`__init__`, `__main__`, `_path`, `_runtime` and `_tasks` are the package's own modules: rename the flow"
+            "`__init__`, `__main__`, `_path`, `_runtime`, `_select` and `_tasks` are the package's own modules: rename the flow"
         )
     )]
     ReservedModule {
@@ -720,6 +730,40 @@ pub enum Diagnostic {
     #[diagnostic(code(opflow::verify::failed))]
     VerifyFailed {
         reason: String,
+        #[help]
+        help: String,
+    },
+
+    // ---- select: `--select` and `--exclude` ----
+    #[error("invalid selection `{term}`: {reason}")]
+    #[diagnostic(code(opflow::select::syntax))]
+    SelectSyntax {
+        term: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{term}` selects no operation of flow `{flow}`")]
+    #[diagnostic(code(opflow::select::no_match))]
+    SelectNoMatch {
+        term: String,
+        flow: String,
+        label: String,
+        #[label("{label}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("nothing is selected: {reason}")]
+    #[diagnostic(code(opflow::select::empty))]
+    EmptySelection {
+        reason: String,
+        #[label("nothing left")]
+        span: SourceSpan,
         #[help]
         help: String,
     },

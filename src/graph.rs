@@ -90,6 +90,34 @@ impl std::ops::Index<usize> for Positions {
     }
 }
 
+impl FlowGraph {
+    /// The operations of `flow` marked `inside` as a flow of their own, with
+    /// the flow's name and settings, and the stages, sinks, parameters and
+    /// critical path of those operations alone (what `--select` shows).
+    pub fn part(&self, flow: &Flow, inside: &[bool]) -> Flow {
+        let ops = &self.manifest.operations;
+        let up: Vec<Vec<usize>> = ops.iter().map(Operation::upstream).collect();
+        let mut down = vec![Vec::new(); ops.len()];
+        for (op, up) in up.iter().enumerate() {
+            for &producer in up {
+                down[producer].push(op);
+            }
+        }
+        let mut name_rank = vec![0; ops.len()];
+        for (rank, &op) in self.by_name.iter().enumerate() {
+            name_rank[op] = rank;
+        }
+        let context = Context {
+            manifest: &self.manifest,
+            links: &Links { up, down },
+            stage_of: &self.stage_of,
+            order: &flow.operations,
+            name_rank: &name_rank,
+        };
+        context.flow(flow.name.clone(), flow.settings.clone(), inside)
+    }
+}
+
 /// A parameter of a flow, merged from the operations' unbound parameters.
 #[derive(Debug, Clone)]
 pub struct FlowParam {

@@ -10,6 +10,9 @@
 //! 7. [`emit`]: the package on disk (the only writer)
 //! 8. [`runtime`]: Python, the Prefect server, running and serving flows
 //!
+//! [`select`] picks part of a flow (`--select`, `--exclude`: dbt's grammar)
+//! for `plan`, `graph`, `list` and `run`.
+//!
 //! [`verify`] compares a compiled manifest with the code it names (`opflow
 //! verify`, and before every `opflow run`).
 //!
@@ -25,6 +28,7 @@ pub mod render;
 pub mod resolve;
 pub mod runtime;
 pub mod schema;
+pub mod select;
 pub mod verify;
 pub mod view;
 

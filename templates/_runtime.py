@@ -1,19 +1,26 @@
 """What the flows of this package share, and their runner.
 
-- `task`: Prefect's `task`, whose runs a flow also records by operation, so
-  that `outcome` can wait for every operation and name the one that failed;
+- `Operation`: Prefect's `Task`, whose runs a flow also records by
+  operation, so that `outcome` can wait for every operation and name the one
+  that failed, and whose results `Results.task` keeps;
 - `outcome`: what a flow returns once every operation has finished;
 - `pick`: a named output of an operation's result;
 - `in_process`: a CPU-bound sync operation run in a process of its own;
+- `Results`: where each operation's last result is kept, and the state of
+  each flow's last run, so part of a flow can run alone (`--select`) or a
+  failed run resume (`--resume`); its `task` is the `task` of `_tasks.py`;
 - `main`: the runner, `python -m <package> FLOW [--param NAME=VALUE]...`.
 
 The same module, byte for byte, in every package opflow generates.
 """
 
 import argparse
+import contextvars
 import dataclasses
 import enum
 import functools
+import hashlib
+import importlib
 import inspect
 import json
 import logging
@@ -37,6 +44,8 @@ from prefect import Task
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, wait
 
+from ._select import SelectionError, select
+
 TASK_RUNNERS = ("thread", "process", "dask", "ray")
 
 # The final state of every operation of the last run, by name.
@@ -55,7 +64,7 @@ class _Local(dict):
 _submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = _Local()
 # The futures of the run submitted last (the runner reports them when the
 # run ends before `outcome`).
-_last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = {}
+_last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = _Local()
 
 
 class OperationFailed(RuntimeError):
@@ -68,7 +77,8 @@ class OperationFailed(RuntimeError):
 
 
 class Operation(Task):
-    """A Prefect task whose submits are recorded for the flow run making them.
+    """A Prefect task whose submits are recorded for the flow run making them,
+    and whose results are kept (see `Results`).
 
     Sent to another process (a process or Dask task runner pickles it), an
     operation is Prefect's own `Task`: only the flow's process records
@@ -77,22 +87,48 @@ class Operation(Task):
     after the file).
     """
 
+    results: "Results | None" = None
+
     def submit(self, *args: Any, **kwargs: Any) -> Any:
-        run = _flow_run()
+        planning = _planning.get()
+        if planning is not None:
+            return planning.add(self, args, kwargs)
+        context = FlowRunContext.get()
+        run = _run_of(context)
+        if run is not None and run.plan is not None and self.name not in run.plan.run:
+            # Not selected: its last kept result, when a selected operation
+            # takes it; else nothing (no selected operation depends on it).
+            if self.name in run.plan.stored:
+                value = run.stored(self.name)
+                run.origins[id(value)] = self.name
+                return value
+            return _Skipped(self.name)
+        fingerprint = _fingerprint(self, args, kwargs, run.origins if run else {})
+        if "wait_for" in kwargs:
+            waits = [w for w in kwargs["wait_for"] if isinstance(w, PrefectFuture)]
+            kwargs["wait_for"] = waits
         try:
             future = super().submit(*args, **kwargs)
         except BaseException:
             # The flow ends here, before `outcome`: keep nothing of its run.
-            _submitted.pop(run, None)
+            _submitted.pop(_flow_run(), None)
+            ended = _runs.pop(_flow_run(), None)
+            if ended is not None:
+                ended.end("FAILED")
             raise
-        if run is not None:
-            runs = _submitted.setdefault(run, [])
+        if context is not None and context.flow_run is not None:
+            runs = _submitted.setdefault(context.flow_run.id, [])
             runs.append((self.name, future))
             _last["run"] = runs
+        if run is not None:
+            run.origins[id(future)] = self.name
+            run.watch(self, future, fingerprint)
         return future
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (object.__new__, (Task,), dict(self.__dict__))
+        # The flow's process keeps the results: the copy has no `results`.
+        state = {k: v for k, v in self.__dict__.items() if k != "results"}
+        return (object.__new__, (Task,), state)
 
 
 def _flow_run() -> Any:
@@ -101,9 +137,367 @@ def _flow_run() -> Any:
     return context.flow_run.id if context is not None and context.flow_run else None
 
 
-def task(fn: Callable[..., Any], **options: Any) -> Operation:
-    """`prefect.task(fn, **options)`, recorded (see `Operation`)."""
-    return Operation(fn=fn, **options)
+class Results:
+    """Where the operations' last results are kept, by operation name, with
+    the state of each flow's last run: a folder (relative to the folder of
+    the file `here`, or absolute), or a Prefect storage block (`block`, its
+    slug: `s3-bucket/results`). Values are written with Prefect's serializer
+    of that name (`pickle`, `json`, ...)."""
+
+    def __init__(
+        self,
+        here: str = "",
+        folder: str = "",
+        *,
+        block: str = "",
+        serializer: str = "pickle",
+    ) -> None:
+        self.here = here
+        self.folder = folder
+        self.block = block
+        self.serializer = serializer
+        self._storage: Any = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to another process (with a task), only its settings: results
+        # are kept by the flow's process. As a `Results`, it would carry this
+        # module's classes by value, and a Dask scheduler in the flow's process
+        # unpickling them would replace their methods with copies.
+        state = {**self.__dict__, "_storage": None}
+        return (types.SimpleNamespace, (), state)
+
+    def task(
+        self,
+        fn: Callable[..., Any],
+        *,
+        persist: bool = True,
+        results: "Results | None" = None,
+        **options: Any,
+    ) -> Operation:
+        """`prefect.task(fn, **options)`, recorded (see `Operation`), its
+        result kept here (or in `results`) unless `persist` is false."""
+        operation = Operation(fn=fn, **options)
+        operation.results = (results or self) if persist else None
+        return operation
+
+    def storage(self) -> Any:
+        if self._storage is None:
+            if self.block:
+                from prefect.blocks.core import Block
+
+                self._storage = Block.load(self.block)
+            else:
+                from prefect.filesystems import LocalFileSystem
+
+                folder = Path(self.here).parent / Path(self.folder).expanduser()
+                self._storage = LocalFileSystem(basepath=str(folder.resolve()))
+        return self._storage
+
+    def _store(self) -> Any:
+        from prefect.results import ResultStore
+        from prefect.serializers import Serializer
+
+        serializer = Serializer(type=self.serializer)
+        return ResultStore(result_storage=self.storage(), serializer=serializer)
+
+    def keep(self, name: str, value: Any) -> None:
+        self._store().write(value, key=name)
+
+    def has(self, name: str) -> bool:
+        return self._store().exists(name)
+
+    def load(self, name: str) -> Any:
+        return self._store().read(name).result
+
+    def last_run(self, flow: str) -> dict[str, Any] | None:
+        """What the state file says of `flow`'s last run, if there was one."""
+        try:
+            return json.loads(self.storage().read_path(f".runs/{flow}.json"))
+        except Exception:  # noqa: BLE001 - no state file, or one unreadable
+            return None
+
+    def write_run(self, flow: str, state: dict[str, Any]) -> None:
+        text = json.dumps(state, indent=1, default=str).encode()
+        self.storage().write_path(f".runs/{flow}.json", text)
+
+
+def _results() -> Results:
+    """The package's results (`RESULTS` of `_tasks.py`)."""
+    return importlib.import_module(f"{__package__}._tasks").RESULTS
+
+
+def _fingerprint(
+    operation: Operation, args: Any, kwargs: Any, origins: Mapping[int, str]
+) -> str:
+    """What an operation's run depends on besides its inputs' values: its
+    code, its settings, and where each input comes from (an operation, by
+    name: a future, a value read for it, or a stand-in while planning, in
+    `origins` by id; else the value itself)."""
+    try:
+        source = inspect.getsource(operation.fn)
+    except (OSError, TypeError):
+        source = getattr(operation.fn, "__qualname__", repr(operation.fn))
+
+    def origin(value: Any) -> str:
+        if isinstance(value, _Planned):
+            return f"<{value.name}>"
+        if id(value) in origins:
+            return f"<{origins[id(value)]}>"
+        if isinstance(value, list):
+            return "[" + ", ".join(origin(v) for v in value) + "]"
+        return repr(value)
+
+    inputs = [origin(value) for value in args]
+    inputs += [f"{key}={origin(value)}" for key, value in sorted(kwargs.items())]
+    text = "\n".join([source, operation.name, repr(operation.retries), *inputs])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Skipped:
+    """What a submit of an operation that is neither run nor read returns."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Planned:
+    """What a submit returns while a flow's operations are only being listed."""
+
+    name: str
+
+
+@dataclasses.dataclass
+class _Node:
+    name: str
+    upstream: list[str]
+    tags: list[str]
+    pick: bool
+    fingerprint: str
+    results: "Results | None"
+
+
+class _Planning:
+    """The operations a flow's body submits, listed without running any."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, _Node] = {}
+
+    def add(self, operation: Operation, args: Any, kwargs: Any) -> _Planned:
+        upstream = []
+        for value in [*args, *kwargs.values()]:
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, _Planned) and item.name not in upstream:
+                    upstream.append(item.name)
+        self.nodes[operation.name] = _Node(
+            name=operation.name,
+            upstream=upstream,
+            tags=sorted(operation.tags),
+            pick=getattr(operation.fn, "__wrapped__", operation.fn) is pick,
+            fingerprint=_fingerprint(operation, args, kwargs, {}),
+            results=operation.results,
+        )
+        return _Planned(operation.name)
+
+
+class _ContextLocal:
+    """A context variable of this process: pickled, it arrives unset."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.var: contextvars.ContextVar[Any] = contextvars.ContextVar(
+            name, default=None
+        )
+
+    def get(self) -> Any:
+        return self.var.get()
+
+    def set(self, value: Any) -> contextvars.Token[Any]:
+        return self.var.set(value)
+
+    def reset(self, token: contextvars.Token[Any]) -> None:
+        self.var.reset(token)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.name,))
+
+
+# The listing of a flow's operations in progress in this context, if any.
+_planning = _ContextLocal("opflow_planning")
+
+
+def operations_of(flow: Any, parameters: dict[str, Any]) -> dict[str, _Node]:
+    """The operations `flow` submits with these parameters, none of them run."""
+    planning = _Planning()
+    token = _planning.set(planning)
+    try:
+        flow.fn(**parameters)
+    finally:
+        _planning.reset(token)
+    return planning.nodes
+
+
+def _prefixes(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+class NotKept(RuntimeError):
+    """A selection reads a result that was never kept."""
+
+
+@dataclasses.dataclass
+class _Plan:
+    """The operations to run, and those whose kept results are read instead."""
+
+    run: set[str]
+    stored: set[str]
+
+
+def plan(nodes: dict[str, _Node], flow: str, chosen: str, exclude: str) -> _Plan:
+    """The plan of a selection: the operations it names run; a named output
+    runs when an operation that runs takes it; every other operation whose
+    result one that runs takes is read from where it was kept. Raises
+    `SelectionError` for a bad selection, `NotKept` naming each operation
+    whose result the selection needs and was never kept."""
+    producer = {n.name: n.upstream[0] for n in nodes.values() if n.pick}
+    ops = [
+        {
+            "name": node.name,
+            "tags": node.tags,
+            # The flow running, and every prefix of the name: the flows
+            # the operation is one of its own (a flow's upstream is not).
+            "flows": [flow, *_prefixes(node.name)],
+            "upstream": [producer.get(up, up) for up in node.upstream],
+        }
+        for node in nodes.values()
+        if not node.pick
+    ]
+    run = set(select(ops, chosen if chosen.strip() else None, exclude))
+    for node in list(nodes.values()):
+        if node.name in run:
+            run.update(up for up in node.upstream if up in producer)
+    stored = {up for name in run for up in nodes[name].upstream if up not in run}
+    missing = sorted(
+        name
+        for name in stored
+        if nodes[name].results is None or not nodes[name].results.has(name)
+    )
+    if missing:
+        inputs = {op["name"]: op["upstream"] for op in ops}
+        lines = []
+        for name in missing:
+            takers = sorted(n for n in run if name in inputs.get(n, ()))
+            why = " (its results are not kept)" if nodes[name].results is None else ""
+            lines.append(f"`{name}`{why}, an input of {', '.join(takers)}")
+        first = min(n for n in run if missing[0] in inputs.get(n, ()))
+        raise NotKept(
+            "nothing ran: these operations' results were never kept: "
+            + "; ".join(lines)
+            + f". Select them too, e.g. `--select '+{first}'`"
+            " (the operation and everything upstream)."
+        )
+    return _Plan(run=run, stored=stored)
+
+
+class _Run:
+    """A flow run: its operations, its plan, its state file."""
+
+    def __init__(self, flow: str, run_id: Any, parameters: dict[str, Any]) -> None:
+        self.flow = flow
+        self.nodes: dict[str, _Node] = {}
+        self.plan: _Plan | None = None
+        self.results = _results()
+        self.lock = threading.Condition()
+        self.values: dict[str, Any] = {}
+        # The operation each future (or value read) stands for, by id.
+        self.origins: dict[int, str] = {}
+        self.watched = 0
+        self.ended = 0
+        self.state: dict[str, Any] = {
+            "run": str(run_id),
+            "flow": flow,
+            "parameters": parameters,
+            "status": "RUNNING",
+            "operations": {},
+        }
+
+    def stored(self, name: str) -> Any:
+        with self.lock:
+            if name not in self.values:
+                self.values[name] = self.nodes[name].results.load(name)
+            return self.values[name]
+
+    def watch(self, operation: Operation, future: Any, fingerprint: str) -> None:
+        """Keep the operation's result and state once it ends."""
+        with self.lock:
+            self.watched += 1
+
+        def done(future: Any) -> None:
+            future.wait()  # done: this only takes its final state
+            state = future.state
+            kind = state.type.value if state is not None else "PENDING"
+            if kind == "COMPLETED" and operation.results is not None:
+                try:
+                    operation.results.keep(operation.name, future.result())
+                except Exception as error:  # noqa: BLE001 - reported, the run goes on
+                    logging.getLogger("opflow").warning(
+                        "the result of `%s` was not kept: %s", operation.name, error
+                    )
+                    kind = "NOT_KEPT"
+            with self.lock:
+                self.state["operations"][operation.name] = {
+                    "state": kind,
+                    "fingerprint": fingerprint,
+                }
+                self.save()
+                self.ended += 1
+                self.lock.notify_all()
+
+        future.add_done_callback(done)
+
+    def save(self) -> None:
+        try:
+            self.results.write_run(self.flow, self.state)
+        except Exception as error:  # noqa: BLE001 - reported, the run goes on
+            logging.getLogger("opflow").warning("the run state was not kept: %s", error)
+
+    def end(self, status: str) -> None:
+        """Wait (a little) for the results being kept, then record how the run ended."""
+        with self.lock:
+            self.lock.wait_for(lambda: self.ended >= self.watched, timeout=30)
+            self.state["status"] = status
+            self.save()
+
+
+# Each flow run's `_Run` until its `outcome`, by run id; and the last one made.
+_runs: dict[Any, _Run] = _Local()
+_current: dict[str, _Run] = _Local()
+
+RESERVED = ("opflow_select", "opflow_exclude")
+
+
+def _run_of(context: Any) -> _Run | None:
+    """The run of `context`, made on its first submit (with a selection, its
+    operations are listed and the selection planned first)."""
+    if context is None or context.flow_run is None:
+        return None
+    run_id = context.flow_run.id
+    run = _runs.get(run_id)
+    if run is not None:
+        return run
+    parameters = dict(context.parameters or {})
+    chosen = parameters.pop("opflow_select", "") or ""
+    exclude = parameters.pop("opflow_exclude", "") or ""
+    run = _Run(context.flow.name, run_id, parameters)
+    _runs[run_id] = run
+    _current["run"] = run
+    if chosen.strip() or exclude.strip():
+        run.nodes = operations_of(context.flow, dict(context.parameters or {}))
+        run.plan = plan(run.nodes, context.flow.name, chosen, exclude)
+        run.state["selected"] = sorted(run.plan.run)
+    run.save()
+    return run
 
 
 def _record(futures: list[tuple[str, PrefectFuture[Any]]]) -> None:
@@ -116,19 +510,40 @@ def _record(futures: list[tuple[str, PrefectFuture[Any]]]) -> None:
 def outcome(sinks: Any) -> Any:
     """Wait for every operation of the run; raise the first failure (in the
     order they were submitted), else return the sinks' values: the future
-    of one sink, or a dict of them by operation name."""
-    futures = _submitted.pop(_flow_run(), [])
+    of one sink, or a dict of them by operation name. A sink that did not
+    run (not selected) is left out; a result read instead is given."""
+    if _planning.get() is not None:
+        return None
+    run_id = _flow_run()
+    futures = _submitted.pop(run_id, [])
+    run = _runs.pop(run_id, None)
     wait([future for _, future in futures])
     _record(futures)
     for name, future in futures:
         if future.state.is_failed() or future.state.is_crashed():
+            if run is not None:
+                run.end("FAILED")
             try:
                 future.result()
             except BaseException as error:
                 raise OperationFailed(name, error) from error
-    if isinstance(sinks, dict):
-        return {name: future.result() for name, future in sinks.items()}
-    return sinks.result()
+    if run is not None:
+        run.end("COMPLETED")
+    values = sinks if isinstance(sinks, dict) else {"": sinks}
+    kept = {}
+    for key, value in values.items():
+        if isinstance(value, _Skipped):
+            # Not run: its kept result, as a full run would have returned it.
+            node = run.nodes.get(value.name) if run is not None else None
+            if node is None or node.results is None or not node.results.has(value.name):
+                continue
+            value = run.stored(value.name)
+        kept[key] = _result(value)
+    return kept if isinstance(sinks, dict) else kept.get("")
+
+
+def _result(value: Any) -> Any:
+    return value.result() if isinstance(value, PrefectFuture) else value
 
 
 def pick(value: Any, name: str, index: int) -> Any:
@@ -185,9 +600,13 @@ def _itself(value: Any) -> Any:
 
 # A process or Dask task runner pickles each task, and the flow with it, for
 # another process, where this package may not be importable by the name it
-# has here: what they reach of this module (`pick`, `outcome`, `_itself`)
-# travels by value. `_submitted`, which holds the run's futures, arrives empty.
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
+# has here: what they reach of the package (`pick`, `outcome`, `_itself`)
+# travels by value, code and module state alike: so the state that holds runs
+# (their futures, locks) pickles empty (`_Local`, `_ContextLocal`), and no
+# instance sent carries a class with state (`Operation` pickles as a `Task`,
+# `Results` as its settings): a Dask scheduler in this process unpickling one
+# would replace the class's methods with copies bound to copies of the state.
+cloudpickle.register_pickle_by_value(sys.modules[__package__])
 
 
 # ---- the runner ----
@@ -380,6 +799,62 @@ def _report(path: str | None, **fields: Any) -> None:
         Path(path).write_text(json.dumps(fields))
 
 
+def _resume(flow: Any, name: str, given: dict[str, Any]) -> dict[str, Any] | None:
+    """The parameters that rerun what did not complete in `name`'s last run:
+    its own, with those given instead, and a selection of every operation
+    that did not complete, whose code, settings or inputs changed since, or
+    that is downstream of one of these."""
+    last = _results().last_run(name)
+    if last is None:
+        print(f"error: flow `{name}` has no run to resume", file=sys.stderr)
+        return None
+    if last.get("status") == "COMPLETED":
+        print(
+            f"error: the last run of `{name}` ({last.get('run')}) completed: "
+            "nothing to resume",
+            file=sys.stderr,
+        )
+        return None
+    params = {**last.get("parameters", {}), **given}
+    nodes = operations_of(flow, {**params, "opflow_select": "", "opflow_exclude": ""})
+    done = last.get("operations", {})
+    # A run of a selection covered only those: the others are read, as then.
+    scope = set(last.get("selected", nodes))
+    ops = {n: node for n, node in nodes.items() if not node.pick and n in scope}
+    completed = {n for n in ops if done.get(n, {}).get("state") == "COMPLETED"}
+    changed = sorted(
+        n for n in completed if done[n].get("fingerprint") != ops[n].fingerprint
+    )
+    rerun = set(ops) - completed | set(changed)
+    downstream: dict[str, list[str]] = {}
+    for node in nodes.values():
+        for up in node.upstream:
+            downstream.setdefault(up, []).append(node.name)
+    todo = list(rerun)
+    while todo:
+        for down in downstream.get(todo.pop(), []):
+            if down not in rerun:
+                rerun.add(down)
+                todo.append(down)
+    rerun &= set(ops)
+    status = str(last.get("status", "")).lower()
+    print(
+        f"resuming the {status} run {last.get('run')} of `{name}`: "
+        f"{len(ops) - len(rerun)} of {len(ops)} operations are not run again",
+        file=sys.stderr,
+    )
+    if changed:
+        print(
+            "changed since that run, so run again: " + ", ".join(changed),
+            file=sys.stderr,
+        )
+    if not rerun:
+        print("error: every operation completed: nothing to resume", file=sys.stderr)
+        return None
+    params["opflow_select"] = " ".join(sorted(rerun))
+    return params
+
+
 def main(argv: list[str] | None = None) -> int:
     """The runner: run a flow and print its result as JSON, or serve them all.
 
@@ -408,6 +883,22 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME=JSON",
         help=argparse.SUPPRESS,  # what `opflow run` passes: always JSON
+    )
+    parser.add_argument(
+        "--select",
+        nargs="+",
+        default=[],
+        metavar="TERM",
+        help="run only these operations; inputs from others are read from "
+        "their last kept results (README: Running part of a flow)",
+    )
+    parser.add_argument(
+        "--exclude", nargs="+", default=[], metavar="TERM", help="but not these"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="run again what did not complete in the flow's last run",
     )
     parser.add_argument("--task-runner", choices=TASK_RUNNERS)
     parser.add_argument("--serve", action="store_true", help="serve every flow")
@@ -459,6 +950,16 @@ def main(argv: list[str] | None = None) -> int:
             params[name] = json.loads(text)
         else:
             params[name] = _value(text, signature.parameters[name].annotation)
+    if args.resume:
+        resumed = _resume(flow, args.flow, params)
+        if resumed is None:
+            return 1
+        params = resumed
+    if args.select or args.exclude:
+        params["opflow_select"] = " ".join(
+            [params.get("opflow_select", ""), *args.select]
+        ).strip()
+        params["opflow_exclude"] = " ".join(args.exclude)
     if args.task_runner:
         flow = flow.with_options(task_runner=_task_runner(args.task_runner))
 
@@ -469,13 +970,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = flow(**params)
     except KeyboardInterrupt:
+        if "run" in _current:
+            _current["run"].end("CANCELLED")
         _report(args.report, seconds=time.monotonic() - start, cancelled=True)
         print(f"error: flow `{args.flow}` was cancelled", file=sys.stderr)
         sys.stderr.flush()
         # Prefect has recorded the run's end; a sync operation still sleeping
         # in a worker thread cannot be interrupted, so do not wait for it.
         os._exit(130)
+    except (SelectionError, NotKept) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported the same way
+        if "run" in _current and _current["run"].state["status"] == "RUNNING":
+            _current["run"].end("FAILED")
         if not isinstance(error, OperationFailed):
             # The run ended before `outcome`: record what its operations did,
             # as far as Prefect can still say (its server may be gone).

@@ -55,7 +55,7 @@ fn build_writes_the_package_then_finds_it_up_to_date() {
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert_eq!(
         stderr(&first),
-        "wrote 8 files to run_cache/orchestration (0 unchanged, 0 removed)\n"
+        "wrote 9 files to run_cache/orchestration (0 unchanged, 0 removed)\n"
     );
     let mut names: Vec<String> = fs::read_dir(project.out())
         .unwrap()
@@ -69,6 +69,7 @@ fn build_writes_the_package_then_finds_it_up_to_date() {
             "__main__.py",
             "_path.py",
             "_runtime.py",
+            "_select.py",
             "_tasks.py",
             "all.py",
             "prefect.yaml",
@@ -81,7 +82,7 @@ fn build_writes_the_package_then_finds_it_up_to_date() {
     let second = project.opflow(&["build"]);
     assert_eq!(
         stderr(&second),
-        "wrote 0 files to run_cache/orchestration (8 unchanged, 0 removed)\n"
+        "wrote 0 files to run_cache/orchestration (9 unchanged, 0 removed)\n"
     );
     let check = project.opflow(&["build", "--check"]);
     assert_eq!(check.status.code(), Some(0));

@@ -1349,3 +1349,228 @@ fn list_aligns_operation_counts_of_any_width() {
          fan    10001 operations  size: int\n"
     );
 }
+
+// ---------------------------------------------------------------- --select
+
+/// A scratch folder holding the selection corpus's manifest (etl → report,
+/// tags, a flat `audit`).
+fn shop() -> Scratch {
+    let corpus: toml::Value = toml::from_str(include_str!("select/corpus.toml")).unwrap();
+    let scratch = Scratch::new("select");
+    scratch.write("operations.toml", corpus["manifest"].as_str().unwrap());
+    scratch
+}
+
+fn op_names(flow: &Value) -> Vec<&str> {
+    flow["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["name"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn plan_select_downstream_json_lists_exactly_it_and_its_downstream() {
+    let scratch = shop();
+    let run = scratch.run(&["plan", "--format", "json", "--select", "etl.load+"]);
+    run.expect_code(0);
+    let plan = run.json();
+    let flows = plan["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 1);
+    let flow = &flows[0];
+    assert_eq!(flow["name"], "all");
+    assert_eq!(
+        op_names(flow),
+        ["etl.load", "report.summary", "report.mail"]
+    );
+    assert_eq!(
+        flow["stages"],
+        serde_json::json!([["etl.load"], ["report.summary"], ["report.mail"]])
+    );
+    assert_eq!(flow["sinks"], serde_json::json!(["report.mail"]));
+    assert_eq!(
+        flow["stored_inputs"],
+        serde_json::json!([
+            {"operation": "etl.load", "param": "clean", "producer": "etl.clean", "output": null},
+            {"operation": "etl.load", "param": "prices", "producer": "etl.prices.fetch", "output": null},
+        ])
+    );
+    // `report.mail` waits for `audit`, which is not selected: an ordering
+    // edge reads nothing, so it is no stored input.
+    assert_eq!(flow["params"], serde_json::json!([]));
+
+    // Without --select, the plan has no such key.
+    let whole = scratch.run(&["plan", "etl", "--format", "json"]);
+    whole.expect_code(0);
+    assert!(whole.json()["flows"][0].get("stored_inputs").is_none());
+}
+
+#[test]
+fn plan_select_text_says_where_each_stored_input_comes_from() {
+    let scratch = shop();
+    let run = scratch.run(&[
+        "plan",
+        "etl",
+        "-s",
+        "etl.load",
+        "etl.clean",
+        "--exclude",
+        "etl.clean",
+    ]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "flow etl (1 operation, 1 stage)\n  \
+         stage 1: etl.load\n  \
+         critical path: etl.load\n  \
+         etl.load = shop.etl:load\n    \
+         clean <- etl.clean (name), read from the last result of `etl.clean` (not selected)\n    \
+         prices <- etl.prices.fetch (name), read from the last result of `etl.prices.fetch` (not selected)\n\n"
+    );
+}
+
+#[test]
+fn list_select_prints_the_selected_names() {
+    let scratch = shop();
+    let run = scratch.run(&[
+        "list",
+        "--select",
+        "+report.summary",
+        "--exclude",
+        "tag:source",
+    ]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "etl.clean\netl.load\nreport.summary\n");
+    let run = scratch.run(&["list", "--format", "json", "--select", "tag:source"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"operations": ["etl.extract", "etl.prices.fetch"]})
+    );
+}
+
+#[test]
+fn graph_select_draws_the_stored_producers_apart() {
+    let scratch = shop();
+    let run = scratch.run(&["graph", "--select", "etl.load+1"]);
+    run.expect_code(0);
+    let mermaid = &run.stdout;
+    // The selection, the two producers of etl.load's inputs (stored), and
+    // nothing else: neither etl.extract nor report.mail.
+    assert!(mermaid.contains("[\"load\"]"), "{mermaid}");
+    assert!(mermaid.contains("[\"summary\"]"), "{mermaid}");
+    assert!(
+        mermaid.contains("[\"clean (stored)\"]:::stored"),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("[\"fetch (stored)\"]:::stored"),
+        "{mermaid}"
+    );
+    assert!(
+        !mermaid.contains("extract") && !mermaid.contains("mail"),
+        "{mermaid}"
+    );
+    assert_eq!(mermaid.matches("-->|").count(), 3, "{mermaid}");
+    assert!(mermaid.ends_with("  classDef stored stroke-dasharray:5 5,fill:#f8fafc\n"));
+
+    let dot = scratch.run(&["graph", "--format", "dot", "--select", "etl.load+1"]);
+    dot.expect_code(0);
+    assert!(
+        dot.stdout
+            .contains("\"etl.clean\" [label=\"clean\\n(stored)\", style=\"rounded,dashed\"];")
+    );
+    assert!(
+        dot.stdout
+            .contains("\"etl.clean\" -> \"etl.load\" [label=\"clean\"];")
+    );
+    assert!(!dot.stdout.contains("\"etl.extract\""));
+
+    let svg = scratch.run(&["graph", "--format", "svg", "--select", "etl.load+1"]);
+    svg.expect_code(0);
+    assert_eq!(svg.stdout.matches("class=\"of-node of-stored\"").count(), 2);
+    assert_eq!(svg.stdout.matches("class=\"of-node\"").count(), 2);
+    let html = scratch.run(&["graph", "--format", "html", "--select", "etl.load+1"]);
+    html.expect_code(0);
+    assert_eq!(
+        html.stdout.matches("class=\"of-node of-stored\"").count(),
+        2
+    );
+
+    // Without --select the same flow is drawn whole, nothing stored.
+    let whole = scratch.run(&["graph"]);
+    assert!(!whole.stdout.contains("stored"));
+}
+
+#[test]
+fn a_bad_selection_is_printed_with_its_span_and_exits_2() {
+    let scratch = shop();
+    let run = scratch.run(&["plan", "--select", "etl.lod", "+", "--exclude", "tag:sorce"]);
+    run.expect_code(2);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "opflow::select::no_match
+
+  × `etl.lod` selects no operation of flow `all`
+   ╭─[--select:1:1]
+ 1 │ etl.lod +
+   · ───┬───
+   ·    ╰── no operation has this name
+   ╰────
+  help: did you mean `etl.load`?
+opflow::select::syntax
+
+  × invalid selection `+`: `+` with nothing to select
+   ╭─[--select:1:9]
+ 1 │ etl.lod +
+   ·         ┬
+   ·         ╰── `+` with nothing to select
+   ╰────
+  help: put the operator beside what it applies to: `+NAME` (with its upstream), `NAME+` (with its downstream)
+error: 2 problems found
+opflow::select::no_match
+
+  × `tag:sorce` selects no operation of flow `all`
+   ╭─[--exclude:1:1]
+ 1 │ tag:sorce
+   · ────┬────
+   ·     ╰── no operation has this tag
+   ╰────
+  help: did you mean `source`?
+error: 1 problem found
+"
+    );
+    for command in ["graph", "list"] {
+        let run = scratch.run(&[command, "--select", "etl"]);
+        run.expect_code(2);
+        assert!(
+            run.stderr
+                .contains("help: did you mean `etl.*`? `etl` is the prefix of 4 operations"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn an_ordering_edge_into_the_selection_is_left_out() {
+    let scratch = Scratch::new("select-after");
+    scratch.write(
+        "operations.toml",
+        "version = 1\n\n[[operations]]\nname = \"x.first\"\ncall = \"m:first\"\n\n\
+         [[operations]]\nname = \"x.second\"\ncall = \"m:second\"\ndepends_on = [\"x.first\"]\n",
+    );
+    for format in ["mermaid", "dot", "svg", "html"] {
+        let run = scratch.run(&["graph", "--format", format, "--select", "x.second"]);
+        run.expect_code(0);
+        assert!(!run.stdout.contains("first"), "{format}: {}", run.stdout);
+        assert!(!run.stdout.contains("stored"), "{format}: {}", run.stdout);
+    }
+    let plan = scratch.run(&["plan", "--format", "json", "--select", "x.second"]);
+    plan.expect_code(0);
+    let flow = &plan.json()["flows"][0];
+    assert_eq!(op_names(flow), ["x.second"]);
+    assert_eq!(flow["stored_inputs"], serde_json::json!([]));
+}

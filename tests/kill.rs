@@ -223,7 +223,7 @@ fn a_full_disk_is_a_clear_error_and_the_old_package_stays() {
     let disk = dir.join("disk");
     fs::create_dir_all(&disk).unwrap();
     let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
         .arg(&disk)
         .status()
         .unwrap();
@@ -233,8 +233,8 @@ fn a_full_disk_is_a_clear_error_and_the_old_package_stays() {
         fs::write(disk.join("operations.toml"), manifest(20, 1)).unwrap();
         assert!(builds(&disk));
         let before = versions(&disk.join("run_cache/orchestration")).unwrap();
-        // Sixty times the operations: the new package does not fit beside the old.
-        fs::write(disk.join("operations.toml"), manifest(1200, 2)).unwrap();
+        // 300 times the operations: the new package does not fit beside the old.
+        fs::write(disk.join("operations.toml"), manifest(6000, 2)).unwrap();
         let output = Command::new(opflow)
             .arg("build")
             .current_dir(&disk)

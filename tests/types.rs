@@ -24,6 +24,10 @@ struct Accepted {
     ty: String,
     modern: String,
     normal: String,
+    /// How `opflow scan` writes the string's annotation, where `modern`
+    /// rewrites it further: the same type.
+    #[serde(default)]
+    scanned: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +82,11 @@ fn accepted_strings_parse_to_their_modern_and_normal_forms() {
         assert_eq!(again.normalized().to_string(), normal, "{:?}", case.ty);
         let again = parse(&normal).unwrap();
         assert_eq!(again.normalized().to_string(), normal, "{:?}", case.ty);
+        if let Some(scanned) = &case.scanned {
+            let scanned = parse(scanned).unwrap();
+            assert_eq!(scanned.modern().to_string(), modern, "{:?}", case.ty);
+            assert_eq!(scanned.normalized().to_string(), normal, "{:?}", case.ty);
+        }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

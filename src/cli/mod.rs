@@ -147,6 +147,13 @@ enum Command {
         /// Print only the result, as JSON, on stdout.
         #[arg(long)]
         json: bool,
+        /// Run only the selected operations (README: Running part of a flow);
+        /// an input from another is read from its last kept result.
+        #[command(flatten)]
+        selection: SelectArgs,
+        /// Run again what did not complete in the flow's last run.
+        #[arg(long)]
+        resume: bool,
     },
     /// Import Python modules and write the manifest from their `@operation` functions.
     Scan {
@@ -189,6 +196,8 @@ enum Command {
         /// The flow to show (the same as giving it after the manifest).
         #[arg(long)]
         flow: Option<String>,
+        #[command(flatten)]
+        selection: SelectArgs,
     },
     /// Draw the dependency graph, with the hierarchy as nested clusters.
     Graph {
@@ -200,12 +209,17 @@ enum Command {
         /// The flow to draw (the same as giving it after the manifest).
         #[arg(long)]
         flow: Option<String>,
+        #[command(flatten)]
+        selection: SelectArgs,
     },
     /// Start a project: a manifest, its schema, a Python module with two operations, a .gitignore.
     Init {
         /// The folder (default: the current one); created when missing.
         dir: Option<PathBuf>,
     },
+    /// Remove the results the manifest's operations kept, and the state of
+    /// their flows' last runs (README: Running part of a flow).
+    Clean { manifest: Option<PathBuf> },
     /// Print the manifest's JSON Schema.
     Schema,
     /// Print a shell completion script: `opflow completions bash > ~/.local/share/bash-completion/completions/opflow`.
@@ -213,12 +227,57 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// List the flows with their parameters and operation counts.
+    /// List the flows with their parameters and operation counts; with
+    /// `--select`, the selected operations' names.
     List {
         manifest: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: PlanFormat,
+        #[command(flatten)]
+        selection: SelectArgs,
     },
+}
+
+/// `--select` and `--exclude`: the part of a flow a command works on
+/// (`plan`, `graph`, `list`, `run`), in dbt's syntax (see `crate::select`).
+/// Each takes one or more words, joined by spaces.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectArgs {
+    /// Only these operations: `NAME`, `PREFIX.*`, `tag:T`, `flow:F`; `+X` adds X's upstream, `X+` its downstream, `2+X` / `X+1` so many steps; words are a union, `a,b` an intersection.
+    #[arg(long, short = 's', num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Leave out these operations (the same syntax as `--select`).
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+}
+
+impl SelectArgs {
+    /// Whether `--select` or `--exclude` was given.
+    pub const fn given(&self) -> bool {
+        !self.select.is_empty() || !self.exclude.is_empty()
+    }
+
+    /// The selection in `flow`, or `None` when neither option is given; on
+    /// failure, the problems of each option with its text as their source.
+    pub fn selection(
+        &self,
+        graph: &crate::graph::FlowGraph,
+        flow: &crate::graph::Flow,
+    ) -> Result<Option<crate::select::Selection>, Vec<Failure>> {
+        if !self.given() {
+            return Ok(None);
+        }
+        let select = (!self.select.is_empty()).then(|| self.select.join(" "));
+        crate::select::select(graph, flow, select.as_deref(), &self.exclude.join(" ")).map(Some)
+    }
+}
+
+/// Print a selection's problems (each with its option's text); the usage exit code.
+pub(super) fn bad_selection(failures: &[Failure], out: &mut dyn Write) -> u8 {
+    for failure in failures {
+        report(failure, Style::Human, out, None);
+    }
+    2
 }
 
 /// Where the Python comes from.
@@ -313,6 +372,11 @@ fn run() -> u8 {
 fn execute(command: Command, out: &mut dyn Write) -> u8 {
     match command {
         Command::Init { dir } => init(dir.as_deref(), out),
+        Command::Clean { manifest } => {
+            with_compiled(manifest.as_deref(), Style::Human, out, |compiled, _| {
+                clean(compiled)
+            })
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "opflow", out);
@@ -400,6 +464,8 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             runtime,
             ephemeral,
             json,
+            selection,
+            resume,
         } => {
             let (manifest, flow) = split_targets(&targets);
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
@@ -408,6 +474,8 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                     compiled,
                     flow.as_deref(),
                     &params,
+                    &selection,
+                    resume,
                     task_runner.map(Into::into),
                     &options,
                     json,
@@ -441,44 +509,71 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             targets,
             format,
             flow,
+            selection,
         } => {
             let (manifest, flow) = manifest_and_flow(&targets, flow);
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
-                let only;
-                let graph = match flow.as_deref() {
-                    None => &compiled.graph,
-                    Some(name) => match find_flow(compiled, name) {
-                        Ok(flow) => {
-                            let mut graph = compiled.graph.clone();
-                            graph.flows = vec![flow.clone()];
-                            only = graph;
-                            &only
-                        }
+                let selected = flow.is_some() || selection.given();
+                let name = flow.as_deref().unwrap_or(crate::resolve::ROOT_FLOW);
+                let (graph, chosen) = if selected {
+                    let flow = match find_flow(compiled, name) {
+                        Ok(flow) => flow,
                         Err(diagnostic) => return fail(vec![diagnostic], out, 2),
-                    },
+                    };
+                    let chosen = match selection.selection(&compiled.graph, flow) {
+                        Ok(chosen) => chosen,
+                        Err(failures) => return bad_selection(&failures, out),
+                    };
+                    let mut graph = compiled.graph.clone();
+                    graph.flows = vec![match &chosen {
+                        Some(chosen) => part(&compiled.graph, flow, &chosen.operations),
+                        None => flow.clone(),
+                    }];
+                    (std::borrow::Cow::Owned(graph), chosen)
+                } else {
+                    (std::borrow::Cow::Borrowed(&compiled.graph), None)
                 };
+                let stored = chosen.as_ref().map(|chosen| chosen.stored.as_slice());
                 let text = match format {
-                    PlanFormat::Text => plan::text(graph),
-                    PlanFormat::Json => plan::json(graph),
+                    PlanFormat::Text => plan::text(&graph, stored),
+                    PlanFormat::Json => plan::json(&graph, stored),
                 };
                 let _ = out.write_all(text.as_bytes());
                 0
             })
         }
-        Command::List { manifest, format } => {
-            with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
-                let text = match format {
+        Command::List {
+            manifest,
+            format,
+            selection,
+        } => with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
+            let Some(all) = compiled
+                .graph
+                .flows
+                .iter()
+                .find(|f| f.name == crate::resolve::ROOT_FLOW)
+            else {
+                return 1;
+            };
+            let text = match selection.selection(&compiled.graph, all) {
+                Err(failures) => return bad_selection(&failures, out),
+                Ok(Some(chosen)) => match format {
+                    PlanFormat::Text => plan::names_text(&compiled.graph, &chosen.operations),
+                    PlanFormat::Json => plan::names_json(&compiled.graph, &chosen.operations),
+                },
+                Ok(None) => match format {
                     PlanFormat::Text => plan::list_text(&compiled.graph),
                     PlanFormat::Json => plan::list_json(&compiled.graph),
-                };
-                let _ = out.write_all(text.as_bytes());
-                0
-            })
-        }
+                },
+            };
+            let _ = out.write_all(text.as_bytes());
+            0
+        }),
         Command::Graph {
             targets,
             format,
             flow,
+            selection,
         } => {
             let (manifest, flow) = manifest_and_flow(&targets, flow);
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
@@ -487,17 +582,44 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                     Ok(flow) => flow,
                     Err(diagnostic) => return fail(vec![diagnostic], out, 2),
                 };
+                let (shown, stored) = match selection.selection(&compiled.graph, flow) {
+                    Err(failures) => return bad_selection(&failures, out),
+                    Ok(None) => (std::borrow::Cow::Borrowed(flow), Vec::new()),
+                    Ok(Some(chosen)) => {
+                        // The selected operations and the producers of their
+                        // stored inputs, drawn apart.
+                        let stored = chosen.producers(flow);
+                        let mut ops = chosen.operations;
+                        ops.extend(&stored);
+                        let part = part(&compiled.graph, flow, &ops);
+                        (std::borrow::Cow::Owned(part), stored)
+                    }
+                };
+                let graph = &compiled.graph;
                 let text = match format {
-                    GraphFormat::Mermaid => view::mermaid(&compiled.graph, flow),
-                    GraphFormat::Dot => view::dot(&compiled.graph, flow),
-                    GraphFormat::Svg => view::svg(&compiled.graph, flow),
-                    GraphFormat::Html => view::html(&compiled.graph, flow),
+                    GraphFormat::Mermaid => view::mermaid(graph, &shown, &stored),
+                    GraphFormat::Dot => view::dot(graph, &shown, &stored),
+                    GraphFormat::Svg => view::svg(graph, &shown, &stored),
+                    GraphFormat::Html => view::html(graph, &shown, &stored),
                 };
                 let _ = out.write_all(text.as_bytes());
                 0
             })
         }
     }
+}
+
+/// The operations `ops` of `flow` as a flow of their own.
+fn part(
+    graph: &crate::graph::FlowGraph,
+    flow: &crate::graph::Flow,
+    ops: &[usize],
+) -> crate::graph::Flow {
+    let mut inside = vec![false; graph.manifest.operations.len()];
+    for &op in ops {
+        inside[op] = true;
+    }
+    graph.part(flow, &inside)
 }
 
 /// `ok: …`'s summary: operations, and the flows the project has (`all`
@@ -605,6 +727,44 @@ fn init(dir: Option<&Path>, out: &mut dyn Write) -> u8 {
 }
 
 /// The package's folder: `--out`, else `[project] output` beside the manifest.
+/// `opflow clean`: in every folder results are kept in, the result of each
+/// operation and the state of each flow's last run; nothing else (a folder
+/// may hold other files), and a folder left empty.
+fn clean(compiled: &Compiled) -> u8 {
+    let manifest = &compiled.graph.manifest;
+    let here = compiled.source.path.parent().unwrap_or(Path::new("."));
+    let folder =
+        |storage: &str| (!crate::resolve::is_block_slug(storage)).then(|| here.join(storage));
+    let mut removed = 0;
+    let mut folders = std::collections::BTreeSet::new();
+    folders.extend(folder(&manifest.results.storage));
+    for op in &manifest.operations {
+        let storage = op
+            .settings
+            .result_storage
+            .as_deref()
+            .unwrap_or(&manifest.results.storage);
+        if let Some(dir) = folder(storage) {
+            removed += usize::from(std::fs::remove_file(dir.join(&op.name)).is_ok());
+            folders.insert(dir);
+        }
+    }
+    for dir in &folders {
+        for flow in &compiled.graph.flows {
+            let state = dir.join(".runs").join(format!("{}.json", flow.name));
+            removed += usize::from(std::fs::remove_file(state).is_ok());
+        }
+        let _ = std::fs::remove_dir(dir.join(".runs"));
+        let _ = std::fs::remove_dir(dir);
+    }
+    note!(
+        "removed {removed} kept result{} and run state{}",
+        plural(removed),
+        plural(removed)
+    );
+    0
+}
+
 fn package_dir(compiled: &Compiled, out_dir: Option<&Path>) -> PathBuf {
     out_dir.map_or_else(
         || {

@@ -118,10 +118,16 @@ fn choose<'g>(compiled: &'g Compiled, name: Option<&str>) -> Result<&'g Flow, Di
     })
 }
 
+/// `selection`: the operations to run, checked here before Python starts,
+/// and planned by the flow itself (as a run started from Prefect is);
+/// `resume`: rerun what the flow's last run did not complete.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     compiled: &Compiled,
     flow: Option<&str>,
     params: &[String],
+    selection: &super::SelectArgs,
+    resume: bool,
     task_runner: Option<TaskRunner>,
     options: &Options,
     json: bool,
@@ -131,7 +137,22 @@ pub(super) fn run(
         Ok(flow) => flow,
         Err(diagnostic) => return fail(vec![diagnostic], out, 2),
     };
-    let params = match runtime::params::convert(flow, params) {
+    // The selection is made here, exactly (`flow:F` by the flows' own
+    // membership), and handed to the flow as the names it selected.
+    let mut extra = Vec::new();
+    match selection.selection(&compiled.graph, flow) {
+        Err(failures) => return super::bad_selection(&failures, out),
+        Ok(Some(chosen)) => {
+            extra.push("--select".to_owned());
+            let ops = &compiled.graph.manifest.operations;
+            extra.extend(chosen.operations.iter().map(|&op| ops[op].name.clone()));
+        }
+        Ok(None) => {}
+    }
+    if resume {
+        extra.push("--resume".to_owned());
+    }
+    let params = match runtime::params::convert(flow, params, !resume) {
         Ok(params) => params,
         Err(diagnostics) => return fail(diagnostics, out, 2),
     };
@@ -171,6 +192,7 @@ pub(super) fn run(
         &package,
         &flow.name,
         &params,
+        &extra,
         over,
         output,
         &python.path,

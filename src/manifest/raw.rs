@@ -73,13 +73,25 @@ pub struct RawDefaults {
     /// Seconds after which a running operation is stopped and fails. Default: none.
     #[schemars(range(min = 0))]
     pub timeout_seconds: Option<f64>,
-    /// Whether Prefect reuses earlier results instead of running again. Default: `none`.
-    pub cache: Option<Cache>,
+    /// Whether Prefect reuses earlier results instead of running again: a
+    /// policy, or several combined (`["inputs", "task_source"]`: reuse while
+    /// both the inputs and the code are the same). Default: `none`.
+    pub cache: Option<CachePolicy>,
     /// How long a cached result stays valid, in seconds. Default: forever.
     #[schemars(range(min = 0))]
     pub cache_expiration_seconds: Option<f64>,
     /// Prefect tags added to every task run.
     pub tags: Option<Vec<String>>,
+    /// Whether each operation's last result is kept, so part of a flow can run
+    /// alone and a failed run can resume. Default: true.
+    pub persist: Option<bool>,
+    /// Where results are kept: a folder (relative to the manifest's folder) or
+    /// a Prefect storage block's slug (`s3-bucket/results`; a folder of that
+    /// shape is written `./s3-bucket/results`). Default: `.opflow/results`.
+    #[schemars(length(min = 1))]
+    pub result_storage: Option<Spanned<String>>,
+    /// How results are written: one of Prefect's serializers. Default: `pickle`.
+    pub serializer: Option<Serializer>,
 }
 
 /// Settings of one flow.
@@ -140,13 +152,22 @@ pub struct RawOperation {
     /// Seconds after which the operation is stopped and fails.
     #[schemars(range(min = 0))]
     pub timeout_seconds: Option<f64>,
-    /// Whether Prefect reuses earlier results instead of running again.
-    pub cache: Option<Cache>,
+    /// Whether Prefect reuses earlier results instead of running again: a
+    /// policy, or several combined (`["inputs", "task_source"]`).
+    pub cache: Option<CachePolicy>,
     /// How long a cached result stays valid, in seconds.
     #[schemars(range(min = 0))]
     pub cache_expiration_seconds: Option<f64>,
     /// Prefect tags added to this operation's task runs.
     pub tags: Option<Vec<String>>,
+    /// Whether this operation's last result is kept (false for results that
+    /// must not be). Default: the defaults', else true.
+    pub persist: Option<bool>,
+    /// Where this operation's result is kept (see the defaults').
+    #[schemars(length(min = 1))]
+    pub result_storage: Option<Spanned<String>>,
+    /// How this operation's result is written (see the defaults').
+    pub serializer: Option<Serializer>,
     /// What the operation does; shown in the generated code and in Prefect.
     pub doc: Option<String>,
 }
@@ -173,6 +194,60 @@ pub enum TaskRunner {
     Dask,
     /// `prefect_ray.RayTaskRunner`: a Ray cluster (package `prefect-ray`).
     Ray,
+}
+
+/// One of Prefect's result serializers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum Serializer {
+    /// `pickle` (cloudpickle): any Python value.
+    #[serde(rename = "pickle")]
+    Pickle,
+    /// `json`: values JSON can hold (and what Prefect's encoder adds).
+    #[serde(rename = "json")]
+    Json,
+    /// `compressed/pickle`: pickle, compressed.
+    #[serde(rename = "compressed/pickle")]
+    CompressedPickle,
+    /// `compressed/json`: JSON, compressed.
+    #[serde(rename = "compressed/json")]
+    CompressedJson,
+}
+
+impl Serializer {
+    /// Prefect's name of it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Pickle => "pickle",
+            Self::Json => "json",
+            Self::CompressedPickle => "compressed/pickle",
+            Self::CompressedJson => "compressed/json",
+        }
+    }
+}
+
+/// One cache policy, or several combined (Prefect's `INPUTS + TASK_SOURCE`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CachePolicy {
+    One(Cache),
+    All(#[schemars(length(min = 1))] Vec<Cache>),
+}
+
+impl CachePolicy {
+    /// The policies, each once, in the order written.
+    pub fn policies(&self) -> Vec<Cache> {
+        let written: &[Cache] = match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::All(all) => all,
+        };
+        let mut policies = Vec::with_capacity(written.len());
+        for &policy in written {
+            if !policies.contains(&policy) {
+                policies.push(policy);
+            }
+        }
+        policies
+    }
 }
 
 /// Prefect cache policy of an operation.

@@ -8,13 +8,13 @@ use std::fmt::Write as _;
 use askama::Template;
 use foldhash::{HashMap, HashSet};
 
+use super::file;
 use super::layout::{self, LINE, Section};
 use super::python::{self, Names};
 use super::tasks::{TaskNames, output_index};
-use super::{file, function_name};
 use crate::graph::{Flow, FlowGraph};
 use crate::manifest::raw::TaskRunner;
-use crate::resolve::types::TYPING;
+use crate::resolve::types::{self, TYPING};
 use crate::resolve::{Binding, Literal, Operation, TypeExpr};
 
 /// The longest name of a future made from an operation's name: with its
@@ -32,8 +32,15 @@ struct FlowTemplate {
     body: String,
 }
 
+/// The flow parameters opflow adds to every flow: a selection of its
+/// operations to run, and one to leave out (read by `_runtime.py`).
+const RESERVED: [&str; 2] = ["opflow_select", "opflow_exclude"];
+
 /// Names every flow module defines or imports for itself.
 const FIXED: &[&str] = &[
+    // Not a name at all: Python refuses to bind it (an operation's last
+    // segment can spell it).
+    "__debug__",
     "flow",
     "math",
     "ThreadPoolTaskRunner",
@@ -43,7 +50,13 @@ const FIXED: &[&str] = &[
 ];
 
 /// The module of `flow`, as a generated file.
-pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest: &str) -> String {
+pub(super) fn module(
+    graph: &FlowGraph,
+    flow: &Flow,
+    tasks: &TaskNames,
+    function: &str,
+    manifest: &str,
+) -> String {
     let ops = &graph.manifest.operations;
     let mut names = Names::with_capacity(3 * flow.operations.len() + FIXED.len() + 16);
 
@@ -52,9 +65,16 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     let mut modules = BTreeSet::new();
     let mut typing = BTreeSet::new();
     let mut types: Vec<TypeExpr> = Vec::new();
-    for param in &flow.params {
-        types.extend(param.ty.as_ref().map(TypeExpr::modern));
-    }
+    // Each parameter's annotation, as written.
+    let written: Vec<Option<TypeExpr>> = flow
+        .params
+        .iter()
+        .map(|p| {
+            p.ty.as_ref()
+                .map(|ty| parameter_type(ty, p.default.as_ref()))
+        })
+        .collect();
+    types.extend(written.iter().flatten().cloned());
     let returns = match flow.sinks.as_slice() {
         [sink] if ops[*sink].outputs.is_empty() => {
             ops[*sink].returns.as_ref().map(TypeExpr::modern)
@@ -82,8 +102,8 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     if returns.is_none() || flow.params.iter().any(|p| p.ty.is_none()) {
         typing.insert("Any".to_owned());
     }
-    for param in &flow.params {
-        names.reserve(&param.name);
+    for param in flow.params.iter().map(|p| p.name.as_str()).chain(RESERVED) {
+        names.reserve(param);
     }
     for module in &modules {
         names.reserve(module.split('.').next().unwrap_or(module));
@@ -95,8 +115,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     {
         names.reserve(name);
     }
-    let function = function_name(&flow.name);
-    names.reserve(&function);
+    names.reserve(function);
     // The runtime's `outcome`, under another name when a parameter has it.
     let outcome = names.claim("outcome");
 
@@ -252,13 +271,19 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     // the order its operations run.
     let mut uses_math = false;
     let mut params: Vec<String> = Vec::new();
-    for param in flow.params.iter().filter(|p| p.default.is_none()) {
+    for (param, written) in flow.params.iter().zip(&written) {
+        if param.default.is_some() {
+            continue;
+        }
         let head = format!("    {}: ", param.name);
-        let ty = annotation(param.ty.as_ref(), 4, head.len(), 1);
-        let marks = numeric_union(param.ty.as_ref()).then_some((0, "PYI041"));
-        params.push(with_noqa(&format!("{head}{ty},"), marks.as_slice()));
+        let ty = annotation(written.as_ref(), 4, head.len(), 1);
+        let marks = type_marks(written.as_ref());
+        params.push(with_noqa(&format!("{head}{ty},"), &marks));
     }
-    for param in flow.params.iter().filter(|p| p.default.is_some()) {
+    for (param, written) in flow.params.iter().zip(&written) {
+        if param.default.is_none() {
+            continue;
+        }
         let default = param.default.as_ref().map_or(Literal::None, Clone::clone);
         uses_math |= python::needs_math(&default);
         let head = format!("    {}: ", param.name);
@@ -269,23 +294,24 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
             Literal::Dict(entries) if !entries.is_empty() => 4,
             _ => 3 + python::literal(&default).chars().count() + 1,
         };
-        let ty = annotation(param.ty.as_ref(), 4, head.len(), tail);
+        let ty = annotation(written.as_ref(), 4, head.len(), tail);
         let used = if ty.contains('\n') {
             layout::last_line_width(&ty)
         } else {
             head.len() + ty.chars().count()
         } + 3;
         let value = layout::expression(&default, 4, used, 1);
-        let mut marks = Vec::new();
-        if numeric_union(param.ty.as_ref()) {
-            marks.push((0, "PYI041"));
-        }
+        let mut marks = type_marks(written.as_ref());
         // Prefect validates parameters into fresh values on every run, so a
         // list or table default is never shared between runs.
         if matches!(default, Literal::List(_) | Literal::Dict(_)) {
             marks.push((ty.matches('\n').count(), "B006"));
         }
         params.push(with_noqa(&format!("{head}{ty} = {value},"), &marks));
+    }
+    // opflow's own: which operations run (README: Running part of a flow).
+    for reserved in RESERVED {
+        params.push(format!("    {reserved}: str = \"\","));
     }
     let head = if params.is_empty() {
         format!("def {function}() -> ")
@@ -295,10 +321,11 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     let ty = match &returns {
         // A union, or a name that cannot be split, too long for the line is
         // parenthesized (a union one member a line; a name only when that
-        // makes it fit).
+        // makes it fit, or when there are no parameters to split instead).
         Some(ty @ (TypeExpr::Union(_) | TypeExpr::Name { args: None, .. }))
             if layout::last_line_width(&head) + ty.to_string().chars().count() + 1 > LINE
                 && (matches!(ty, TypeExpr::Union(_))
+                    || params.is_empty()
                     || 4 + ty.to_string().chars().count() <= LINE) =>
         {
             format!("(\n    {}\n)", layout::annotation(ty, 4, 4, 0))
@@ -334,6 +361,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
     }
 
     // Imports, as isort orders them (see `layout::Section`).
+    let mut future = Section::default();
     let mut standard = Section::default();
     let mut third = Section::default();
     let mut first = Section::default();
@@ -341,7 +369,8 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
         standard.plain("math");
     }
     for name in &typing {
-        standard.from("typing", name.as_str().into());
+        let (module, member) = types::home(name);
+        standard.from(module, member.into());
     }
     third.from("prefect", "flow".into());
     match runner {
@@ -350,9 +379,11 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
         runner => third.from("prefect.task_runners", runner.into()),
     }
     // The packages the operations live in sit beside the manifest: isort
-    // counts them as first-party.
+    // counts them as first-party, after the standard library.
     for module in &modules {
-        if module == "typing" || module == "collections.abc" {
+        if module == "__future__" {
+            future.plain(module);
+        } else if layout::is_stdlib(module) {
             standard.plain(module);
         } else if tasks.first_party.contains(layout::root_module(module)) {
             first.plain(module);
@@ -374,7 +405,7 @@ pub(super) fn module(graph: &FlowGraph, flow: &Flow, tasks: &TaskNames, manifest
             }
         })
         .collect();
-    let mut imports = layout::sections(vec![standard, third, first]);
+    let mut imports = layout::sections(vec![future, standard, third, first]);
     if &*outcome == "outcome" {
         imports.push_str("\n\nfrom ._runtime import outcome\n");
     } else {
@@ -536,6 +567,50 @@ fn with_noqa(text: &str, marks: &[(usize, &str)]) -> String {
     out
 }
 
+/// A parameter's annotation: the type's modern form, made optional when
+/// the default is `None` and the type does not say so (ruff's RUF013: PEP
+/// 484 has no implicit `Optional`), as ruff's fix writes it.
+fn parameter_type(ty: &TypeExpr, default: Option<&Literal>) -> TypeExpr {
+    let modern = ty.modern();
+    let takes_none = |member: &TypeExpr| match member {
+        TypeExpr::None => true,
+        // A bare `Optional` or `Union` says nothing, and `| None` after it
+        // would fail when Python evaluates the annotation.
+        TypeExpr::Name { name, args: None } => {
+            matches!(
+                name.strip_prefix("typing.").unwrap_or(name),
+                "Any" | "Optional" | "Union"
+            ) || matches!(name.as_str(), "object" | "builtins.object")
+        }
+        _ => false,
+    };
+    let optional = match &modern {
+        TypeExpr::Union(members) => members.iter().any(takes_none),
+        other => takes_none(other),
+    };
+    if matches!(default, Some(Literal::None)) && !optional {
+        TypeExpr::Union(vec![modern, TypeExpr::None]).modern()
+    } else {
+        modern
+    }
+}
+
+/// The `# noqa` a parameter's annotation needs, on its first line: the
+/// parameter keeps the manifest's type where ruff would change it.
+fn type_marks(ty: Option<&TypeExpr>) -> Vec<(usize, &'static str)> {
+    let mut marks = Vec::new();
+    if numeric_union(ty) {
+        marks.push((0, "PYI041"));
+    }
+    // `NoReturn` (PYI050 asks for `Never`, which Python 3.10 lacks).
+    if let Some(TypeExpr::Name { name, args: None }) = ty
+        && matches!(name.as_str(), "NoReturn" | "typing.NoReturn")
+    {
+        marks.push((0, "PYI050"));
+    }
+    marks
+}
+
 /// A union of numbers a number type already covers (`int | float`): ruff
 /// (PYI041) asks for the wider one alone, but the parameter keeps the
 /// manifest's type.
@@ -575,5 +650,46 @@ fn bare_typing_names(ty: &TypeExpr, out: &mut BTreeSet<String>) {
             }
         }
         TypeExpr::None | TypeExpr::Ellipsis => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::types::parse;
+
+    #[test]
+    fn a_none_default_makes_the_annotation_optional() {
+        let written = |ty: &str, default: Option<Literal>| {
+            parameter_type(&parse(ty).unwrap(), default.as_ref()).to_string()
+        };
+        let none = || Some(Literal::None);
+        assert_eq!(written("bytes", none()), "bytes | None");
+        assert_eq!(written("jobs.X", none()), "jobs.X | None");
+        assert_eq!(written("int | str", none()), "int | str | None");
+        assert_eq!(written("Never", none()), "None");
+        assert_eq!(written("Optional[bytes]", none()), "bytes | None");
+        for open in [
+            "Any",
+            "typing.Any",
+            "object",
+            "None",
+            "int | Any",
+            "Optional",
+            "typing.Union",
+        ] {
+            assert_eq!(written(open, none()), parse(open).unwrap().to_string());
+        }
+        assert_eq!(written("bytes", Some(Literal::Int(1))), "bytes");
+        assert_eq!(written("List[int]", None), "list[int]");
+        assert_eq!(
+            type_marks(Some(&parse("NoReturn").unwrap())),
+            [(0, "PYI050")]
+        );
+        assert_eq!(
+            type_marks(Some(&parse("int | float").unwrap())),
+            [(0, "PYI041")]
+        );
+        assert!(type_marks(Some(&parse("list[NoReturn]").unwrap())).is_empty());
     }
 }

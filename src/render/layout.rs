@@ -53,6 +53,82 @@ pub fn root_module(module: &str) -> &str {
     module.split('.').next().unwrap_or(module)
 }
 
+/// The standard library's top-level modules, which isort sorts into a
+/// section of their own: Python 3.11's `sys.stdlib_module_names`, the list
+/// ruff's isort knows for its default target (Python 3.11), sorted.
+/// `tests/python/test_codegen_ruff.py` checks it against what ruff sorts as
+/// the standard library, and against `sys.stdlib_module_names` on 3.11.
+const STDLIB: &str = "\
+    __future__ _abc _aix_support _ast _asyncio _bisect _blake2 _bootsubprocess _bz2 \
+    _codecs _codecs_cn _codecs_hk _codecs_iso2022 _codecs_jp _codecs_kr _codecs_tw \
+    _collections _collections_abc _compat_pickle _compression _contextvars _crypt _csv \
+    _ctypes _curses _curses_panel _datetime _dbm _decimal _elementtree \
+    _frozen_importlib _frozen_importlib_external _functools _gdbm _hashlib _heapq _imp \
+    _io _json _locale _lsprof _lzma _markupbase _md5 _msi _multibytecodec \
+    _multiprocessing _opcode _operator _osx_support _overlapped _pickle _posixshmem \
+    _posixsubprocess _py_abc _pydecimal _pyio _queue _random _scproxy _sha1 _sha256 \
+    _sha3 _sha512 _signal _sitebuiltins _socket _sqlite3 _sre _ssl _stat _statistics \
+    _string _strptime _struct _symtable _thread _threading_local _tkinter _tokenize \
+    _tracemalloc _typing _uuid _warnings _weakref _weakrefset _winapi _zoneinfo abc \
+    aifc antigravity argparse array ast asynchat asyncio asyncore atexit audioop base64 \
+    bdb binascii bisect builtins bz2 cProfile calendar cgi cgitb chunk cmath cmd code \
+    codecs codeop collections colorsys compileall concurrent configparser contextlib \
+    contextvars copy copyreg crypt csv ctypes curses dataclasses datetime dbm decimal \
+    difflib dis distutils doctest email encodings ensurepip enum errno faulthandler \
+    fcntl filecmp fileinput fnmatch fractions ftplib functools gc genericpath getopt \
+    getpass gettext glob graphlib grp gzip hashlib heapq hmac html http idlelib imaplib \
+    imghdr imp importlib inspect io ipaddress itertools json keyword lib2to3 linecache \
+    locale logging lzma mailbox mailcap marshal math mimetypes mmap modulefinder msilib \
+    msvcrt multiprocessing netrc nis nntplib nt ntpath nturl2path numbers opcode \
+    operator optparse os ossaudiodev pathlib pdb pickle pickletools pipes pkgutil \
+    platform plistlib poplib posix posixpath pprint profile pstats pty pwd py_compile \
+    pyclbr pydoc pydoc_data pyexpat queue quopri random re readline reprlib resource \
+    rlcompleter runpy sched secrets select selectors shelve shlex shutil signal site \
+    smtpd smtplib sndhdr socket socketserver spwd sqlite3 sre_compile sre_constants \
+    sre_parse ssl stat statistics string stringprep struct subprocess sunau symtable \
+    sys sysconfig syslog tabnanny tarfile telnetlib tempfile termios textwrap this \
+    threading time timeit tkinter token tokenize tomllib trace traceback tracemalloc \
+    tty turtle turtledemo types typing unicodedata unittest urllib uu uuid venv \
+    warnings wave weakref webbrowser winreg winsound wsgiref xdrlib xml xmlrpc zipapp \
+    zipfile zipimport zlib zoneinfo";
+
+/// Builtins that ruff (UP029) says need no import, `from builtins import
+/// open` (or `from io import open`) being the builtin itself: a callable of
+/// one of these names is imported under another (`open as open_2`).
+pub const BUILTIN_IMPORTS: &[&str] = &[
+    "ascii",
+    "bytes",
+    "chr",
+    "dict",
+    "filter",
+    "hex",
+    "input",
+    "int",
+    "isinstance",
+    "list",
+    "map",
+    "max",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "open",
+    "pow",
+    "range",
+    "round",
+    "str",
+    "super",
+    "zip",
+];
+
+/// Is `module` (or the package it is in) part of the standard library?
+pub fn is_stdlib(module: &str) -> bool {
+    // Asked once for every callable: a set, not a walk through the list.
+    static NAMES: std::sync::LazyLock<foldhash::HashSet<&str>> =
+        std::sync::LazyLock::new(|| STDLIB.split_ascii_whitespace().collect());
+    NAMES.contains(root_module(module))
+}
+
 /// One isort section.
 #[derive(Default)]
 pub struct Section<'a> {
@@ -387,6 +463,25 @@ pub fn sections(sections: Vec<Section<'_>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn knows_the_standard_library() {
+        for module in [
+            "datetime",
+            "collections.abc",
+            "xml.etree.ElementTree",
+            "tomllib",
+            "__future__",
+        ] {
+            assert!(is_stdlib(module), "{module}");
+        }
+        for module in ["jobs", "datetimes", "pandas.core", "distutils_extra", ""] {
+            assert!(!is_stdlib(module), "{module}");
+        }
+        let names: Vec<&str> = STDLIB.split_ascii_whitespace().collect();
+        assert!(names.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(names.len() > 250, "{}", names.len());
+    }
 
     #[test]
     fn members_sort_as_ruffs_isort_sorts_them() {

@@ -2,7 +2,8 @@
 //! Pure: nothing here touches the disk (that is [`crate::emit`]).
 //!
 //! One module per flow, `_tasks.py` (every operation's task, defined once),
-//! `_runtime.py` (what the flows share, and the runner), `__init__.py` with
+//! `_runtime.py` (what the flows share, and the runner), `_select.py` (the
+//! selection grammar for runs given a part of a flow), `__init__.py` with
 //! `FLOWS`, `__main__.py`, `_path.py` and `prefect.yaml` (deployments), from
 //! the askama templates in `templates/`. Every file starts with the generated-by header
 //! and a digest of its body, so a file edited by hand can be told apart.
@@ -103,9 +104,25 @@ pub use crate::hierarchy::module_name;
 /// The longest identifier made of a flow's name before `_flow`.
 const MAX_FLOW: usize = 40;
 
-/// Name of a flow's function in its module.
-pub fn function_name(flow: &str) -> String {
+/// Name of a flow's function in its module, before it is claimed.
+fn function_name(flow: &str) -> String {
     format!("{}_flow", python::bounded(&python::ident(flow), MAX_FLOW))
+}
+
+/// Each flow's function, by its index in `graph.flows`: claimed once for
+/// the package, in the flows' order (by name), since `__init__.py` imports
+/// them all. Two flows whose bounded names agree (a long name's digest is
+/// another flow's name) get the first free `_2`, `_3`, ...
+pub fn function_names(graph: &FlowGraph) -> Vec<String> {
+    let mut names = python::Names::with_capacity(graph.flows.len() + 3);
+    for fixed in ["Flow", "FLOWS", "_path"] {
+        names.reserve(fixed);
+    }
+    graph
+        .flows
+        .iter()
+        .map(|flow| names.claim(&function_name(&flow.name)).to_string())
+        .collect()
 }
 
 /// Render the package. `manifest` is the manifest's file name, for headers.
@@ -130,36 +147,42 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
     let ops: usize = graph.flows.iter().map(|f| f.operations.len()).sum();
     let workers = crate::parallel::workers(ops);
     let tasks = tasks::TaskNames::new(graph);
-    flow_modules(graph, &tasks, manifest, workers, sink);
+    let functions = function_names(graph);
+    flow_modules(graph, &tasks, &functions, manifest, workers, sink);
     let package = package_name(&graph.manifest.project.output);
     // (module, function, name literal) per flow.
-    let flows: Vec<(String, String, String)> = graph
+    let flows: Vec<(String, &str, String)> = graph
         .flows
         .iter()
-        .map(|f| {
+        .zip(&functions)
+        .map(|(f, function)| {
             (
                 format!(".{}", module_name(&f.name)),
-                function_name(&f.name),
+                function.as_str(),
                 python::string(&f.name),
             )
         })
         .collect();
     let mut imports = layout::Section::default();
     for (module, function, _) in &flows {
-        imports.from(module, function.as_str().into());
+        imports.from(module, (*function).into());
     }
     let init = InitTemplate {
         manifest,
         imports: layout::sections(vec![imports]),
         flows: flows
             .iter()
-            .map(|(_, function, name)| (name.as_str(), function.as_str()))
+            .map(|(_, function, name)| (name.as_str(), *function))
             .collect(),
     };
     sink(PathBuf::from("__init__.py"), file(manifest, &init, 0));
     sink(
         PathBuf::from("_runtime.py"),
         file(manifest, &RuntimeTemplate, 0),
+    );
+    sink(
+        PathBuf::from("_select.py"),
+        file(manifest, &SelectTemplate, 0),
     );
     let main = MainTemplate {
         package: &python::docstring_text(&package),
@@ -181,12 +204,12 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
         deployments: graph
             .flows
             .iter()
-            .map(|flow| Deployment {
+            .zip(&functions)
+            .map(|(flow, function)| Deployment {
                 name: yaml_string(&flow.name),
                 entrypoint: yaml_string(&format!(
-                    "{output}/{}.py:{}",
+                    "{output}/{}.py:{function}",
                     module_name(&flow.name),
-                    function_name(&flow.name)
                 )),
                 parameters: flow
                     .params
@@ -210,19 +233,25 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
 fn flow_modules(
     graph: &FlowGraph,
     tasks: &tasks::TaskNames,
+    functions: &[String],
     manifest: &str,
     workers: usize,
     sink: &(dyn Fn(PathBuf, String) + Sync),
 ) {
-    let mut order: Vec<Option<&crate::graph::Flow>> = graph.flows.iter().map(Some).collect();
+    let mut order: Vec<Option<(&crate::graph::Flow, &str)>> = graph
+        .flows
+        .iter()
+        .zip(functions)
+        .map(|(flow, function)| Some((flow, function.as_str())))
+        .collect();
     order.push(None);
     order.sort_by_key(|flow| {
-        std::cmp::Reverse(flow.map_or(graph.manifest.operations.len(), |f| f.operations.len()))
+        std::cmp::Reverse(flow.map_or(graph.manifest.operations.len(), |(f, _)| f.operations.len()))
     });
     crate::parallel::map(&order, workers, |flow| match flow {
-        Some(flow) => sink(
+        Some((flow, function)) => sink(
             PathBuf::from(format!("{}.py", module_name(&flow.name))),
-            flow::module(graph, flow, tasks, manifest),
+            flow::module(graph, flow, tasks, function, manifest),
         ),
         None => sink(
             PathBuf::from("_tasks.py"),
@@ -243,6 +272,21 @@ pub fn package_name(output: &str) -> String {
 
 /// The manifest's `python_path` entries, relative to the package folder.
 fn python_path(graph: &FlowGraph) -> Vec<String> {
+    graph
+        .manifest
+        .project
+        .python_path
+        .iter()
+        .map(|entry| python::string(&from_package(graph, entry)))
+        .collect()
+}
+
+/// A path relative to the manifest's folder, as seen from the package's:
+/// the package sits `output` below the manifest. Absolute paths stay.
+pub(super) fn from_package(graph: &FlowGraph, entry: &str) -> String {
+    if entry.starts_with('/') || entry.starts_with('~') {
+        return entry.to_owned();
+    }
     let depth = graph
         .manifest
         .project
@@ -251,23 +295,20 @@ fn python_path(graph: &FlowGraph) -> Vec<String> {
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
         .count();
-    graph
-        .manifest
-        .project
-        .python_path
-        .iter()
-        .map(|entry| {
-            let mut path = vec![".."; depth].join("/");
-            let entry = entry.trim_end_matches('/');
-            if !entry.is_empty() && entry != "." {
-                if !path.is_empty() {
-                    path.push('/');
-                }
-                path.push_str(entry);
-            }
-            python::string(if path.is_empty() { "." } else { &path })
-        })
-        .collect()
+    let mut path = vec![".."; depth].join("/");
+    let entry = entry.trim_end_matches('/');
+    let entry = entry.strip_prefix("./").unwrap_or(entry);
+    if !entry.is_empty() && entry != "." {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(entry);
+    }
+    if path.is_empty() {
+        ".".to_owned()
+    } else {
+        path
+    }
 }
 
 /// A default as YAML (JSON is YAML, except for the non-finite floats).
@@ -327,6 +368,11 @@ struct InitTemplate<'a> {
 #[template(path = "_runtime.py", escape = "none")]
 struct RuntimeTemplate;
 
+/// The selection grammar's Python twin (`crate::select`): the same in every package.
+#[derive(Template)]
+#[template(path = "_select.py", escape = "none")]
+struct SelectTemplate;
+
 #[derive(Template)]
 #[template(path = "__main__.py", escape = "none")]
 struct MainTemplate<'a> {
@@ -364,6 +410,69 @@ mod tests {
     use super::*;
     use crate::manifest::{Format, Source};
 
+    fn graph_of(text: String) -> FlowGraph {
+        let source = Source {
+            path: "operations.toml".into(),
+            text,
+        };
+        crate::compile_source(source, Format::Toml)
+            .expect("compiles")
+            .graph
+    }
+
+    #[test]
+    fn flow_functions_are_claimed_once_for_the_package() {
+        // Two long names whose first 40 characters agree, and a flow named
+        // as the first one's bounded form.
+        let long = "quarterly_sales_report_for_every_region_of_the_company";
+        let bounded = python::bounded(long, MAX_FLOW).into_owned();
+        let mut text = String::from("version = 1\n");
+        for flow in [
+            long,
+            "quarterly_sales_report_for_every_region_of_the_world",
+            &bounded,
+        ] {
+            let _ = write!(
+                text,
+                "[[operations]]\nname = \"{flow}.op\"\ncall = \"m:f\"\nreturns = \"int\"\n"
+            );
+        }
+        let graph = graph_of(text);
+        let names = function_names(&graph);
+        let by_flow: BTreeMap<&str, &str> = graph
+            .flows
+            .iter()
+            .map(|f| f.name.as_str())
+            .zip(names.iter().map(String::as_str))
+            .collect();
+        assert_eq!(by_flow[bounded.as_str()], format!("{bounded}_flow"));
+        assert_eq!(by_flow[long], format!("{bounded}_flow_2"));
+        assert_ne!(
+            by_flow[long],
+            by_flow["quarterly_sales_report_for_every_region_of_the_world"]
+        );
+        let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+        // The same names every time, and in every file that names them.
+        assert_eq!(names, function_names(&graph));
+        let files = render(&graph, "operations.toml");
+        let init = &files[&PathBuf::from("__init__.py")];
+        let deployments = &files[&PathBuf::from("prefect.yaml")];
+        let module = &files[&PathBuf::from(format!("{}.py", module_name(long)))];
+        assert!(
+            init.contains(&format!("import (\n    {bounded}_flow_2,\n)")),
+            "{init}"
+        );
+        assert!(
+            deployments.contains(&format!(".py:{bounded}_flow_2\"")),
+            "{deployments}"
+        );
+        assert!(
+            module.contains(&format!("def {bounded}_flow_2(")),
+            "{module}"
+        );
+    }
+
     #[test]
     fn flows_rendered_on_several_threads_are_the_ones_rendered_on_one() {
         let mut text = String::from("version = 1\n[project]\nname = \"p\"\n");
@@ -392,9 +501,17 @@ mod tests {
         let modules = |workers| {
             let files = Mutex::new(BTreeMap::new());
             let tasks = tasks::TaskNames::new(graph);
-            flow_modules(graph, &tasks, "m.toml", workers, &|name, text| {
-                files.lock().unwrap().insert(name, text);
-            });
+            let functions = function_names(graph);
+            flow_modules(
+                graph,
+                &tasks,
+                &functions,
+                "m.toml",
+                workers,
+                &|name, text| {
+                    files.lock().unwrap().insert(name, text);
+                },
+            );
             files.into_inner().unwrap()
         };
         let one = modules(1);

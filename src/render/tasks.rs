@@ -12,7 +12,7 @@ use super::file;
 use super::layout::{self, Section};
 use super::python::{self, Names};
 use crate::graph::FlowGraph;
-use crate::manifest::raw::{Cache, Executor};
+use crate::manifest::raw::{Cache, Executor, Serializer};
 use crate::resolve::{Binding, Literal, Operation};
 
 /// A named output: its producer and its index among the producer's outputs.
@@ -47,6 +47,8 @@ pub struct TaskNames {
 /// Names the tasks module imports for itself.
 const FIXED: &[&str] = &[
     "task",
+    "Results",
+    "RESULTS",
     "in_process",
     "pick",
     "timedelta",
@@ -63,7 +65,7 @@ impl TaskNames {
         let order = &graph.by_name;
         let fixed = || {
             let mut names = Names::with_capacity(ops.len() + FIXED.len());
-            for name in FIXED {
+            for name in FIXED.iter().chain(layout::BUILTIN_IMPORTS) {
                 names.reserve(name);
             }
             names
@@ -240,6 +242,7 @@ fn task_key(name: &str) -> TaskKey<'_> {
 struct TasksTemplate<'a> {
     manifest: &'a str,
     imports: String,
+    results: String,
     tasks: String,
 }
 
@@ -250,11 +253,17 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
     let mut third = Section::default();
     let mut first_party = Section::default();
     let mut local = Section::default();
-    local.from("._runtime", "task".into());
+    local.from("._runtime", "Results".into());
     for (by, binding) in &names.callables {
         let call = &ops[*by].call;
         let first = first_segment(&call.qualname);
-        first_party.from(
+        // A callable of the standard library sorts with it, as isort does.
+        let section = if layout::is_stdlib(&call.module) {
+            &mut standard
+        } else {
+            &mut first_party
+        };
+        section.from(
             &call.module,
             if binding == first {
                 Cow::Borrowed(first)
@@ -291,7 +300,22 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         let _ = python::write_string(&mut name, &operation.name);
         let mut args: Vec<Cow<str>> = vec![callable, Cow::Owned(name)];
         settings_args(operation, &mut args);
-        if let Some(cache) = operation.settings.cache {
+        if !operation.settings.persist {
+            args.push("persist=False".into());
+        } else if operation.settings.result_storage.is_some()
+            || operation.settings.serializer.is_some()
+        {
+            let defaults = &graph.manifest.results;
+            let storage = operation
+                .settings
+                .result_storage
+                .as_deref()
+                .unwrap_or(&defaults.storage);
+            let serializer = operation.settings.serializer.unwrap_or(defaults.serializer);
+            let results = results(graph, storage, serializer, 4 + "results=".len());
+            args.push(format!("results={results}").into());
+        }
+        for &cache in &operation.settings.cache {
             third.from("prefect.cache_policies", cache_policy(cache).into());
         }
         if operation.settings.cache_expiration_seconds.is_some() {
@@ -317,12 +341,41 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
             }
         }
     }
+    let defaults = &graph.manifest.results;
     let template = TasksTemplate {
         manifest,
         imports: layout::sections(vec![standard, third, first_party, local]),
+        results: results(
+            graph,
+            &defaults.storage,
+            defaults.serializer,
+            "RESULTS = ".len(),
+        ),
         tasks,
     };
     file(manifest, &template, 128 * ops.len())
+}
+
+/// Where results are kept, as the runtime's `Results`: a Prefect storage
+/// block when `storage` is a block's slug (`s3-bucket/results`), else a
+/// folder relative to the manifest's (a slug-shaped one written `./a/b`).
+fn results(graph: &FlowGraph, storage: &str, serializer: Serializer, used: usize) -> String {
+    let is_slug = crate::resolve::is_block_slug(storage);
+    let mut args = if is_slug {
+        vec![format!("block={}", python::string(storage))]
+    } else {
+        vec![
+            "__file__".to_owned(),
+            python::string(&super::from_package(graph, storage)),
+        ]
+    };
+    if serializer != Serializer::Pickle {
+        args.push(format!("serializer={}", python::string(serializer.name())));
+    }
+    let mut text = String::new();
+    layout::call(&mut text, 0, used, "Results", &args, "\n");
+    text.pop();
+    text
 }
 
 /// The index of a named output among its producer's.
@@ -369,8 +422,9 @@ fn settings_args(operation: &Operation, args: &mut Vec<Cow<'_, str>>) {
     if let Some(timeout) = settings.timeout_seconds {
         args.push(format!("timeout_seconds={}", number(timeout)).into());
     }
-    if let Some(cache) = settings.cache {
-        args.push(format!("cache_policy={}", cache_policy(cache)).into());
+    if !settings.cache.is_empty() {
+        let policies: Vec<&str> = settings.cache.iter().map(|&c| cache_policy(c)).collect();
+        args.push(format!("cache_policy={}", policies.join(" + ")).into());
     }
     if let Some(expiration) = settings.cache_expiration_seconds {
         args.push(format!("cache_expiration=timedelta(seconds={})", number(expiration)).into());

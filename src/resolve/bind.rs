@@ -6,7 +6,7 @@ use super::types::{self, TypeExpr};
 use super::{Binding, Call, Lowered, Operation, Param, Resolver, Rule, TaskSettings, suggestion};
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy;
-use crate::manifest::raw::RawParam;
+use crate::manifest::raw::{CachePolicy, RawParam};
 use crate::manifest::{RawManifest, Span, Spanned};
 use crate::resolve::Literal;
 
@@ -306,6 +306,7 @@ impl Resolver<'_> {
                     Ok(Some((binding, rule))) => (binding, rule),
                     Ok(None) => {
                         self.check_typo(low, key, graph);
+                        self.check_flow_param_name(key);
                         (
                             Binding::FlowParam {
                                 name: key.value.clone(),
@@ -342,6 +343,31 @@ impl Resolver<'_> {
         params
     }
 
+    /// A parameter no rule binds becomes a flow parameter of its own name:
+    /// refused when no flow parameter can have it (and the parameter's name
+    /// is not refused already).
+    fn check_flow_param_name(&mut self, key: &Spanned<String>) {
+        if hierarchy::identifier_problem(key).is_some() || super::submit_problem(key).is_some() {
+            return;
+        }
+        if let Some(reason) = super::flow_param_problem(key) {
+            let mut other = key.trim_start_matches('_').to_owned();
+            if other.is_empty() {
+                "value".clone_into(&mut other);
+            } else if super::flow_param_problem(&other).is_some() {
+                other.push_str("_value");
+            }
+            self.error(Diagnostic::ReservedParameterName {
+                param: key.value.clone(),
+                reason,
+                span: at(key.span),
+                help: format!(
+                    "nothing upstream provides it, so it becomes a flow parameter: give that another name, e.g. `from = \"${other}\"`"
+                ),
+            });
+        }
+    }
+
     fn default(&mut self, i: usize, key: &Spanned<String>) -> Option<(Literal, Span)> {
         match self.defaults.take(i, &key.value)? {
             Ok(literal) => Some(literal),
@@ -373,6 +399,16 @@ impl Resolver<'_> {
                     param: name.to_owned(),
                     reason,
                     span: at(span),
+                });
+                return None;
+            }
+            if let Some(reason) = super::flow_param_problem(name) {
+                let span = self.sub(from, (1, from.len()));
+                self.error(Diagnostic::ReservedParameterName {
+                    param: name.to_owned(),
+                    reason,
+                    span: at(span),
+                    help: "choose another name for the flow parameter".to_owned(),
                 });
                 return None;
             }
@@ -738,6 +774,10 @@ impl Resolver<'_> {
 }
 
 /// An operation's task settings: its own, else `[defaults]`. Tags add up.
+/// What the flow parameters opflow adds to every flow start with
+/// (`opflow_select`, `opflow_exclude`): no other flow parameter may.
+pub const RESERVED_PARAM: &str = "opflow_";
+
 fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskSettings {
     let d = &raw.defaults;
     let mut tags: Vec<String> = d.tags.clone().unwrap_or_default();
@@ -751,9 +791,23 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
         retries: op.retries.or(d.retries),
         retry_delay_seconds: op.retry_delay_seconds.or(d.retry_delay_seconds),
         timeout_seconds: op.timeout_seconds.or(d.timeout_seconds),
-        cache: op.cache.or(d.cache),
+        cache: op
+            .cache
+            .as_ref()
+            .or(d.cache.as_ref())
+            .map(CachePolicy::policies)
+            .unwrap_or_default(),
         cache_expiration_seconds: op.cache_expiration_seconds.or(d.cache_expiration_seconds),
         tags,
+        persist: op.persist.or(d.persist).unwrap_or(true),
+        // Only an operation's own, when it differs: the package's default
+        // results hold the defaults'.
+        result_storage: op
+            .result_storage
+            .as_ref()
+            .map(|s| s.value.clone())
+            .filter(|s| Some(s) != d.result_storage.as_ref().map(|d| &d.value)),
+        serializer: op.serializer.filter(|&s| Some(s) != d.serializer),
     }
 }
 
@@ -767,6 +821,16 @@ impl Resolver<'_> {
                 let Binding::FlowParam { name } = &param.binding else {
                     continue;
                 };
+                if name.starts_with(RESERVED_PARAM) {
+                    self.error(Diagnostic::InvalidParameterName {
+                        param: name.clone(),
+                        reason: format!(
+                            "names starting with `{RESERVED_PARAM}` are opflow's own flow parameters"
+                        ),
+                        span: at(param.span),
+                    });
+                    continue;
+                }
                 let Some(first) = seen.get(name.as_str()).copied() else {
                     seen.insert(name, param);
                     continue;

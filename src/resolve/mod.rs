@@ -17,7 +17,7 @@ pub use types::TypeExpr;
 
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy::{self, DEFAULT_MAX_DEPTH, identifier_problem};
-use crate::manifest::raw::{Cache, Executor, RawOperation, RawParam, TaskRunner};
+use crate::manifest::raw::{Cache, Executor, RawOperation, RawParam, Serializer, TaskRunner};
 use crate::manifest::{RawManifest, Source, Span, Spanned};
 use crate::suggest::did_you_mean;
 
@@ -34,11 +34,38 @@ pub struct Manifest {
     /// `[flows.X]` settings, by flow name.
     pub flows: BTreeMap<String, FlowSettings>,
     pub work_pool: String,
+    /// Where results are kept unless an operation says otherwise.
+    pub results: Results,
     /// Operations in the order they were written.
     pub operations: Vec<Operation>,
     /// Likely mistakes that do not stop the build (`opflow::resolve::likely_typo`).
     pub warnings: Vec<Diagnostic>,
 }
+
+/// Where the operations' results are kept: a folder relative to the
+/// manifest's, or a Prefect storage block's slug; and how they are written.
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub storage: String,
+    pub serializer: Serializer,
+}
+
+/// Whether a `result_storage` names a Prefect storage block by its slug
+/// (`s3-bucket/results`) rather than a folder (a slug-shaped folder is
+/// written `./s3-bucket/results`).
+pub fn is_block_slug(storage: &str) -> bool {
+    let part = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    storage
+        .split_once('/')
+        .is_some_and(|(kind, name)| part(kind) && part(name))
+}
+
+/// Results' default folder, beside the manifest.
+pub const RESULTS_FOLDER: &str = ".opflow/results";
 
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -61,9 +88,15 @@ pub struct TaskSettings {
     pub retries: Option<u32>,
     pub retry_delay_seconds: Option<f64>,
     pub timeout_seconds: Option<f64>,
-    pub cache: Option<Cache>,
+    /// The cache policies combined (empty: none set).
+    pub cache: Vec<Cache>,
     pub cache_expiration_seconds: Option<f64>,
     pub tags: Vec<String>,
+    /// Whether the operation's last result is kept.
+    pub persist: bool,
+    /// Where, when not where the manifest's defaults say, and how.
+    pub result_storage: Option<String>,
+    pub serializer: Option<Serializer>,
 }
 
 /// `module.path:qualname`.
@@ -249,6 +282,24 @@ impl Resolver<'_> {
         }
         match types::parse(ty) {
             Ok(parsed) => {
+                if let Some(name) = types::unwritable(&parsed) {
+                    // Where the name is written (its last segment, if dotted).
+                    let bare = name.rsplit('.').next().unwrap_or(name);
+                    let start = ty.find(name).or_else(|| ty.find(bare)).unwrap_or(0);
+                    let len = if ty[start..].starts_with(name) {
+                        name.len()
+                    } else {
+                        bare.len()
+                    };
+                    let span = self.sub(ty, (start, (start + len).min(ty.len())));
+                    self.error(Diagnostic::InvalidType {
+                        ty: ty.value.clone(),
+                        reason: format!("`{name}` is deprecated and gone from Python 3.14"),
+                        span: at(span),
+                        help: "write `bytes | bytearray | memoryview`, or `collections.abc.Buffer` on Python 3.12 and later".to_owned(),
+                    });
+                    return None;
+                }
                 self.types.insert(ty.value.clone(), parsed.clone());
                 Some(parsed)
             }
@@ -266,6 +317,8 @@ impl Resolver<'_> {
     }
 
     fn check_call(&mut self, call: &Spanned<String>) {
+        const CALL_HELP: &str =
+            "write the callable as `module.path:function`, e.g. `jobs.scrapers:fetch_stepstone`";
         let (module, qualname) = call.split_once(':').unwrap_or((call.as_str(), ""));
         let problem = if !call.contains(':') {
             Some((
@@ -279,12 +332,36 @@ impl Resolver<'_> {
             dotted_problem(module, "module", 0)
                 .or_else(|| dotted_problem(qualname, "function", module.len() + 1))
         };
+        let mut help = CALL_HELP;
+        // What parses but cannot be imported: a `__future__` import is a
+        // directive that must open the module, and `__debug__` cannot be
+        // bound to a name.
+        let problem = problem.or_else(|| {
+            let first = qualname.split('.').next().unwrap_or(qualname);
+            if module == "__future__" {
+                help = "call a function of a module; `__future__` holds compiler directives";
+                Some((
+                    "`__future__` imports are directives, not callables".to_owned(),
+                    (0, module.len()),
+                ))
+            } else if first == "__debug__" {
+                help = "`__debug__` is a constant Python does not let a module import by name";
+                let start = module.len() + 1;
+                Some((
+                    "`__debug__` cannot be imported by name".to_owned(),
+                    (start, start + first.len()),
+                ))
+            } else {
+                None
+            }
+        });
         if let Some((reason, range)) = problem {
             let span = self.sub(call, range);
             self.error(Diagnostic::InvalidCall {
                 call: call.value.clone(),
                 reason,
                 span: at(span),
+                help: help.to_owned(),
             });
         }
     }
@@ -347,6 +424,13 @@ impl Resolver<'_> {
                     param: key.value.clone(),
                     reason,
                     span: at(key.span),
+                });
+            } else if let Some(reason) = submit_problem(key) {
+                self.error(Diagnostic::ReservedParameterName {
+                    param: key.value.clone(),
+                    reason,
+                    span: at(key.span),
+                    help: "Prefect passes each parameter to the function by its name: rename it in the function and here".to_owned(),
                 });
             }
             let ty = match param {
@@ -468,6 +552,14 @@ impl Resolver<'_> {
                 .work_pool
                 .clone()
                 .unwrap_or_else(|| "opflow".to_owned()),
+            results: Results {
+                storage: raw
+                    .defaults
+                    .result_storage
+                    .as_ref()
+                    .map_or_else(|| RESULTS_FOLDER.to_owned(), |s| s.value.clone()),
+                serializer: raw.defaults.serializer.unwrap_or(Serializer::Pickle),
+            },
             operations,
             warnings: Vec::new(),
         }
@@ -611,7 +703,7 @@ impl Resolver<'_> {
             let module = hierarchy::module_name(flow);
             if matches!(
                 module.as_str(),
-                "__init__" | "__main__" | "_path" | "_runtime" | "_tasks"
+                "__init__" | "__main__" | "_path" | "_runtime" | "_select" | "_tasks"
             ) {
                 self.error(Diagnostic::ReservedModule {
                     flow: flow.to_owned(),
@@ -664,3 +756,67 @@ fn suggestion(name: &str, names: &[&str], otherwise: &str) -> String {
 }
 
 mod bind;
+
+/// Why an operation's parameter, an identifier, still cannot have this
+/// name: the flow passes it by keyword to Prefect's `Task.submit(self,
+/// *args, return_state, wait_for, **kwargs)` (Prefect 3.9.1), and Python
+/// binds no name `__debug__`.
+fn submit_problem(name: &str) -> Option<String> {
+    match name {
+        "__debug__" => Some("Python cannot bind the name `__debug__`".to_owned()),
+        "self" | "return_state" | "wait_for" => {
+            Some(format!("Prefect's `Task.submit` takes `{name}` itself"))
+        }
+        _ => None,
+    }
+}
+
+/// The attributes of pydantic's models in its own namespace (pydantic 2):
+/// a field of one of these names fails, or shadows the attribute.
+const PYDANTIC_MODEL: &[&str] = &[
+    "model_computed_fields",
+    "model_config",
+    "model_construct",
+    "model_copy",
+    "model_dump",
+    "model_dump_json",
+    "model_extra",
+    "model_fields",
+    "model_fields_set",
+    "model_json_schema",
+    "model_parametrized_name",
+    "model_post_init",
+    "model_rebuild",
+    "model_validate",
+    "model_validate_json",
+    "model_validate_strings",
+];
+
+/// Why a flow parameter, an identifier, still cannot have this name. The
+/// runner calls the flow as `flow(**parameters)`, and Prefect's
+/// `Flow.__call__(self, *args, return_state, wait_for, **kwargs)` takes
+/// three names itself; Prefect validates the parameters with a pydantic
+/// model made of the function's signature, which refuses names starting
+/// with `_`, has fields `v__args`, `v__kwargs`, `v__positional_only` and
+/// `v__duplicate_kwargs` of its own, and pydantic's `model_*` attributes.
+fn flow_param_problem(name: &str) -> Option<String> {
+    if let Some(reason) = submit_problem(name) {
+        return Some(reason.replace("`Task.submit`", "flow call"));
+    }
+    if name.starts_with('_') {
+        Some("Prefect's parameter validation (pydantic) refuses names starting with `_`".to_owned())
+    } else if matches!(
+        name,
+        "v__args" | "v__kwargs" | "v__positional_only" | "v__duplicate_kwargs"
+    ) {
+        Some(format!(
+            "Prefect's parameter validation has a field `{name}` of its own"
+        ))
+    } else if PYDANTIC_MODEL.contains(&name) {
+        Some(format!(
+            "`{name}` is an attribute of the pydantic model Prefect validates flow parameters with"
+        ))
+    } else {
+        None
+    }
+}

@@ -101,6 +101,94 @@ const ALIASES: &[(&str, &str)] = &[
     ("Text", "str"),
 ];
 
+/// `typing` names written with another module's name (ruff's UP006):
+/// `Deque[int]` is written `collections.deque[int]`.
+const RENAMED: &[(&str, &str)] = &[
+    ("DefaultDict", "collections.defaultdict"),
+    ("Deque", "collections.deque"),
+];
+
+/// Where generated code imports each bare `typing` name from, and what it
+/// imports: ruff's UP035 wants the abstract collections from
+/// `collections.abc` (`AbstractSet` as its `Set`, aliased as PYI025 asks),
+/// the concrete ones from `collections` and `Match`/`Pattern` from `re`.
+/// A name not listed comes from `typing`; the aliases of builtins and the
+/// names of [`RENAMED`] never reach an import (`modern` rewrites them).
+const HOMES: &[(&str, &str, &str)] = &[
+    ("AbstractSet", "collections.abc", "Set as AbstractSet"),
+    ("AsyncGenerator", "collections.abc", "AsyncGenerator"),
+    ("AsyncIterable", "collections.abc", "AsyncIterable"),
+    ("AsyncIterator", "collections.abc", "AsyncIterator"),
+    ("Awaitable", "collections.abc", "Awaitable"),
+    ("Callable", "collections.abc", "Callable"),
+    ("ChainMap", "collections", "ChainMap"),
+    ("Collection", "collections.abc", "Collection"),
+    ("Container", "collections.abc", "Container"),
+    ("Coroutine", "collections.abc", "Coroutine"),
+    ("Counter", "collections", "Counter"),
+    ("Generator", "collections.abc", "Generator"),
+    ("Hashable", "collections.abc", "Hashable"),
+    ("Iterable", "collections.abc", "Iterable"),
+    ("Iterator", "collections.abc", "Iterator"),
+    ("Mapping", "collections.abc", "Mapping"),
+    ("Match", "re", "Match"),
+    ("MutableMapping", "collections.abc", "MutableMapping"),
+    ("MutableSequence", "collections.abc", "MutableSequence"),
+    ("MutableSet", "collections.abc", "MutableSet"),
+    ("OrderedDict", "collections", "OrderedDict"),
+    ("Pattern", "re", "Pattern"),
+    ("Reversible", "collections.abc", "Reversible"),
+    ("Sequence", "collections.abc", "Sequence"),
+    ("Sized", "collections.abc", "Sized"),
+];
+
+/// The module a bare `typing` name is imported from in generated code, and
+/// the member imported (`Set as AbstractSet` for `AbstractSet`).
+#[must_use]
+pub fn home(name: &str) -> (&'static str, &str) {
+    HOMES
+        .iter()
+        .find(|(bare, _, _)| *bare == name)
+        .map_or(("typing", name), |(_, module, member)| (module, member))
+}
+
+/// A name in `ty` that has no clean spelling in generated code: ruff
+/// (PYI057) refuses `ByteString` in any of its spellings, and it is gone
+/// from Python 3.14.
+#[must_use]
+pub fn unwritable(ty: &TypeExpr) -> Option<&str> {
+    match ty {
+        TypeExpr::Name { name, args } => {
+            if matches!(
+                name.as_str(),
+                "ByteString" | "typing.ByteString" | "collections.abc.ByteString"
+            ) {
+                return Some(name);
+            }
+            args.iter().flatten().find_map(unwritable)
+        }
+        TypeExpr::List(items) | TypeExpr::Union(items) => items.iter().find_map(unwritable),
+        TypeExpr::None | TypeExpr::Ellipsis => None,
+    }
+}
+
+/// The bottom type's names: a union member that adds nothing (ruff's RUF020).
+fn is_bottom(ty: &TypeExpr) -> bool {
+    matches!(ty, TypeExpr::Name { name, args: None }
+        if matches!(name.strip_prefix("typing.").unwrap_or(name), "Never" | "NoReturn"))
+}
+
+/// `type[X]`'s argument: several in a union are one `type[A | B]` (PYI055).
+fn type_argument(ty: &TypeExpr) -> Option<&TypeExpr> {
+    match ty {
+        TypeExpr::Name {
+            name,
+            args: Some(args),
+        } if args.len() == 1 && matches!(name.as_str(), "type" | "builtins.type") => Some(&args[0]),
+        _ => None,
+    }
+}
+
 /// A parsed type.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TypeExpr {
@@ -388,7 +476,11 @@ impl TypeExpr {
                         Self::Union(vec![args[0].clone(), Self::None]).flatten()
                     }
                     ("Union", Some(args)) if !args.is_empty() => Self::Union(args).flatten(),
-                    (base, args) => match ALIASES.iter().find(|(alias, _)| *alias == base) {
+                    (base, args) => match ALIASES
+                        .iter()
+                        .chain(RENAMED)
+                        .find(|(alias, _)| *alias == base)
+                    {
                         Some((_, builtin)) => Self::Name {
                             name: (*builtin).to_owned(),
                             args,
@@ -408,7 +500,11 @@ impl TypeExpr {
         }
     }
 
-    /// A union with nested unions spliced in and repeats dropped, order kept.
+    /// A union with nested unions spliced in and repeats dropped, order
+    /// kept; then as ruff rewrites it: the bottom type dropped beside any
+    /// other member (`Never | int` is `int`, RUF020), and the `type[...]`
+    /// members made one where the first stood (`type[A] | type[B]` is
+    /// `type[A | B]`, PYI055).
     fn flatten(self) -> Self {
         let Self::Union(members) = self else {
             return self;
@@ -424,6 +520,28 @@ impl TypeExpr {
                     flat.push(item);
                 }
             }
+        }
+        Self::simplified(flat, Self::flatten)
+    }
+
+    /// A union's members, flattened and without repeats, simplified as
+    /// [`Self::flatten`] says; `again` puts a merged `type[...]`'s argument
+    /// in the same form as the rest.
+    fn simplified(mut flat: Vec<Self>, again: fn(Self) -> Self) -> Self {
+        if flat.iter().any(|m| !is_bottom(m)) {
+            flat.retain(|m| !is_bottom(m));
+        } else {
+            flat.truncate(1);
+        }
+        let classes: Vec<Self> = flat.iter().filter_map(type_argument).cloned().collect();
+        if classes.len() > 1 {
+            let first = flat.iter().position(|m| type_argument(m).is_some());
+            let merged = Self::Name {
+                name: "type".to_owned(),
+                args: Some(vec![again(Self::Union(classes))]),
+            };
+            flat.retain(|m| type_argument(m).is_none());
+            flat.insert(first.unwrap_or(0), merged);
         }
         if flat.len() == 1 {
             flat.remove(0)
@@ -453,6 +571,7 @@ impl TypeExpr {
                     (base, args) => {
                         let base = ALIASES
                             .iter()
+                            .chain(RENAMED)
                             .find(|(alias, _)| *alias == base)
                             .map_or(base, |(_, to)| to);
                         Self::Name {
@@ -473,11 +592,21 @@ impl TypeExpr {
                         }
                     }
                 }
-                let mut flat: Vec<Self> = flat.into_iter().collect();
-                if flat.len() == 1 {
-                    flat.remove(0)
-                } else {
-                    Self::Union(std::mem::take(&mut flat))
+                match Self::simplified(flat.into_iter().collect(), |ty| ty.normalized()) {
+                    // A merged `type[...]` sorts among the members again.
+                    Self::Union(members) => {
+                        let mut members: Vec<Self> = members
+                            .into_iter()
+                            .collect::<BTreeSet<_>>()
+                            .into_iter()
+                            .collect();
+                        if members.len() == 1 {
+                            members.remove(0)
+                        } else {
+                            Self::Union(members)
+                        }
+                    }
+                    other => other,
                 }
             }
             Self::None | Self::Ellipsis => self.clone(),
@@ -485,13 +614,12 @@ impl TypeExpr {
     }
 
     /// Modules the generated code imports for this type (`jobs.models` for
-    /// `jobs.models.Listing`); `typing` and `builtins` need no import.
+    /// `jobs.models.Listing`, `builtins` for `builtins.int`); bare names
+    /// need none.
     pub fn modules(&self, out: &mut BTreeSet<String>) {
         match self {
             Self::Name { name, args } => {
-                if let Some((module, _)) = name.rsplit_once('.')
-                    && module != "builtins"
-                {
+                if let Some((module, _)) = name.rsplit_once('.') {
                     out.insert(module.to_owned());
                 }
                 for arg in args.iter().flatten() {
@@ -781,17 +909,51 @@ mod tests {
         );
         assert_eq!(modern("Dict[str, Any]"), "dict[str, Any]");
         assert_eq!(modern("Callable[[int], str]"), "Callable[[int], str]");
+        // As ruff rewrites them: RUF020, PYI055, UP006.
+        assert_eq!(modern("Never | int"), "int");
+        assert_eq!(modern("list[typing.NoReturn | str]"), "list[str]");
+        assert_eq!(modern("Optional[NoReturn]"), "None");
+        assert_eq!(modern("NoReturn"), "NoReturn");
+        assert_eq!(
+            modern("str | Type[int] | type[bytes]"),
+            "str | type[int | bytes]"
+        );
+        assert_eq!(modern("type[int] | type[int | str]"), "type[int | str]");
+        assert_eq!(
+            modern("Deque[DefaultDict[str, int]]"),
+            "collections.deque[collections.defaultdict[str, int]]"
+        );
+        assert_eq!(home("Callable"), ("collections.abc", "Callable"));
+        assert_eq!(
+            home("AbstractSet"),
+            ("collections.abc", "Set as AbstractSet")
+        );
+        assert_eq!(home("Pattern"), ("re", "Pattern"));
+        assert_eq!(home("Any"), ("typing", "Any"));
+    }
+
+    #[test]
+    fn finds_what_has_no_clean_spelling() {
+        let find = |text: &str| unwritable(&parse(text).unwrap()).map(str::to_owned);
+        assert_eq!(
+            find("dict[str, typing.ByteString]").as_deref(),
+            Some("typing.ByteString")
+        );
+        assert_eq!(find("ByteString | None").as_deref(), Some("ByteString"));
+        assert_eq!(find("bytes | bytearray | memoryview"), None);
     }
 
     #[test]
     fn collects_modules_to_import() {
         let mut modules = BTreeSet::new();
-        parse("dict[str, list[jobs.models.Listing]] | pandas.DataFrame | typing.Any")
-            .unwrap()
-            .modules(&mut modules);
+        parse(
+            "dict[str, list[jobs.models.Listing]] | pandas.DataFrame | typing.Any | builtins.int",
+        )
+        .unwrap()
+        .modules(&mut modules);
         assert_eq!(
             modules.into_iter().collect::<Vec<_>>(),
-            vec!["jobs.models", "pandas", "typing"]
+            vec!["builtins", "jobs.models", "pandas", "typing"]
         );
     }
 

@@ -142,6 +142,7 @@ pub fn run(
     package: &Path,
     flow: &str,
     params: &[(String, String)],
+    extra: &[String],
     task_runner: Option<&str>,
     output: Output,
     python: &Path,
@@ -159,6 +160,7 @@ pub fn run(
     for (key, value) in params {
         command.arg("--json-param").arg(format!("{key}={value}"));
     }
+    command.args(extra);
     if let Some(runner) = task_runner {
         command.args(["--task-runner", runner]);
     }

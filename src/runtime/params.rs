@@ -9,7 +9,13 @@ use crate::resolve::TypeExpr;
 use crate::suggest::did_you_mean;
 
 /// The arguments for the runner: (name, JSON text) for every parameter.
-pub fn convert(flow: &Flow, given: &[String]) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
+/// `required`: whether a parameter without a default must be given (not when
+/// a run resumes: the last run's are taken).
+pub fn convert(
+    flow: &Flow,
+    given: &[String],
+    required: bool,
+) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     let known: Vec<&str> = flow.params.iter().map(|p| p.name.as_str()).collect();
@@ -49,7 +55,11 @@ pub fn convert(flow: &Flow, given: &[String]) -> Result<Vec<(String, String)>, V
             }),
         }
     }
-    for param in flow.params.iter().filter(|p| p.default.is_none()) {
+    for param in flow
+        .params
+        .iter()
+        .filter(|p| required && p.default.is_none())
+    {
         let named = |d: &Diagnostic| matches!(d, Diagnostic::ParamWithoutValue { given } if *given == param.name);
         if !out.iter().any(|(name, _)| *name == param.name)
             && !problems.iter().any(named)
@@ -189,7 +199,7 @@ mod tests {
             sinks: Vec::new(),
             critical_path: Vec::new(),
         };
-        let problems = convert(&flow, &["name".to_owned()]).unwrap_err();
+        let problems = convert(&flow, &["name".to_owned()], true).unwrap_err();
         assert_eq!(
             problems[0].code_str(),
             "opflow::runtime::param_without_value"

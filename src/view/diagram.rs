@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use crate::graph::{Flow, FlowGraph, Positions};
 use crate::hierarchy::{self, Tree};
 
-pub fn mermaid(graph: &FlowGraph, flow: &Flow) -> String {
+/// The flow for Mermaid; `stored` operations (a selection's inputs read
+/// from their last result) are drawn dashed and labelled.
+pub fn mermaid(graph: &FlowGraph, flow: &Flow, stored: &[usize]) -> String {
     let ids = flow.positions();
     let mut out = String::from("flowchart LR\n");
     let mut clusters = 0;
@@ -16,11 +18,12 @@ pub fn mermaid(graph: &FlowGraph, flow: &Flow) -> String {
         graph,
         &ids,
         &super::tree(graph, flow),
+        stored,
         1,
         &mut clusters,
         &mut out,
     );
-    for link in super::links(graph, flow) {
+    for link in super::links(graph, flow, stored) {
         let (up, down) = (ids[link.up], ids[link.down]);
         if link.ordering {
             let _ = writeln!(out, "  n{up} -.-> n{down}");
@@ -28,17 +31,21 @@ pub fn mermaid(graph: &FlowGraph, flow: &Flow) -> String {
             let _ = writeln!(out, "  n{up} -->|{}| n{down}", link.label);
         }
     }
+    if !stored.is_empty() {
+        out.push_str("  classDef stored stroke-dasharray:5 5,fill:#f8fafc\n");
+    }
     out
 }
 
-pub fn dot(graph: &FlowGraph, flow: &Flow) -> String {
+/// The flow for Graphviz; `stored` operations as [`mermaid`] draws them.
+pub fn dot(graph: &FlowGraph, flow: &Flow, stored: &[usize]) -> String {
     let mut out = format!(
         "digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box, style=rounded];\n",
         flow.name
     );
 
-    dot_folder(graph, &super::tree(graph, flow), "", 1, &mut out);
-    for link in super::links(graph, flow) {
+    dot_folder(graph, &super::tree(graph, flow), stored, "", 1, &mut out);
+    for link in super::links(graph, flow, stored) {
         let (up, down) = (
             &graph.manifest.operations[link.up].name,
             &graph.manifest.operations[link.down].name,
@@ -57,6 +64,7 @@ fn mermaid_folder(
     graph: &FlowGraph,
     ids: &Positions,
     folder: &Tree<usize>,
+    stored: &[usize],
     indent: usize,
     clusters: &mut usize,
     out: &mut String,
@@ -65,18 +73,23 @@ fn mermaid_folder(
     for (name, child) in &folder.children {
         let _ = writeln!(out, "{pad}subgraph c{clusters}[\"{name}\"]");
         *clusters += 1;
-        mermaid_folder(graph, ids, child, indent + 1, clusters, out);
+        mermaid_folder(graph, ids, child, stored, indent + 1, clusters, out);
         let _ = writeln!(out, "{pad}end");
     }
     for &op in &folder.items {
         let step = hierarchy::step(&graph.manifest.operations[op].name);
-        let _ = writeln!(out, "{pad}n{}[\"{step}\"]", ids[op]);
+        if stored.contains(&op) {
+            let _ = writeln!(out, "{pad}n{}[\"{step} (stored)\"]:::stored", ids[op]);
+        } else {
+            let _ = writeln!(out, "{pad}n{}[\"{step}\"]", ids[op]);
+        }
     }
 }
 
 fn dot_folder(
     graph: &FlowGraph,
     folder: &Tree<usize>,
+    stored: &[usize],
     prefix: &str,
     indent: usize,
     out: &mut String,
@@ -86,11 +99,19 @@ fn dot_folder(
         let path = hierarchy::join(prefix, name);
         let _ = writeln!(out, "{pad}subgraph \"cluster_{path}\" {{");
         let _ = writeln!(out, "{pad}  label=\"{name}\";");
-        dot_folder(graph, child, &path, indent + 1, out);
+        dot_folder(graph, child, stored, &path, indent + 1, out);
         let _ = writeln!(out, "{pad}}}");
     }
     for &op in &folder.items {
         let name = &graph.manifest.operations[op].name;
+        if stored.contains(&op) {
+            let _ = writeln!(
+                out,
+                "{pad}\"{name}\" [label=\"{}\\n(stored)\", style=\"rounded,dashed\"];",
+                hierarchy::step(name)
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "{pad}\"{name}\" [label=\"{}\"];",

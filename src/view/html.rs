@@ -27,6 +27,8 @@ struct Page<'a> {
 /// An operation's row in the table.
 struct Row<'a> {
     name: &'a str,
+    /// Not selected: its last result is read, it does not run.
+    stored: bool,
     doc: Option<&'a str>,
     call: String,
     is_async: bool,
@@ -51,10 +53,12 @@ mod filters {
     }
 }
 
-pub fn html(graph: &FlowGraph, flow: &Flow) -> String {
+/// The page; `stored` operations (a selection's inputs read from their last
+/// result) drawn dashed in the picture and marked in the table.
+pub fn html(graph: &FlowGraph, flow: &Flow, stored: &[usize]) -> String {
     let column = super::columns(graph, flow);
     let mut figure = String::new();
-    draw(graph, flow, false, &mut figure);
+    draw(graph, flow, stored, false, &mut figure);
     let rows = flow
         .operations
         .iter()
@@ -62,6 +66,7 @@ pub fn html(graph: &FlowGraph, flow: &Flow) -> String {
             let op = &graph.manifest.operations[i];
             Row {
                 name: &op.name,
+                stored: stored.contains(&i),
                 doc: op.doc.as_deref(),
                 call: format!("{}:{}", op.call.module, op.call.qualname),
                 is_async: op.is_async,
@@ -77,9 +82,11 @@ pub fn html(graph: &FlowGraph, flow: &Flow) -> String {
                         )
                     })
                     .collect(),
+                // A selection's part leaves out what its operations only wait for.
                 after: op
                     .after
                     .iter()
+                    .filter(|up| column.contains_key(up))
                     .map(|&up| graph.manifest.operations[up].name.as_str())
                     .collect(),
             }

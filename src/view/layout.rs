@@ -135,7 +135,7 @@ pub(super) struct Layout {
 }
 
 /// Lay the flow out, its stage headers' strip starting at `top`.
-pub(super) fn layout(graph: &FlowGraph, flow: &Flow, top: i64) -> Layout {
+pub(super) fn layout(graph: &FlowGraph, flow: &Flow, stored: &[usize], top: i64) -> Layout {
     let column = super::columns(graph, flow);
     let ncolumns = column.values().max().map_or(0, |&c| c + 1);
     let rows = order(graph, flow, &column, top + STAGE_H);
@@ -148,7 +148,7 @@ pub(super) fn layout(graph: &FlowGraph, flow: &Flow, top: i64) -> Layout {
     let depth = i64::try_from(deepest).unwrap_or(i64::MAX / 4);
     let widths = size(graph, &nodes, &clusters, ncolumns, depth);
     let row_of: BTreeMap<usize, usize> = nodes.iter().enumerate().map(|(r, n)| (n.op, r)).collect();
-    let mut edges = attach(graph, flow, &column, &nodes, &row_of);
+    let mut edges = attach(graph, flow, stored, &column, &nodes, &row_of);
     let lanes = lanes(&edges, ncolumns);
     let (columns, bends, width) =
         position(&edges, &widths, &lanes, depth, &mut nodes, &mut clusters);
@@ -315,11 +315,12 @@ fn size(
 fn attach(
     graph: &FlowGraph,
     flow: &Flow,
+    stored: &[usize],
     column: &BTreeMap<usize, usize>,
     nodes: &[Node],
     row_of: &BTreeMap<usize, usize>,
 ) -> Vec<Edge> {
-    let mut edges: Vec<Edge> = super::links(graph, flow)
+    let mut edges: Vec<Edge> = super::links(graph, flow, stored)
         .into_iter()
         .map(|link| Edge {
             up: link.up,

@@ -57,14 +57,28 @@ struct Link {
 /// The edges of the flow, in the flow's order (stage, then name), whatever
 /// the order of the manifest: one per upstream operation a parameter is
 /// bound to (labelled with those parameters), then the ordering edges.
-fn links(graph: &FlowGraph, flow: &Flow) -> Vec<Link> {
+/// A selection's picture (`stored` not empty) shows the edges into the
+/// selected operations from operations it shows: a stored operation's own
+/// inputs are not drawn, as it does not run.
+fn links(graph: &FlowGraph, flow: &Flow, stored: &[usize]) -> Vec<Link> {
     let position = flow.positions();
+    // A flow has its upstream closure; a selection's part may not.
+    let mut inside = vec![false; graph.manifest.operations.len()];
+    for &op in &flow.operations {
+        inside[op] = true;
+    }
+    let shown = |op: usize| inside[op];
     let mut links = Vec::new();
     for &down in &flow.operations {
+        if stored.contains(&down) {
+            continue;
+        }
         let op = &graph.manifest.operations[down];
         let mut by_upstream: BTreeMap<usize, (usize, Vec<&str>)> = BTreeMap::new();
         for param in &op.params {
-            if let Binding::Operation { op: up, .. } = param.binding {
+            if let Binding::Operation { op: up, .. } = param.binding
+                && shown(up)
+            {
                 by_upstream
                     .entry(position[up])
                     .or_insert((up, Vec::new()))
@@ -80,7 +94,7 @@ fn links(graph: &FlowGraph, flow: &Flow) -> Vec<Link> {
                 ordering: false,
             });
         }
-        let mut after: Vec<usize> = op.after.clone();
+        let mut after: Vec<usize> = op.after.iter().copied().filter(|&up| shown(up)).collect();
         after.sort_by_key(|&up| position[up]);
         for up in after {
             links.push(Link {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value as J, json};
 use crate::graph::{Flow, FlowGraph, FlowParam};
 use crate::hierarchy;
 use crate::resolve::Operation;
+use crate::select::Stored;
 
 fn names(graph: &FlowGraph, ops: &[usize]) -> Vec<String> {
     ops.iter()
@@ -52,8 +53,8 @@ fn operation_json(graph: &FlowGraph, op: &Operation) -> J {
     })
 }
 
-fn flow_json(graph: &FlowGraph, flow: &Flow) -> J {
-    json!({
+fn flow_json(graph: &FlowGraph, flow: &Flow, stored: Option<&[Stored]>) -> J {
+    let mut value = json!({
         "name": flow.name,
         "description": flow.settings.description,
         "task_runner": flow.settings.task_runner,
@@ -62,12 +63,30 @@ fn flow_json(graph: &FlowGraph, flow: &Flow) -> J {
         "sinks": names(graph, &flow.sinks),
         "critical_path": names(graph, &flow.critical_path),
         "operations": flow.operations.iter().map(|&i| operation_json(graph, &graph.manifest.operations[i])).collect::<Vec<_>>(),
-    })
+    });
+    if let (Some(stored), J::Object(fields)) = (stored, &mut value) {
+        let ops = &graph.manifest.operations;
+        let inputs = stored
+            .iter()
+            .map(|s| {
+                json!({
+                    "operation": ops[s.operation].name,
+                    "param": s.param,
+                    "producer": ops[s.producer].name,
+                    "output": s.output,
+                })
+            })
+            .collect();
+        fields.insert("stored_inputs".to_owned(), J::Array(inputs));
+    }
+    value
 }
 
-pub fn json(graph: &FlowGraph) -> String {
+/// The plan as JSON; with a selection's `stored` inputs, each flow (the
+/// selected part) also lists them as `stored_inputs`.
+pub fn json(graph: &FlowGraph, stored: Option<&[Stored]>) -> String {
     let plan = json!({
-        "flows": graph.flows.iter().map(|flow| flow_json(graph, flow)).collect::<Vec<_>>(),
+        "flows": graph.flows.iter().map(|flow| flow_json(graph, flow, stored)).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&plan).unwrap_or_default();
     text.push('\n');
@@ -78,7 +97,9 @@ fn param_text(param: &FlowParam) -> String {
     super::declared(&param.name, param.ty.as_ref(), param.default.as_ref())
 }
 
-pub fn text(graph: &FlowGraph) -> String {
+/// The plan as text; with a selection's `stored` inputs, a parameter read
+/// from storage says so.
+pub fn text(graph: &FlowGraph, stored: Option<&[Stored]>) -> String {
     let mut out = String::new();
     for flow in &graph.flows {
         let _ = writeln!(
@@ -113,13 +134,25 @@ pub fn text(graph: &FlowGraph) -> String {
                 op.name, op.call.module, op.call.qualname
             );
             for param in &op.params {
-                let _ = writeln!(
+                let _ = write!(
                     out,
                     "    {} <- {} ({})",
                     param.name,
                     param.binding.source(&graph.manifest),
                     param.rule.as_str()
                 );
+                let from_storage = stored
+                    .unwrap_or_default()
+                    .iter()
+                    .find(|s| s.operation == i && s.param == param.name);
+                if let Some(from) = from_storage {
+                    let _ = write!(
+                        out,
+                        ", read from the last result of `{}` (not selected)",
+                        graph.manifest.operations[from.producer].name
+                    );
+                }
+                out.push('\n');
             }
             if !op.after.is_empty() {
                 let _ = writeln!(out, "    after {}", names(graph, &op.after).join(", "));
@@ -171,6 +204,24 @@ pub fn list_json(graph: &FlowGraph) -> String {
         })
         .collect();
     let mut text = serde_json::to_string_pretty(&json!({ "flows": flows })).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `opflow list --select`: the selected operations' names, one per line.
+pub fn names_text(graph: &FlowGraph, ops: &[usize]) -> String {
+    names(graph, ops)
+        .iter()
+        .fold(String::new(), |mut out, name| {
+            let _ = writeln!(out, "{name}");
+            out
+        })
+}
+
+/// `opflow list --select --format json`: `{"operations": [names]}`.
+pub fn names_json(graph: &FlowGraph, ops: &[usize]) -> String {
+    let mut text = serde_json::to_string_pretty(&json!({ "operations": names(graph, ops) }))
+        .unwrap_or_default();
     text.push('\n');
     text
 }

@@ -37,19 +37,33 @@ const SVG_STYLE: &str = "\
 .of-label text{font-family:FONT_MONO;font-size:11px;fill:#475569;text-anchor:middle}\
 ";
 
+/// How stored operations are drawn: only in a selection's picture, so that
+/// a whole flow's picture stays as it was.
+const STORED_STYLE: &str = "\
+.of-stored rect{fill:#f8fafc;stroke-dasharray:5,4}\
+.of-node text.of-tag{font-size:9px;fill:#64748b;text-anchor:end}\
+";
+
 /// The flow as a standalone SVG document: a heading (the flow's name and
-/// description), then the graph.
-pub fn svg(graph: &FlowGraph, flow: &Flow) -> String {
+/// description), then the graph; `stored` operations (a selection's inputs
+/// read from their last result) dashed and labelled.
+pub fn svg(graph: &FlowGraph, flow: &Flow, stored: &[usize]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    draw(graph, flow, true, &mut out);
+    draw(graph, flow, stored, true, &mut out);
     out
 }
 
 /// Draw the flow as an `<svg>` element (with a visible heading when `heading`).
-pub(super) fn draw(graph: &FlowGraph, flow: &Flow, heading: bool, out: &mut String) {
+pub(super) fn draw(
+    graph: &FlowGraph,
+    flow: &Flow,
+    stored: &[usize],
+    heading: bool,
+    out: &mut String,
+) {
     let ops = &graph.manifest.operations;
     let description = flow.settings.description.as_deref().unwrap_or("");
-    let mut layout = layout(graph, flow, MARGIN);
+    let mut layout = layout(graph, flow, stored, MARGIN);
     let mut width = layout.width;
     let mut lines = Vec::new();
     if heading {
@@ -87,6 +101,7 @@ pub(super) fn draw(graph: &FlowGraph, flow: &Flow, heading: bool, out: &mut Stri
         SVG_STYLE
             .replace("FONT_SANS", SANS)
             .replace("FONT_MONO", MONO)
+            + if stored.is_empty() { "" } else { STORED_STYLE }
     );
     let _ = writeln!(
         out,
@@ -159,11 +174,24 @@ pub(super) fn draw(graph: &FlowGraph, flow: &Flow, heading: bool, out: &mut Stri
         if let Some(doc) = &op.doc {
             let _ = write!(title, "\n{doc}");
         }
+        let (class, tag) = if stored.contains(&node.op) {
+            title.push_str("\nstored: not selected, its last result is read");
+            (
+                "of-node of-stored",
+                format!(
+                    "<text class=\"of-tag\" x=\"{}\" y=\"{}\">stored</text>",
+                    x + w - 5,
+                    y + 10
+                ),
+            )
+        } else {
+            ("of-node", String::new())
+        };
         let _ = writeln!(
             out,
-            "<g class=\"of-node\"><title>{}</title>\
+            "<g class=\"{class}\"><title>{}</title>\
              <rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"8\"/>\
-             <text x=\"{}\" y=\"{}\">{}</text></g>",
+             <text x=\"{}\" y=\"{}\">{}</text>{tag}</g>",
             escape(&title),
             x + w / 2,
             y + h / 2 + FONT_NODE * 7 / 20,

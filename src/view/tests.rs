@@ -87,11 +87,20 @@ fn the_same_graph_gives_the_same_bytes() {
     let one = compile(EXAMPLE);
     let two = compile(EXAMPLE);
     for name in ["scraping", "all"] {
-        assert_eq!(svg(&one, flow(&one, name)), svg(&two, flow(&two, name)));
-        assert_eq!(html(&one, flow(&one, name)), html(&two, flow(&two, name)));
+        assert_eq!(
+            svg(&one, flow(&one, name), &[]),
+            svg(&two, flow(&two, name), &[])
+        );
+        assert_eq!(
+            html(&one, flow(&one, name), &[]),
+            html(&two, flow(&two, name), &[])
+        );
     }
     let (one, two) = (compile(&wide()), compile(&wide()));
-    assert_eq!(svg(&one, flow(&one, "all")), svg(&two, flow(&two, "all")));
+    assert_eq!(
+        svg(&one, flow(&one, "all"), &[]),
+        svg(&two, flow(&two, "all"), &[])
+    );
 }
 
 #[test]
@@ -99,7 +108,7 @@ fn every_operation_is_named_in_the_svg_and_the_page() {
     for text in [EXAMPLE.to_owned(), wide()] {
         let graph = compile(&text);
         for flow in &graph.flows {
-            let (svg, html) = (svg(&graph, flow), html(&graph, flow));
+            let (svg, html) = (svg(&graph, flow, &[]), html(&graph, flow, &[]));
             well_formed(&svg).unwrap();
             for &op in &flow.operations {
                 let op = &graph.manifest.operations[op];
@@ -118,7 +127,7 @@ fn every_operation_is_named_in_the_svg_and_the_page() {
 #[test]
 fn the_example_has_its_clusters_and_labelled_edges() {
     let graph = compile(EXAMPLE);
-    let svg = svg(&graph, flow(&graph, "scraping"));
+    let svg = svg(&graph, flow(&graph, "scraping"), &[]);
     assert!(svg.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg "));
     assert!(svg.contains(" viewBox=\"0 0 "));
     for cluster in ["scraping", "scraping.linkedin", "scraping.stepstone"] {
@@ -151,7 +160,7 @@ fn hostile_text_is_escaped() {
             .unwrap()
             .contains("<script>")
     );
-    let (svg, html) = (svg(&graph, flow), html(&graph, flow));
+    let (svg, html) = (svg(&graph, flow, &[]), html(&graph, flow, &[]));
     for out in [&svg, &html] {
         assert!(!out.contains("<script"), "{out}");
         assert!(!out.contains("</svg><"));
@@ -177,7 +186,7 @@ fn long_descriptions_are_cut_in_the_picture_only() {
     );
     let graph = compile(&text);
     let flow = flow(&graph, "scraping");
-    let svg = svg(&graph, flow);
+    let svg = svg(&graph, flow, &[]);
     assert!(svg.contains("…</text>"));
     let width: i64 = svg
         .split("width=\"")
@@ -189,7 +198,7 @@ fn long_descriptions_are_cut_in_the_picture_only() {
         .parse()
         .unwrap();
     assert!(width < 1000, "{width}");
-    assert!(html(&graph, flow).contains(long.trim()));
+    assert!(html(&graph, flow, &[]).contains(long.trim()));
 }
 
 #[test]
@@ -197,7 +206,7 @@ fn clusters_nest_strictly_and_nothing_overlaps() {
     for text in [EXAMPLE.to_owned(), wide()] {
         let graph = compile(&text);
         for flow in &graph.flows {
-            let layout = layout(&graph, flow, MARGIN);
+            let layout = layout(&graph, flow, &[], MARGIN);
             check_layout(&graph, flow, &layout);
         }
     }
@@ -253,13 +262,13 @@ fn generated_graphs_nest_strictly_and_nothing_overlaps() {
         }
         let graph = compile(&text);
         for flow in &graph.flows {
-            let layout = layout(&graph, flow, MARGIN);
+            let layout = layout(&graph, flow, &[], MARGIN);
             check_layout(&graph, flow, &layout);
             if flow.name == "all" {
                 assert!(layout.clusters.len() > 3 && layout.edges.len() > count / 2);
                 assert!(layout.edges.iter().any(|e| e.ordering) || round == 0);
             }
-            well_formed(&svg(&graph, flow)).unwrap();
+            well_formed(&svg(&graph, flow, &[])).unwrap();
         }
     }
 }

@@ -3,8 +3,12 @@
 manifests push what can outgrow a line (operation names and segments past 88
 characters, hierarchies down to `max_depth`, many and long parameters, long
 types, docs and defaults, many modules to import, named outputs, ordering-only
-edges, process executors), every one is built, and ruff checks all the
-packages in one batch."""
+edges, process executors), and the types, defaults and names ruff or Python
+would trip on (`typing`'s abstract collections, standard-library classes,
+`None` defaults, `Never` and `type[...]` in unions, `__debug__` as a name,
+flows whose bounded function names agree, callables from the standard
+library); every one is built, and ruff checks all the packages in one batch
+with its default rules."""
 
 from __future__ import annotations
 
@@ -24,6 +28,68 @@ MANIFESTS = 40
 
 WORDS = ["etl", "load", "x", "report", "scraping", "stepstone", "fetch", "a", "data"]
 BASES = ["int", "str", "float", "bool", "bytes", "Any", "None"]
+# What ruff rewrites or sorts elsewhere: `typing`'s aliases of collections
+# (UP035, UP006), classes of the standard library (isort's sections), the
+# bottom type (RUF020, PYI050).
+TYPING_GENERICS = [
+    "Callable[[int], str]",
+    "Callable[..., Any]",
+    "Sequence[int]",
+    "typing.Sequence[str]",
+    "Iterable[str]",
+    "Iterator[int]",
+    "Mapping[str, int]",
+    "MutableMapping[str, bytes]",
+    "AbstractSet[int]",
+    "Collection[str]",
+    "Awaitable[int]",
+    "AsyncIterator[str]",
+    "Generator[int, None, None]",
+    "Deque[int]",
+    "typing.Deque[str]",
+    "DefaultDict[str, int]",
+    "Counter[str]",
+    "OrderedDict[str, int]",
+    "ChainMap[str, int]",
+    "Match[str]",
+    "Pattern[bytes]",
+    "Type[int]",
+    "Text",
+    "Hashable",
+    "Sized",
+    "Never",
+    "NoReturn",
+    "typing.NoReturn",
+]
+STDLIB_TYPES = [
+    "datetime.date",
+    "datetime.datetime",
+    "pathlib.Path",
+    "decimal.Decimal",
+    "uuid.UUID",
+    "collections.abc.Sequence[int]",
+    "collections.OrderedDict[str, int]",
+    "typing.Any",
+    "os.PathLike[str]",
+    "xml.etree.ElementTree.Element",
+    "__future__._Feature",
+    "builtins.int",
+    "builtins.list[int]",
+]
+# Callables of the standard library sort with it in `_tasks.py`.
+STDLIB_CALLS = [
+    "os.path:join",
+    "json:dumps",
+    "datetime:timedelta",
+    "typing:cast",
+    # A builtin imported by name is the builtin (ruff's UP029).
+    "builtins:open",
+    "io:open",
+    "builtins:str.upper",
+    "builtins:print",
+]
+# Flow parameters Prefect takes that are near the ones it refuses.
+ODD_NAMES = ["model_name", "args", "kwargs", "cls", "fn", "v_args", "flow", "outcome"]
 
 
 def word(rng: random.Random) -> str:
@@ -37,10 +103,21 @@ def dotted_type(rng: random.Random, modules: list[str]) -> str:
     return f"{rng.choice(modules)}.{word(rng).capitalize()}"
 
 
+def base_type(rng: random.Random, modules: list[str]) -> str:
+    roll = rng.random()
+    if roll < 0.45:
+        return rng.choice(BASES)
+    if roll < 0.6:
+        return rng.choice(TYPING_GENERICS)
+    if roll < 0.75:
+        return rng.choice(STDLIB_TYPES)
+    return dotted_type(rng, modules)
+
+
 def type_string(rng: random.Random, modules: list[str], depth: int = 0) -> str:
     roll = rng.random()
     if depth > 2 or roll < 0.3:
-        return rng.choice(BASES) if rng.random() < 0.6 else dotted_type(rng, modules)
+        return base_type(rng, modules)
     if roll < 0.5:
         return f"list[{type_string(rng, modules, depth + 1)}]"
     if roll < 0.65:
@@ -51,16 +128,36 @@ def type_string(rng: random.Random, modules: list[str], depth: int = 0) -> str:
     if roll < 0.8:
         key = type_string(rng, modules, depth + 1)
         return f"dict[str, {key}]"
-    if roll < 0.9:
+    if roll < 0.85:
         return f"Optional[{type_string(rng, modules, depth + 1)}]"
+    if roll < 0.9:
+        # Unions ruff simplifies: several `type[...]` (PYI055), the bottom type
+        # beside others (RUF020).
+        first, second = (type_string(rng, modules, depth + 1) for _ in range(2))
+        return rng.choice(
+            [
+                f"type[{first}] | type[{second}]",
+                f"Type[{first}] | {second} | type[int]",
+                f"Never | {first}",
+                f"{first} | NoReturn | None",
+                f"Union[{first}, typing.Never]",
+            ]
+        )
     members = {type_string(rng, modules, depth + 1) for _ in range(rng.randint(2, 5))}
     members.discard("None")
     members.discard("Any")
     return " | ".join(sorted(members) + ["None"])
 
 
-def default(rng: random.Random) -> tuple[str, object]:
+def default(rng: random.Random, modules: list[str]) -> tuple[str, object]:
     roll = rng.random()
+    if roll < 0.15:
+        # A `None` default of a type that does not say so (RUF013), among
+        # the types opflow does not judge defaults by.
+        unjudged = [t for t in TYPING_GENERICS if t != "Text"]
+        unjudged += [t for t in STDLIB_TYPES if not t.startswith("builtins.")]
+        unjudged += ["bytes", "object"]
+        return rng.choice([*unjudged, dotted_type(rng, modules)]), None
     if roll < 0.25:
         return "int", rng.randint(-(10**30), 10**30)
     if roll < 0.5:
@@ -87,20 +184,29 @@ def manifest(seed: int) -> dict:
     roots = sorted({module.split(".")[0] for module in modules})
     operations: list[dict] = []
     names: set[str] = set()
+    odd_names = rng.sample(ODD_NAMES, len(ODD_NAMES))
+    # Two flows whose function names would agree: a long name, and a name
+    # that is its bounded form.
+    long_flow = "_".join(rng.choice(WORDS) for _ in range(12))
+    clashing = [long_flow, bounded(long_flow, 40)] if rng.random() < 0.3 else []
     for index in range(rng.randint(2, 14)):
         depth = rng.randint(1, 8)
         name = ".".join(word(rng) for _ in range(depth))
+        if clashing:
+            name = f"{clashing.pop()}.{word(rng)}"
+        elif rng.random() < 0.1:
+            # A last segment Python cannot bind: the future is named apart.
+            name = ".".join(word(rng) for _ in range(min(depth, 7))) + ".__debug__"
         if name in names or any(
             other.startswith(name + ".") or name.startswith(other + ".")
             for other in names
         ):
             continue
         names.add(name)
-        op: dict = {
-            "name": name,
-            "call": f"{rng.choice(modules)}:{word(rng)}",
-            "params": {},
-        }
+        call = f"{rng.choice(modules)}:{word(rng)}"
+        if rng.random() < 0.15:
+            call = rng.choice(STDLIB_CALLS)
+        op: dict = {"name": name, "call": call, "params": {}}
         earlier = operations[:]
         for j in range(rng.randint(0, 12)):
             pname = f"p{index}_{j}_{word(rng)}"
@@ -118,8 +224,13 @@ def manifest(seed: int) -> dict:
                         "from": up["name"],
                     }
             elif rng.random() < 0.5:
-                ty, value = default(rng)
+                ty, value = default(rng, libraries)
                 op["params"][pname] = {"type": ty, "default": value}
+            elif rng.random() < 0.1 and odd_names:
+                op["params"][pname] = {
+                    "type": type_string(rng, libraries),
+                    "from": f"${odd_names.pop()}",
+                }
             else:
                 op["params"][pname] = type_string(rng, libraries)
         if rng.random() < 0.25:
@@ -149,6 +260,17 @@ def manifest(seed: int) -> dict:
         "flows": {},
         "operations": operations,
     }, roots
+
+
+def bounded(ident: str, limit: int) -> str:
+    """The compiler's bounded identifier (`render::python::bounded`): the
+    first characters and a digest (FNV-1a) of the whole."""
+    if len(ident) <= limit:
+        return ident
+    digest = 0xCBF29CE484222325
+    for byte in ident.encode():
+        digest = ((digest ^ byte) * 0x100000001B3) % 2**64
+    return f"{ident[: limit - 7].rstrip('_')}_{digest & 0xFFFFFF:06x}"
 
 
 def test_generated_packages_are_ruff_formatted_and_clean(tmp_path: Path) -> None:
@@ -206,3 +328,46 @@ def test_generated_packages_are_ruff_formatted_and_clean(tmp_path: Path) -> None
         check=False,
     )
     assert checked.returncode == 0, checked.stdout[-6000:] + checked.stderr[-2000:]
+
+
+def standard_library_table() -> list[str]:
+    """The compiler's list of the standard library's modules (`STDLIB` in
+    src/render/layout.rs)."""
+    text = (ROOT / "src" / "render" / "layout.rs").read_text(encoding="utf-8")
+    body = text.split('const STDLIB: &str = "', 1)[1].split('";', 1)[0]
+    return body.replace("\\\n", " ").split()
+
+
+def test_the_standard_library_is_what_ruff_sorts_as_such(tmp_path: Path) -> None:
+    """Every module of the table, and no other of the standard library's
+    (any Python's), is one ruff's isort sorts into the standard library's
+    section for Python 3.11; on Python 3.11 the table is
+    `sys.stdlib_module_names`."""
+    table = standard_library_table()
+    assert table == sorted(table)
+    assert len(table) > 250
+    if sys.version_info[:2] == (3, 11):
+        assert set(table) == set(sys.stdlib_module_names)
+    candidates = (set(table) | set(sys.stdlib_module_names)) - {"__future__"}
+    source = tmp_path / "imports.py"
+    lines = [f"import {module}" for module in sorted(candidates)]
+    source.write_text("\n".join([*lines, "import zzz_not_the_standard_library", ""]))
+    subprocess.run(
+        [
+            str(RUFF),
+            "check",
+            "--isolated",
+            "--target-version",
+            "py311",
+            "--select",
+            "I",
+            "--fix",
+            "--quiet",
+            str(source),
+        ],
+        check=False,
+    )
+    standard, third = source.read_text().split("\n\n", 1)
+    assert "zzz_not_the_standard_library" in third
+    ruffs = {line.removeprefix("import ") for line in standard.splitlines()}
+    assert ruffs == set(table) - {"__future__"}

@@ -18,6 +18,7 @@ HOSTILE = ROOT / "tests" / "build" / "hostile-strings"
 # API, the task runner, and the tasks' `.submit`.
 ALLOWED_CALLS = {
     "task",
+    "Results",  # where results are kept: `RESULTS = Results(__file__, "...")`
     "flow",
     "ThreadPoolTaskRunner",
     "ProcessPoolTaskRunner",
@@ -89,16 +90,25 @@ def test_hostile_strings_stay_literals() -> None:
         if isinstance(node, ast.FunctionDef) and node.name == "evil_flow"
     )
     assert ast.get_docstring(flow, clean=False).startswith('Ends with a quote"')
+    # Then opflow's own parameters (which operations run), empty.
     assert [ast.unparse(d) for d in flow.args.defaults] == [
         repr("'; import os; os.system('echo pwned'); '\"\\"),
         "['a\"b', \"c'd\", '\\x00']",
+        "''",
+        "''",
     ]
 
 
 def test_every_golden_module_calls_only_what_it_should() -> None:
     for expected in sorted((ROOT / "tests" / "build").glob("*/expected")):
         for path in expected.glob("*.py"):
-            if path.name in {"__main__.py", "_path.py", "__init__.py", "_runtime.py"}:
+            if path.name in {
+                "__main__.py",
+                "_path.py",
+                "__init__.py",
+                "_runtime.py",
+                "_select.py",
+            }:
                 continue
             tree = ast.parse(path.read_text())
             assert unexpected_calls(tree) == [], path
@@ -110,12 +120,14 @@ def body(path: Path) -> str:
 
 
 def test_the_runtime_is_the_same_in_every_package() -> None:
-    """Nothing of a manifest reaches `_runtime.py` (the only module with code of
-    its own), so it is byte for byte the same in every golden package."""
-    runtimes = {
-        body(path) for path in (ROOT / "tests" / "build").glob("*/expected/_runtime.py")
-    }
-    assert runtimes == {(ROOT / "templates" / "_runtime.py").read_text()}
+    """Nothing of a manifest reaches `_runtime.py` or `_select.py` (the only
+    modules with code of their own), so each is byte for byte the same in every
+    golden package."""
+    for name in ("_runtime.py", "_select.py"):
+        copies = {
+            body(path) for path in (ROOT / "tests" / "build").glob(f"*/expected/{name}")
+        }
+        assert copies == {(ROOT / "templates" / name).read_text()}, name
 
 
 REFUSED = {
