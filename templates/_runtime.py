@@ -82,9 +82,9 @@ class Operation(Task):
 
     Sent to another process (a process or Dask task runner pickles it), an
     operation is Prefect's own `Task`: only the flow's process records
-    submits, and this package may not be importable there by the name it has
-    here (Prefect loads a deployment's flow from its file, as a package named
-    after the file).
+    submits and keeps results, and this package may not be importable there
+    by the name it has here (Prefect loads a deployment's flow from its file,
+    as a package named after the file).
     """
 
     results: "Results | None" = None
@@ -107,17 +107,17 @@ class Operation(Task):
         if "wait_for" in kwargs:
             waits = [w for w in kwargs["wait_for"] if isinstance(w, PrefectFuture)]
             kwargs["wait_for"] = waits
+        flow_run = _flow_run()
         try:
             future = super().submit(*args, **kwargs)
         except BaseException:
             # The flow ends here, before `outcome`: keep nothing of its run.
-            _submitted.pop(_flow_run(), None)
-            ended = _runs.pop(_flow_run(), None)
-            if ended is not None:
-                ended.end("FAILED")
+            _submitted.pop(flow_run, None)
+            if run is not None:
+                run.end("FAILED")
             raise
-        if context is not None and context.flow_run is not None:
-            runs = _submitted.setdefault(context.flow_run.id, [])
+        if flow_run is not None:
+            runs = _submitted.setdefault(flow_run, [])
             runs.append((self.name, future))
             _last["run"] = runs
         if run is not None:
@@ -126,8 +126,8 @@ class Operation(Task):
         return future
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # The flow's process keeps the results: the copy has no `results`.
-        state = {k: v for k, v in self.__dict__.items() if k != "results"}
+        state = dict(self.__dict__)
+        state.pop("results", None)  # kept by the flow's process only
         return (object.__new__, (Task,), state)
 
 
@@ -162,7 +162,8 @@ class Results:
         # Sent to another process (with a task), only its settings: results
         # are kept by the flow's process. As a `Results`, it would carry this
         # module's classes by value, and a Dask scheduler in the flow's process
-        # unpickling them would replace their methods with copies.
+        # unpickling them would replace their methods (`Operation.submit`)
+        # with copies bound to copies of this module's state.
         state = {**self.__dict__, "_storage": None}
         return (types.SimpleNamespace, (), state)
 
@@ -210,20 +211,59 @@ class Results:
         return self._store().read(name).result
 
     def last_run(self, flow: str) -> dict[str, Any] | None:
-        """What the state file says of `flow`'s last run, if there was one."""
+        """What the state file says of `flow`'s last run, if there was one:
+        its first line, each operation's last record, its status."""
         try:
-            return json.loads(self.storage().read_path(f".runs/{flow}.json"))
+            text = self.storage().read_path(f".runs/{flow}.jsonl").decode()
         except Exception:  # noqa: BLE001 - no state file, or one unreadable
             return None
+        state: dict[str, Any] | None = None
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut short when the process was killed
+            if state is None:
+                state = {**record, "operations": {}}
+            elif "operation" in record:
+                state["operations"][record.pop("operation")] = record
+            else:
+                state.update(record)
+        return state
 
-    def write_run(self, flow: str, state: dict[str, Any]) -> None:
-        text = json.dumps(state, indent=1, default=str).encode()
-        self.storage().write_path(f".runs/{flow}.json", text)
+    def record_run(self, flow: str, record: dict[str, Any], first: bool) -> None:
+        """Add a line to `flow`'s state file (`first`: start it anew). A
+        folder's file is appended to; a block's is written whole."""
+        line = json.dumps(record, default=str) + "\n"
+        path = f".runs/{flow}.jsonl"
+        if self.block:
+            storage = self.storage()
+            old = b""
+            if not first:
+                try:
+                    old = storage.read_path(path)
+                except Exception:  # noqa: BLE001 - none yet
+                    old = b""
+            storage.write_path(path, old + line.encode())
+            return
+        file = Path(self.storage().basepath) / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with file.open("w" if first else "a", encoding="utf-8") as out:
+            out.write(line)
 
 
 def _results() -> Results:
     """The package's results (`RESULTS` of `_tasks.py`)."""
     return importlib.import_module(f"{__package__}._tasks").RESULTS
+
+
+@functools.cache
+def _source(fn: Callable[..., Any]) -> str:
+    """A callable's source (its name when there is none), read once."""
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return getattr(fn, "__qualname__", repr(fn))
 
 
 def _fingerprint(
@@ -233,10 +273,7 @@ def _fingerprint(
     code, its settings, and where each input comes from (an operation, by
     name: a future, a value read for it, or a stand-in while planning, in
     `origins` by id; else the value itself)."""
-    try:
-        source = inspect.getsource(operation.fn)
-    except (OSError, TypeError):
-        source = getattr(operation.fn, "__qualname__", repr(operation.fn))
+    source = _source(operation.fn)
 
     def origin(value: Any) -> str:
         if isinstance(value, _Planned):
@@ -300,14 +337,18 @@ class _Planning:
         return _Planned(operation.name)
 
 
-class _ContextLocal:
-    """A context variable of this process: pickled, it arrives unset."""
+class _Var:
+    """A context variable of this process: pickled, it arrives new (only the
+    flow's process plans)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.var: contextvars.ContextVar[Any] = contextvars.ContextVar(
             name, default=None
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.name,))
 
     def get(self) -> Any:
         return self.var.get()
@@ -318,12 +359,9 @@ class _ContextLocal:
     def reset(self, token: contextvars.Token[Any]) -> None:
         self.var.reset(token)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.name,))
 
-
-# The listing of a flow's operations in progress in this context, if any.
-_planning = _ContextLocal("opflow_planning")
+# The operations being listed, while a flow's body is planned.
+_planning = _Var("opflow_planning")
 
 
 def operations_of(flow: Any, parameters: dict[str, Any]) -> dict[str, _Node]:
@@ -404,6 +442,7 @@ class _Run:
     """A flow run: its operations, its plan, its state file."""
 
     def __init__(self, flow: str, run_id: Any, parameters: dict[str, Any]) -> None:
+        self.id = run_id
         self.flow = flow
         self.nodes: dict[str, _Node] = {}
         self.plan: _Plan | None = None
@@ -414,12 +453,12 @@ class _Run:
         self.origins: dict[int, str] = {}
         self.watched = 0
         self.ended = 0
+        self.ended_as = ""
         self.state: dict[str, Any] = {
             "run": str(run_id),
             "flow": flow,
             "parameters": parameters,
             "status": "RUNNING",
-            "operations": {},
         }
 
     def stored(self, name: str) -> Any:
@@ -446,19 +485,17 @@ class _Run:
                     )
                     kind = "NOT_KEPT"
             with self.lock:
-                self.state["operations"][operation.name] = {
-                    "state": kind,
-                    "fingerprint": fingerprint,
-                }
-                self.save()
+                record = {"operation": operation.name, "state": kind}
+                self.save({**record, "fingerprint": fingerprint})
                 self.ended += 1
                 self.lock.notify_all()
 
         future.add_done_callback(done)
 
-    def save(self) -> None:
+    def save(self, record: dict[str, Any] | None = None) -> None:
+        """Start the state file (no `record`), or add `record` to it."""
         try:
-            self.results.write_run(self.flow, self.state)
+            self.results.record_run(self.flow, record or self.state, record is None)
         except Exception as error:  # noqa: BLE001 - reported, the run goes on
             logging.getLogger("opflow").warning("the run state was not kept: %s", error)
 
@@ -466,8 +503,10 @@ class _Run:
         """Wait (a little) for the results being kept, then record how the run ended."""
         with self.lock:
             self.lock.wait_for(lambda: self.ended >= self.watched, timeout=30)
-            self.state["status"] = status
-            self.save()
+            if not self.ended_as:
+                self.ended_as = status
+                self.save({"status": status})
+        _runs.pop(self.id, None)
 
 
 # Each flow run's `_Run` until its `outcome`, by run id; and the last one made.
@@ -600,13 +639,11 @@ def _itself(value: Any) -> Any:
 
 # A process or Dask task runner pickles each task, and the flow with it, for
 # another process, where this package may not be importable by the name it
-# has here: what they reach of the package (`pick`, `outcome`, `_itself`)
-# travels by value, code and module state alike: so the state that holds runs
-# (their futures, locks) pickles empty (`_Local`, `_ContextLocal`), and no
-# instance sent carries a class with state (`Operation` pickles as a `Task`,
-# `Results` as its settings): a Dask scheduler in this process unpickling one
-# would replace the class's methods with copies bound to copies of the state.
-cloudpickle.register_pickle_by_value(sys.modules[__package__])
+# has here: what they reach of this module (`pick`, `outcome`, `_itself`)
+# travels by value. The state that holds runs arrives empty (`_Local`,
+# `_Var`), and nothing sent carries a class with state (`Operation` pickles
+# as a `Task`, `Results` as its settings): see `Results.__reduce__`.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 # ---- the runner ----
@@ -982,7 +1019,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported the same way
-        if "run" in _current and _current["run"].state["status"] == "RUNNING":
+        if "run" in _current:
             _current["run"].end("FAILED")
         if not isinstance(error, OperationFailed):
             # The run ended before `outcome`: record what its operations did,

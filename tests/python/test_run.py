@@ -935,8 +935,8 @@ def deploy_and_run_on_a_process_worker(
 ) -> None:
     """Deploy every flow of the project at `root` with its generated
     `prefect.yaml` to the process work pool `opflow`, start a worker in another
-    folder, run the deployments of `runs` (name, its `--param` values) one
-    after the other and wait until each run completed."""
+    folder, run each deployment of `runs` in turn (name, its `--param` values) and wait
+    until every run completed."""
     prefect_yaml = root / "run_cache" / "orchestration" / "prefect.yaml"
     assert prefect_yaml.exists()
     env = {
@@ -995,16 +995,15 @@ def test_generated_prefect_yaml_deploys_to_a_process_worker(
     built = opflow("build", cwd=root)
     assert built.code == 0, str(built)
 
+    # The second run, started from Prefect, runs part of the flow: `record`
+    # alone, reading the square the first run kept (81), not 5 * 5.
     part = tmp_path / "deployed-part.json"
-
     deploy_and_run_on_a_process_worker(
         root,
         tmp_path,
         prefect_api,
         [
             ("deployed/deployed", ["n=9", f"out={out}"]),
-            # A run started from Prefect can run part of the flow: `record`
-            # alone reads the square the first run kept (81), not 5 * 5.
             (
                 "deployed/deployed",
                 ["n=5", f"out={part}", "opflow_select=deployed.record"],
@@ -1057,6 +1056,217 @@ def test_dask_task_runner_spreads_operations_over_processes(
     assert len(set(overridden.result.values())) >= 2, overridden.result
     # Without the override, the thread runner keeps them in one process.
     assert len(set(threads.result.values())) == 1, threads.result
+
+
+# Running part of a flow --------------------------------------------------------
+
+CHAIN_STEPS = """\
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def _ran(name):
+    with (HERE / "ran.log").open("a") as log:
+        log.write(name + "\\n")
+
+
+def a(seed: int) -> int:
+    _ran("a")
+    return seed + 1
+
+
+def b(a: int) -> int:
+    _ran("b")
+    return a * 2
+
+
+def c(b: int) -> int:
+    _ran("c")
+    return b + 3
+
+
+def d(c: int) -> int:
+    _ran("d")
+    if (HERE / "broken").exists():
+        raise RuntimeError("d is broken")
+    return c * 10
+
+
+def e(d: int) -> int:
+    _ran("e")
+    return d - 1
+
+
+def side(a: int) -> int:
+    _ran("side")
+    return a + 100
+"""
+
+
+def chain_manifest() -> str:
+    """Five operations in a chain (a -> b -> c -> d -> e) and `side`, which
+    takes `a` too; `a` and `side` are tagged `source`."""
+    text = 'version = 1\n\n[project]\nname = "chain"\n'
+    previous = None
+    for name in "abcde":
+        params = (
+            '{ seed = "int" }'
+            if previous is None
+            else f'{{ {previous} = {{ type = "int", from = "chain.{previous}" }} }}'
+        )
+        tags = '\ntags = ["source"]' if name == "a" else ""
+        text += (
+            f'\n[[operations]]\nname = "chain.{name}"\ncall = "steps:{name}"\n'
+            f'params = {params}\nreturns = "int"{tags}\n'
+        )
+        previous = name
+    text += (
+        '\n[[operations]]\nname = "chain.side"\ncall = "steps:side"\n'
+        'params = { a = { type = "int", from = "chain.a" } }\nreturns = "int"\n'
+        'tags = ["source"]\n'
+    )
+    return text
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Path:
+    (tmp_path / "operations.toml").write_text(chain_manifest())
+    (tmp_path / "steps.py").write_text(CHAIN_STEPS)
+    return tmp_path
+
+
+def ran(folder: Path) -> list[str]:
+    """What ran since the last call, in order."""
+    log = folder / "ran.log"
+    lines = log.read_text().split() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return lines
+
+
+def test_resume_runs_only_what_did_not_complete(opflow: Opflow, chain: Path) -> None:
+    (chain / "broken").touch()
+    failed = opflow("run", "chain", "--param", "seed=1", cwd=chain)
+    assert failed.code == 1, str(failed)
+    assert "operation `chain.d` failed" in failed.stderr
+    assert sorted(ran(chain)) == ["a", "b", "c", "d", "side"]
+    lines = (chain / ".opflow/results/.runs/chain.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert records[0]["status"] == "RUNNING"
+    assert records[0]["parameters"] == {"seed": 1}
+    assert records[-1] == {"status": "FAILED"}
+    states = {r["operation"]: r["state"] for r in records if "operation" in r}
+    assert states["chain.c"] == "COMPLETED"
+    assert states["chain.d"] == "FAILED"
+    # Each completed operation's result is kept under its name.
+    for name in ("chain.a", "chain.b", "chain.c", "chain.side"):
+        assert (chain / ".opflow/results" / name).is_file(), name
+    assert not (chain / ".opflow/results/chain.d").exists()
+
+    (chain / "broken").unlink()
+    resumed = opflow("run", "chain", "--resume", "--json", cwd=chain)
+    # ((1 + 1) * 2 + 3) * 10 - 1
+    assert resumed.result == {"chain.e": 69, "chain.side": 102}
+    assert ran(chain) == ["d", "e"], str(resumed)
+    assert "resuming the failed run" in resumed.stderr
+    assert "4 of 6 operations are not run again" in resumed.stderr
+
+    again = opflow("run", "chain", "--resume", cwd=chain)
+    assert again.code == 1
+    assert "completed: nothing to resume" in again.stderr
+    assert ran(chain) == []
+
+
+def test_resume_runs_again_what_changed(opflow: Opflow, chain: Path) -> None:
+    (chain / "broken").touch()
+    assert opflow("run", "chain", "--param", "seed=1", cwd=chain).code == 1
+    ran(chain)
+    (chain / "broken").unlink()
+    steps = chain / "steps.py"
+    steps.write_text(steps.read_text().replace("return b + 3", "return b + 4"))
+    resumed = opflow("run", "chain", "--resume", "--json", cwd=chain)
+    assert resumed.code == 0, str(resumed)
+    assert "changed since that run, so run again: chain.c" in resumed.stderr
+    assert ran(chain) == ["c", "d", "e"]
+
+
+def test_select_the_last_operation_reads_its_input(opflow: Opflow, chain: Path) -> None:
+    full = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
+    assert full.code == 0, str(full)
+    ran(chain)
+    last = opflow(
+        "run", "chain", "--param", "seed=1", "--select", "chain.e", "--json", cwd=chain
+    )
+    # The other sink did not run: its kept result is returned, as a full run would.
+    assert last.result == full.result
+    assert ran(chain) == ["e"]
+
+
+def test_select_upstream_and_tags(opflow: Opflow, chain: Path) -> None:
+    upstream = opflow(
+        "run", "chain", "--param", "seed=1", "--select", "+chain.c", cwd=chain
+    )
+    assert upstream.code == 0, str(upstream)
+    assert ran(chain) == ["a", "b", "c"]
+    tagged = opflow(
+        "run",
+        "chain",
+        "--param",
+        "seed=1",
+        "--select",
+        "tag:source",
+        "--exclude",
+        "chain.side",
+        cwd=chain,
+    )
+    assert tagged.code == 0, str(tagged)
+    assert ran(chain) == ["a"]
+
+
+def test_a_selection_whose_input_was_never_kept_runs_nothing(
+    opflow: Opflow, chain: Path
+) -> None:
+    done = opflow("run", "chain", "--param", "seed=1", "--select", "chain.e", cwd=chain)
+    assert done.code == 1, str(done)
+    assert "`chain.d`, an input of chain.e" in done.stderr
+    assert "--select '+chain.e'" in done.stderr
+    assert ran(chain) == []
+    assert not (chain / ".opflow/results/.runs/chain.jsonl").exists()
+
+
+def test_clean_removes_kept_results_only(opflow: Opflow, chain: Path) -> None:
+    assert opflow("run", "chain", "--param", "seed=1", cwd=chain).code == 0
+    mine = chain / ".opflow/results/notes.txt"
+    mine.write_text("mine")
+    cleaned = opflow("clean", cwd=chain)
+    assert cleaned.code == 0, str(cleaned)
+    assert "removed 7 kept results and run states" in cleaned.stderr
+    assert sorted(p.name for p in (chain / ".opflow/results").iterdir()) == [
+        "notes.txt"
+    ]
+
+
+def test_cache_policies_compose(opflow: Opflow, chain: Path) -> None:
+    manifest = chain / "operations.toml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            '[project]\nname = "chain"\n',
+            '[project]\nname = "chain"\n\n[defaults]\ncache = ["inputs", "task_source"]\n',
+        )
+    )
+    first = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
+    assert first.code == 0, str(first)
+    assert sorted(ran(chain)) == ["a", "b", "c", "d", "e", "side"]
+    # Same inputs, same code: every operation is Prefect's cached result.
+    again = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
+    assert again.result == first.result
+    assert ran(chain) == []
+    # New code in `c`: it runs again, and what takes its (new) value.
+    steps = chain / "steps.py"
+    steps.write_text(steps.read_text().replace("return b + 3", "return b + 4"))
+    changed = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
+    assert changed.result["chain.e"] == ((1 + 1) * 2 + 4) * 10 - 1
+    assert ran(chain) == ["c", "d", "e"]
 
 
 # 11. Process and Dask task runners, however Prefect loads the flow ---------------------
@@ -1181,211 +1391,3 @@ def test_process_and_dask_task_runners_under_opflow_serve(
 
     for out in outs.values():
         assert json.loads(out.read_text()) == SPREAD_RESULT
-
-
-# Running part of a flow --------------------------------------------------------
-
-CHAIN_STEPS = """\
-from pathlib import Path
-
-HERE = Path(__file__).parent
-
-
-def _ran(name):
-    with (HERE / "ran.log").open("a") as log:
-        log.write(name + "\\n")
-
-
-def a(seed: int) -> int:
-    _ran("a")
-    return seed + 1
-
-
-def b(a: int) -> int:
-    _ran("b")
-    return a * 2
-
-
-def c(b: int) -> int:
-    _ran("c")
-    return b + 3
-
-
-def d(c: int) -> int:
-    _ran("d")
-    if (HERE / "broken").exists():
-        raise RuntimeError("d is broken")
-    return c * 10
-
-
-def e(d: int) -> int:
-    _ran("e")
-    return d - 1
-
-
-def side(a: int) -> int:
-    _ran("side")
-    return a + 100
-"""
-
-
-def chain_manifest() -> str:
-    """Five operations in a chain (a -> b -> c -> d -> e) and `side`, which
-    takes `a` too; `a` and `side` are tagged `source`."""
-    text = 'version = 1\n\n[project]\nname = "chain"\n'
-    previous = None
-    for name in "abcde":
-        params = (
-            '{ seed = "int" }'
-            if previous is None
-            else f'{{ {previous} = {{ type = "int", from = "chain.{previous}" }} }}'
-        )
-        tags = '\ntags = ["source"]' if name == "a" else ""
-        text += (
-            f'\n[[operations]]\nname = "chain.{name}"\ncall = "steps:{name}"\n'
-            f'params = {params}\nreturns = "int"{tags}\n'
-        )
-        previous = name
-    text += (
-        '\n[[operations]]\nname = "chain.side"\ncall = "steps:side"\n'
-        'params = { a = { type = "int", from = "chain.a" } }\nreturns = "int"\n'
-        'tags = ["source"]\n'
-    )
-    return text
-
-
-@pytest.fixture
-def chain(tmp_path: Path) -> Path:
-    (tmp_path / "operations.toml").write_text(chain_manifest())
-    (tmp_path / "steps.py").write_text(CHAIN_STEPS)
-    return tmp_path
-
-
-def ran(folder: Path) -> list[str]:
-    """What ran since the last call, in order."""
-    log = folder / "ran.log"
-    lines = log.read_text().split() if log.exists() else []
-    log.unlink(missing_ok=True)
-    return lines
-
-
-def test_resume_runs_only_what_did_not_complete(opflow: Opflow, chain: Path) -> None:
-    (chain / "broken").touch()
-    failed = opflow("run", "chain", "--param", "seed=1", cwd=chain)
-    assert failed.code == 1, str(failed)
-    assert "operation `chain.d` failed" in failed.stderr
-    assert sorted(ran(chain)) == ["a", "b", "c", "d", "side"]
-    state = json.loads((chain / ".opflow/results/.runs/chain.json").read_text())
-    assert state["status"] == "FAILED"
-    assert state["parameters"] == {"seed": 1}
-    assert state["operations"]["chain.c"]["state"] == "COMPLETED"
-    assert state["operations"]["chain.d"]["state"] == "FAILED"
-    # Each completed operation's result is kept under its name.
-    for name in ("chain.a", "chain.b", "chain.c", "chain.side"):
-        assert (chain / ".opflow/results" / name).is_file(), name
-    assert not (chain / ".opflow/results/chain.d").exists()
-
-    (chain / "broken").unlink()
-    resumed = opflow("run", "chain", "--resume", "--json", cwd=chain)
-    # ((1 + 1) * 2 + 3) * 10 - 1
-    assert resumed.result == {"chain.e": 69, "chain.side": 102}
-    assert ran(chain) == ["d", "e"], str(resumed)
-    assert "resuming the failed run" in resumed.stderr
-    assert "4 of 6 operations are not run again" in resumed.stderr
-
-    again = opflow("run", "chain", "--resume", cwd=chain)
-    assert again.code == 1
-    assert "completed: nothing to resume" in again.stderr
-    assert ran(chain) == []
-
-
-def test_resume_runs_again_what_changed(opflow: Opflow, chain: Path) -> None:
-    (chain / "broken").touch()
-    assert opflow("run", "chain", "--param", "seed=1", cwd=chain).code == 1
-    ran(chain)
-    (chain / "broken").unlink()
-    steps = chain / "steps.py"
-    steps.write_text(steps.read_text().replace("return b + 3", "return b + 4"))
-    resumed = opflow("run", "chain", "--resume", "--json", cwd=chain)
-    assert resumed.code == 0, str(resumed)
-    assert "changed since that run, so run again: chain.c" in resumed.stderr
-    assert ran(chain) == ["c", "d", "e"]
-
-
-def test_select_the_last_operation_reads_its_input(opflow: Opflow, chain: Path) -> None:
-    full = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
-    assert full.code == 0, str(full)
-    ran(chain)
-    last = opflow(
-        "run", "chain", "--param", "seed=1", "--select", "chain.e", "--json", cwd=chain
-    )
-    # The other sink did not run: its kept result is returned, as a full run would.
-    assert last.result == full.result
-    assert ran(chain) == ["e"]
-
-
-def test_select_upstream_and_tags(opflow: Opflow, chain: Path) -> None:
-    upstream = opflow(
-        "run", "chain", "--param", "seed=1", "--select", "+chain.c", cwd=chain
-    )
-    assert upstream.code == 0, str(upstream)
-    assert ran(chain) == ["a", "b", "c"]
-    tagged = opflow(
-        "run",
-        "chain",
-        "--param",
-        "seed=1",
-        "--select",
-        "tag:source",
-        "--exclude",
-        "chain.side",
-        cwd=chain,
-    )
-    assert tagged.code == 0, str(tagged)
-    assert ran(chain) == ["a"]
-
-
-def test_a_selection_whose_input_was_never_kept_runs_nothing(
-    opflow: Opflow, chain: Path
-) -> None:
-    done = opflow("run", "chain", "--param", "seed=1", "--select", "chain.e", cwd=chain)
-    assert done.code == 1, str(done)
-    assert "`chain.d`, an input of chain.e" in done.stderr
-    assert "--select '+chain.e'" in done.stderr
-    assert ran(chain) == []
-    assert not (chain / ".opflow/results/.runs/chain.json").exists()
-
-
-def test_clean_removes_kept_results_only(opflow: Opflow, chain: Path) -> None:
-    assert opflow("run", "chain", "--param", "seed=1", cwd=chain).code == 0
-    mine = chain / ".opflow/results/notes.txt"
-    mine.write_text("mine")
-    cleaned = opflow("clean", cwd=chain)
-    assert cleaned.code == 0, str(cleaned)
-    assert "removed 7 kept results and run states" in cleaned.stderr
-    assert sorted(p.name for p in (chain / ".opflow/results").iterdir()) == [
-        "notes.txt"
-    ]
-
-
-def test_cache_policies_compose(opflow: Opflow, chain: Path) -> None:
-    manifest = chain / "operations.toml"
-    manifest.write_text(
-        manifest.read_text().replace(
-            '[project]\nname = "chain"\n',
-            '[project]\nname = "chain"\n\n[defaults]\ncache = ["inputs", "task_source"]\n',
-        )
-    )
-    first = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
-    assert first.code == 0, str(first)
-    assert sorted(ran(chain)) == ["a", "b", "c", "d", "e", "side"]
-    # Same inputs, same code: every operation is Prefect's cached result.
-    again = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
-    assert again.result == first.result
-    assert ran(chain) == []
-    # New code in `c`: it runs again, and what takes its (new) value.
-    steps = chain / "steps.py"
-    steps.write_text(steps.read_text().replace("return b + 3", "return b + 4"))
-    changed = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
-    assert changed.result["chain.e"] == ((1 + 1) * 2 + 4) * 10 - 1
-    assert ran(chain) == ["c", "d", "e"]
