@@ -198,8 +198,8 @@ def test_opflow_builds_it(tmp_path: Path) -> None:
     )
     modules = sorted((tmp_path / "pkg").glob("*.py"))
     # A module per flow and for `all`, and `__init__`, `__main__`, `_path`,
-    # `_runtime`, `_tasks`.
-    assert len(modules) == 20 + 1 + 5
+    # `_runtime`, `_select`, `_tasks`.
+    assert len(modules) == 20 + 1 + 6
     for module in modules:
         py_compile.compile(str(module), doraise=True)
 

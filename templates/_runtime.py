@@ -49,7 +49,7 @@ from ._select import SelectionError, select
 TASK_RUNNERS = ("thread", "process", "dask", "ray")
 
 
-def _here(name: str, make: Callable[[], Any]) -> Any:
+def _process_state(name: str, make: Callable[[], Any]) -> Any:
     """The object of this process named `name`, made on first use.
 
     A task runner may pickle this module's functions by value (see the end of
@@ -65,7 +65,8 @@ def _here(name: str, make: Callable[[], Any]) -> Any:
 
 
 class _Local(dict):
-    """A dict of this process (see `_here`): pickled, the receiver's own."""
+    """A dict of this process (see `_process_state`): pickled, the
+    receiver's own."""
 
     def __init__(self, name: str) -> None:
         super().__init__()
@@ -76,7 +77,7 @@ class _Local(dict):
 
 
 def _local(name: str) -> Any:
-    return _here(name, lambda: _Local(name))
+    return _process_state(name, lambda: _Local(name))
 
 
 # The futures each flow run submitted, by run, in the order submitted, until
@@ -360,7 +361,7 @@ class _Planning:
 
 
 class _Var:
-    """A context variable of this process (see `_here`)."""
+    """A context variable of this process (see `_process_state`)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -382,7 +383,7 @@ class _Var:
 
 
 def _var(name: str) -> Any:
-    return _here(name, lambda: _Var(name))
+    return _process_state(name, lambda: _Var(name))
 
 
 # The operations being listed, while a flow's body is planned.
@@ -671,9 +672,10 @@ def _itself(value: Any) -> Any:
 # A process or Dask task runner pickles each task, and the flow with it, for
 # another process, where this package may not be importable by the name it
 # has here: what they reach of this module (`pick`, `outcome`, `_itself`)
-# travels by value. The state that holds runs is the receiving process's own
-# (`_Local`, `_Var`: see `_here`), and nothing sent carries a class with state
-# (`Operation` pickles as a `Task`, `Results` as its settings).
+# travels by value. The state that holds runs is the receiving process's
+# own (`_Local`, `_Var`: see `_process_state`), and nothing sent carries a
+# class with state (`Operation` pickles as a `Task`, `Results` as its
+# settings).
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
