@@ -39,9 +39,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from prefect import Task
+from prefect import Task, unmapped
 from prefect.context import FlowRunContext
-from prefect.futures import PrefectFuture, wait
+from prefect.exceptions import MappingLengthMismatch
+from prefect.futures import PrefectFuture, PrefectFutureList, wait
 
 from ._select import SelectionError, select
 
@@ -73,6 +74,16 @@ class Operation(Task):
     results: "Results | None" = None
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
+        return self._start(args, kwargs, mapped=False)
+
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        """`Task.map`, each element's run recorded as `name[index]`; the
+        result is kept as the list of the elements' results. A source that
+        failed stops the flow here, naming it (Prefect would wait for it and
+        then fail to iterate it)."""
+        return self._start(args, kwargs, mapped=True)
+
+    def _start(self, args: Any, kwargs: Any, *, mapped: bool) -> Any:
         planning = _planning.get()
         if planning is not None:
             return planning.add(self, args, kwargs)
@@ -87,14 +98,63 @@ class Operation(Task):
         if "wait_for" in kwargs:
             waits = [w for w in kwargs["wait_for"] if isinstance(w, PrefectFuture)]
             kwargs["wait_for"] = waits
-        future = super().submit(*args, **kwargs)
+        if mapped:
+            for value in [*args, *kwargs.values()]:
+                if isinstance(value, PrefectFuture):
+                    _raise_if_failed(value, context)
+            try:
+                result = super().map(*args, **kwargs)
+            except MappingLengthMismatch as error:
+                raise OperationFailed(self.name, _lengths(kwargs)) from error
+            futures = list(result)
+            named = [(f"{self.name}[{i}]", f) for i, f in enumerate(futures)]
+        else:
+            result = super().submit(*args, **kwargs)
+            futures = [result]
+            named = [(self.name, result)]
         if context is not None and context.flow_run is not None:
             runs = _submitted.setdefault(context.flow_run.id, [])
-            runs.append((self.name, future))
+            runs.extend(named)
             _last["run"] = runs
         if run is not None:
-            run.watch(self, future)
-        return future
+            run.watch(self, futures, mapped=mapped)
+        return result
+
+
+def _lengths(kwargs: dict[str, Any]) -> ValueError:
+    """The lengths of the lists a map zips, naming each parameter."""
+    lengths = []
+    for key, value in kwargs.items():
+        if isinstance(value, PrefectFuture):
+            value = value.result()
+        if key != "wait_for" and not isinstance(value, unmapped):
+            try:
+                lengths.append(f"`{key}` has {len(value)}")
+            except TypeError:
+                continue
+    return ValueError(
+        "the lists of the mapped parameters differ in length: "
+        + ", ".join(lengths)
+        + " (the parameters are zipped: element i of each goes to run i)"
+    )
+
+
+def _raise_if_failed(future: PrefectFuture[Any], context: Any) -> None:
+    """Wait for the source of a map; when it did not complete, raise the
+    failure of the first operation of the run that failed."""
+    future.wait()
+    if future.state is not None and future.state.is_completed():
+        return
+    submitted = _submitted.get(context.flow_run.id, []) if context else []
+    wait([f for _, f in submitted])
+    _record(submitted)
+    for name, done in submitted:
+        if done.state.is_failed() or done.state.is_crashed():
+            try:
+                done.result()
+            except BaseException as error:
+                raise OperationFailed(name, error) from error
+    future.result()
 
 
 class Results:
@@ -195,6 +255,8 @@ def _fingerprint(operation: Operation, args: Any, kwargs: Any) -> str:
 
 
 def _origin(value: Any) -> str:
+    if isinstance(value, unmapped):
+        return _origin(value.value)
     if isinstance(value, _Planned):
         return f"<{value.name}>"
     if isinstance(value, list) and any(isinstance(v, _Planned) for v in value):
@@ -235,6 +297,8 @@ class _Planning:
     def add(self, operation: Operation, args: Any, kwargs: Any) -> _Planned:
         upstream = []
         for value in [*args, *kwargs.values()]:
+            if isinstance(value, unmapped):
+                value = value.value
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, _Planned) and item.name not in upstream:
                     upstream.append(item.name)
@@ -354,20 +418,30 @@ class _Run:
                 self.values[name] = self.nodes[name].results.load(name)
             return self.values[name]
 
-    def watch(self, operation: Operation, future: Any) -> None:
-        """Keep the operation's result and state once it ends."""
+    def watch(self, operation: Operation, futures: list[Any], *, mapped: bool) -> None:
+        """Keep the operation's result and state once it ends: of a mapped
+        one, the list of its elements' results, in the worst of their states."""
         node = self.nodes.get(operation.name)
         fingerprint = node.fingerprint if node is not None else ""
         with self.lock:
             self.watched += 1
+        pending = [len(futures)]
 
-        def done(future: Any) -> None:
-            future.wait()  # done: this only takes its final state
-            state = future.state
-            kind = state.type.value if state is not None else "PENDING"
+        def done(_: Any) -> None:
+            with self.lock:
+                pending[0] -= 1
+                if pending[0] > 0:
+                    return
+            for future in futures:
+                future.wait()  # done: this only takes its final state
+            kind = _worst(
+                [f.state.type.value if f.state else "PENDING" for f in futures]
+            )
             if kind == "COMPLETED" and operation.results is not None:
                 try:
-                    operation.results.keep(operation.name, future.result())
+                    values = [f.result() for f in futures]
+                    value = values if mapped else values[0]
+                    operation.results.keep(operation.name, value)
                 except Exception as error:  # noqa: BLE001 - reported, the run goes on
                     logging.getLogger("opflow").warning(
                         "the result of `%s` was not kept: %s", operation.name, error
@@ -382,7 +456,11 @@ class _Run:
                 self.ended += 1
                 self.lock.notify_all()
 
-        future.add_done_callback(done)
+        if not futures:
+            pending[0] = 1
+            done(None)
+        for future in futures:
+            future.add_done_callback(done)
 
     def save(self) -> None:
         try:
@@ -428,11 +506,30 @@ def _run_of(context: Any) -> _Run | None:
     return run
 
 
+def _worst(kinds: list[str]) -> str:
+    """The state of a mapped operation: failed when an element failed,
+    completed when all completed (or there were none), else the first other."""
+    for bad in ("CRASHED", "FAILED"):
+        if bad in kinds:
+            return bad
+    others = [kind for kind in kinds if kind != "COMPLETED"]
+    return others[0] if others else "COMPLETED"
+
+
 def _record(futures: list[tuple[str, PrefectFuture[Any]]]) -> None:
+    """The final state of every operation; a mapped one's elements
+    (`name[index]`) count as one operation, in the worst of their states."""
     LAST_RUN.clear()
+    elements: dict[str, list[str]] = {}
     for name, future in futures:
         state = future.state
-        LAST_RUN[name] = state.type.value if state is not None else "PENDING"
+        kind = state.type.value if state is not None else "PENDING"
+        base, bracket, _ = name.partition("[")
+        if bracket:
+            elements.setdefault(base, []).append(kind)
+            LAST_RUN[base] = _worst(elements[base])
+        else:
+            LAST_RUN[name] = kind
 
 
 def outcome(sinks: Any) -> Any:
@@ -472,6 +569,8 @@ def outcome(sinks: Any) -> Any:
 
 
 def _result(value: Any) -> Any:
+    if isinstance(value, PrefectFutureList):
+        return value.result()
     return value.result() if isinstance(value, PrefectFuture) else value
 
 

@@ -170,6 +170,12 @@ pub struct RawOperation {
     pub serializer: Option<Serializer>,
     /// What the operation does; shown in the generated code and in Prefect.
     pub doc: Option<String>,
+    /// Parameters that each receive one element of their list-valued source:
+    /// the operation runs once per element (Prefect's `task.map`, the other
+    /// parameters `unmapped`), and what flows downstream is the list of
+    /// results, in the source's order. Several parameters are zipped.
+    #[schemars(length(min = 1))]
+    pub map: Option<Vec<Spanned<String>>>,
 }
 
 /// Where a sync operation runs.

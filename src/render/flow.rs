@@ -77,7 +77,7 @@ pub(super) fn module(
     types.extend(written.iter().flatten().cloned());
     let returns = match flow.sinks.as_slice() {
         [sink] if ops[*sink].outputs.is_empty() => {
-            ops[*sink].returns.as_ref().map(TypeExpr::modern)
+            ops[*sink].produces().as_ref().map(TypeExpr::modern)
         }
         [_] => None,
         _ => Some(TypeExpr::Name {
@@ -116,6 +116,10 @@ pub(super) fn module(
         names.reserve(name);
     }
     names.reserve(function);
+    let maps = flow.operations.iter().any(|&op| ops[op].is_mapped());
+    if maps {
+        names.reserve("unmapped");
+    }
     // The runtime's `outcome`, under another name when a parameter has it.
     let outcome = names.claim("outcome");
 
@@ -197,7 +201,7 @@ pub(super) fn module(
             } else {
                 format!("[{}]", after.join(", "))
             };
-            let mut args: Vec<(&str, &str)> = Vec::with_capacity(operation.params.len() + 1);
+            let mut values: Vec<Cow<str>> = Vec::with_capacity(operation.params.len());
             for param in &operation.params {
                 let value: &str = match &param.binding {
                     Binding::Operation {
@@ -210,6 +214,17 @@ pub(super) fn module(
                     } => &picks[&(position[*up], output_index(&ops[*up], output))],
                     Binding::FlowParam { name } => name,
                 };
+                values.push(
+                    if operation.is_mapped() && !operation.map.contains(&param.name) {
+                        // The same value for every element (Prefect would map a list).
+                        format!("unmapped({value})").into()
+                    } else {
+                        value.into()
+                    },
+                );
+            }
+            let mut args: Vec<(&str, &str)> = Vec::with_capacity(operation.params.len() + 1);
+            for (param, value) in operation.params.iter().zip(&values) {
                 args.push((&param.name, value));
             }
             if !after.is_empty() {
@@ -219,6 +234,11 @@ pub(super) fn module(
                 &mut body,
                 &futures[at],
                 &imported[task_of[at]].1,
+                if operation.is_mapped() {
+                    "map"
+                } else {
+                    "submit"
+                },
                 &args,
                 &after,
             );
@@ -230,6 +250,7 @@ pub(super) fn module(
                         &mut body,
                         &picks[&(at, index)],
                         &imported[task].1,
+                        "submit",
                         &positional,
                         &[],
                     );
@@ -373,6 +394,9 @@ pub(super) fn module(
         standard.from(module, member.into());
     }
     third.from("prefect", "flow".into());
+    if maps {
+        third.from("prefect", "unmapped".into());
+    }
     match runner {
         "DaskTaskRunner" => third.from("prefect_dask", "DaskTaskRunner".into()),
         "RayTaskRunner" => third.from("prefect_ray", "RayTaskRunner".into()),
@@ -450,15 +474,22 @@ pub(super) fn module(
     file(manifest, &template, 4096 + 160 * flow.operations.len())
 }
 
-/// `    var = task.submit(args)`, on one line when it fits, else one argument
-/// a line with a trailing comma (the ordering-only list `after` too, when it
-/// outgrows its own line). An argument is `keyword=value`, or a positional
-/// value when its keyword is empty.
-fn submit(body: &mut String, var: &str, task: &str, args: &[(&str, &str)], after: &[&str]) {
+/// `    var = task.submit(args)` (or `.map(args)`), on one line when it fits,
+/// else one argument a line with a trailing comma (the ordering-only list
+/// `after` too, when it outgrows its own line). An argument is
+/// `keyword=value`, or a positional value when its keyword is empty.
+fn submit(
+    body: &mut String,
+    var: &str,
+    task: &str,
+    method: &str,
+    args: &[(&str, &str)],
+    after: &[&str],
+) {
     let width = |(keyword, value): &(&str, &str)| {
         keyword.len() + usize::from(!keyword.is_empty()) + value.len()
     };
-    let used = 4 + var.len() + 3 + task.len() + ".submit(".len();
+    let used = 4 + var.len() + 3 + task.len() + 1 + method.len() + 1;
     let inline = args
         .iter()
         .map(|a| width(a) + 2)
@@ -469,7 +500,9 @@ fn submit(body: &mut String, var: &str, task: &str, args: &[(&str, &str)], after
     body.push_str(var);
     body.push_str(" = ");
     body.push_str(task);
-    body.push_str(".submit(");
+    body.push('.');
+    body.push_str(method);
+    body.push('(');
     let push = |body: &mut String, (keyword, value): &(&str, &str)| {
         if !keyword.is_empty() {
             body.push_str(keyword);
@@ -497,6 +530,17 @@ fn submit(body: &mut String, var: &str, task: &str, args: &[(&str, &str)], after
                 body.push_str(",\n");
             }
             body.push_str("        ]");
+        } else if let Some(inner) = arg
+            .1
+            .strip_prefix("unmapped(")
+            .and_then(|v| v.strip_suffix(')'))
+            && 8 + width(arg) + 1 > LINE
+        {
+            // As ruff splits a call that outgrows its line.
+            body.push_str(arg.0);
+            body.push_str("=unmapped(\n            ");
+            body.push_str(inner);
+            body.push_str("\n        )");
         } else {
             push(body, arg);
         }

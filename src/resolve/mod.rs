@@ -3,6 +3,7 @@
 //! docs/DESIGN.md §4: explicit `from`, then name, then type, else a flow parameter.
 
 pub mod literal;
+mod map;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -121,9 +122,36 @@ pub struct Operation {
     pub doc: Option<String>,
     /// Every place that makes this operation depend on another: (upstream, span).
     pub references: Vec<(usize, Span)>,
+    /// Parameters mapped over (`map`): the operation runs once per element.
+    pub map: Vec<String>,
 }
 
 impl Operation {
+    /// Whether the operation runs once per element of its mapped parameters.
+    pub fn is_mapped(&self) -> bool {
+        !self.map.is_empty()
+    }
+
+    /// The type a consumer receives: the return type, or for a mapped
+    /// operation the list of them.
+    pub fn produces(&self) -> Option<TypeExpr> {
+        let returns = self.returns.clone()?;
+        Some(if self.is_mapped() {
+            map::list_of(returns)
+        } else {
+            returns
+        })
+    }
+
+    /// The name as `plan` and the graph show it: `pages.fetch[*]` when mapped.
+    pub fn shown(&self) -> std::borrow::Cow<'_, str> {
+        if self.is_mapped() {
+            format!("{}[*]", self.name).into()
+        } else {
+            self.name.as_str().into()
+        }
+    }
+
     /// Every operation this one waits for (bound or ordering-only), in order, without repeats.
     pub fn upstream(&self) -> Vec<usize> {
         let mut upstream: Vec<usize> = Vec::new();
@@ -541,6 +569,7 @@ impl Resolver<'_> {
         let mut lowered =
             self.each_operation(raw, |resolver, i, op| resolver.lower(i, op, &index, &names));
         let operations = self.bind(raw, &mut lowered, &index, &valid);
+        self.check_maps(raw, &operations);
         self.check_flow_params(&operations);
         let flows = self.flow_settings(raw, &names, &project);
         self.check_flow_modules(raw, &valid, &project, &flows);

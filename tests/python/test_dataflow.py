@@ -1,0 +1,261 @@
+"""End to end: `map` (one run per element of a list) under a real Prefect
+server, through the generated package's runner, as in `test_flows.py`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from test_flows import completed, error_line
+
+# 1. One fetch per element, mapped again, joined in order --------------------
+
+MAPPED = """\
+version = 1
+
+[[operations]]
+name = "m.listing"
+call = "mapped:listing"
+returns = "list[int]"
+
+[[operations]]
+name = "m.fetch"
+call = "mapped:fetch"
+params = { item = { type = "int", from = "m.listing" }, workdir = "str" }
+map = ["item"]
+returns = "int"
+
+[[operations]]
+name = "m.double"
+call = "mapped:double"
+params = { value = { type = "int", from = "m.fetch" } }
+map = ["value"]
+returns = "int"
+
+[[operations]]
+name = "m.join"
+call = "mapped:join"
+params = { double = "list[int]", fetch = "list[int]" }
+returns = "dict[str, list[int]]"
+"""
+
+MAPPED_PY = """\
+import json
+import time
+from pathlib import Path
+
+
+def listing() -> list[int]:
+    return [1, 2, 3, 4, 5, 6]
+
+
+def fetch(item: int, workdir: str) -> int:
+    start = time.time()
+    time.sleep(0.5)
+    if item == 4 and (Path(workdir) / "fail").exists():
+        raise ValueError(f"page {item} is missing")
+    span = {"item": item, "start": start, "end": time.time()}
+    (Path(workdir) / f"fetch-{item}.json").write_text(json.dumps(span))
+    return item * 10
+
+
+def double(value: int) -> int:
+    return value * 2
+
+
+def join(double: list[int], fetch: list[int]) -> dict[str, list[int]]:
+    return {"double": double, "fetch": fetch}
+"""
+
+
+def test_map_runs_once_per_element_in_parallel_and_keeps_the_order(
+    project, tmp_path: Path
+) -> None:
+    built = project(MAPPED, {"mapped.py": MAPPED_PY})
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    run = built.run("m", workdir=str(workdir))
+
+    assert completed(run) == {
+        "double": [20, 40, 60, 80, 100, 120],
+        "fetch": [10, 20, 30, 40, 50, 60],
+    }
+    spans = [json.loads((workdir / f"fetch-{i}.json").read_text()) for i in range(1, 7)]
+    # The fetches overlap: some fetch starts before another has ended (one
+    # after the other, each would start after the previous one's end).
+    overlapping = [
+        (a["item"], b["item"])
+        for a in spans
+        for b in spans
+        if a is not b and a["start"] <= b["start"] < a["end"]
+    ]
+    assert overlapping, spans
+    # The generated flow maps, with the other parameter the same for all.
+    flow = (built.root / built.output / "m.py").read_text()
+    assert "m_fetch_task.map(item=listing, workdir=unmapped(workdir))" in flow, flow
+
+
+def test_a_failing_element_is_named_with_its_index(project, tmp_path: Path) -> None:
+    built = project(MAPPED, {"mapped.py": MAPPED_PY})
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "fail").write_text("yes")
+
+    run = built.run("m", workdir=str(workdir))
+
+    assert run.code == 1, run.stderr
+    assert error_line(run) == (
+        "error: operation `m.fetch[3]` failed: ValueError: page 4 is missing"
+    )
+    assert "Traceback" not in run.stderr, run.stderr
+    # The other elements ran.
+    assert sorted(p.name for p in workdir.glob("fetch-*.json")) == [
+        f"fetch-{i}.json" for i in (1, 2, 3, 5, 6)
+    ]
+
+
+# 2. Zipped parameters --------------------------------------------------------
+
+ZIPPED = """\
+version = 1
+
+[[operations]]
+name = "z.names"
+call = "zipped:names"
+params = { count = "int" }
+returns = "list[str]"
+
+[[operations]]
+name = "z.ages"
+call = "zipped:ages"
+returns = "tuple[int, ...]"
+
+[[operations]]
+name = "z.greet"
+call = "zipped:greet"
+params = { name = { type = "str", from = "z.names" }, age = { type = "int", from = "z.ages" }, greeting = { type = "str", default = "hello" } }
+map = ["name", "age"]
+returns = "str"
+"""
+
+ZIPPED_PY = """\
+def names(count: int) -> list[str]:
+    return ["ada", "bob", "cy"][:count]
+
+
+def ages() -> tuple[int, ...]:
+    return (36, 41, 29)
+
+
+def greet(name: str, age: int, greeting: str = "hello") -> str:
+    return f"{greeting} {name} ({age})"
+"""
+
+
+def test_zipped_parameters_and_a_length_mismatch_naming_both(project) -> None:
+    built = project(ZIPPED, {"zipped.py": ZIPPED_PY})
+
+    run = built.run("z", count=3)
+    assert completed(run) == ["hello ada (36)", "hello bob (41)", "hello cy (29)"]
+
+    short = built.run("z", count=2)
+    assert short.code == 1, short.stderr
+    assert error_line(short) == (
+        "error: operation `z.greet` failed: ValueError: the lists of the mapped "
+        "parameters differ in length: `name` has 2, `age` has 3 (the parameters "
+        "are zipped: element i of each goes to run i)"
+    )
+
+
+# 3. The example: one fetch per result page -----------------------------------
+
+DIRECT = """\
+import asyncio, json, sys
+sys.path[:0] = [".", "../scraping"]
+from jobs.merge import merge
+from jobs.scrapers import fetch_linkedin
+listings = asyncio.run(fetch_linkedin("python engineer", pages=3))
+print(json.dumps([x.to_dict() for x in merge([], listings)]))
+"""
+
+
+def test_pages_example_reads_every_page_and_merges_them(example, tmp_path) -> None:
+    # The example takes `jobs` from the scraping example beside it.
+    example("scraping")
+    pages = example("pages")
+    direct = subprocess.run(
+        [sys.executable, "-c", DIRECT],
+        cwd=pages.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = json.loads(direct.stdout)
+    assert len(expected) > 2, "listings on several pages match"
+
+    run = pages.run("linkedin", keywords="python engineer")
+
+    assert completed(run) == expected
+    plan = pages.opflow("plan", "operations.toml").stdout
+    assert "  stage 2: linkedin.fetch[*]\n" in plan, plan
+
+
+# 4. Part of a flow: a mapped operation is selected, kept and resumed whole ---
+
+
+def runner(built, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m orchestration ARGS...` in the built project, as a user would."""
+    package = built.root / built.output
+    return subprocess.run(
+        [sys.executable, "-m", package.name, *args],
+        cwd=package.parent,
+        env={
+            **os.environ,
+            "PREFECT_API_URL": built.api,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_a_mapped_operation_is_kept_selected_and_resumed_whole(
+    project, tmp_path: Path
+) -> None:
+    built = project(MAPPED, {"mapped.py": MAPPED_PY})
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "fail").write_text("yes")
+    param = f"workdir={workdir}"
+    expected = {
+        "double": [20, 40, 60, 80, 100, 120],
+        "fetch": [10, 20, 30, 40, 50, 60],
+    }
+
+    failed = runner(built, "m", "--param", param)
+    assert failed.returncode == 1, failed.stderr
+    assert "operation `m.fetch[3]` failed" in failed.stderr, failed.stderr
+    state = json.loads((built.root / ".opflow/results/.runs/m.json").read_text())
+    assert state["operations"]["m.fetch"]["state"] == "FAILED", state
+    assert state["operations"]["m.listing"]["state"] == "COMPLETED", state
+
+    (workdir / "fail").unlink()
+    resumed = runner(built, "m", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout) == expected
+    assert "1 of 4 operations are not run again" in resumed.stderr, resumed.stderr
+
+    # Only `double` and `join` run: `double` maps over the kept list of
+    # `fetch`'s results.
+    for kept in workdir.glob("fetch-*.json"):
+        kept.unlink()
+    part = runner(built, "m", "--param", param, "--select", "m.double", "m.join")
+    assert part.returncode == 0, part.stderr
+    assert json.loads(part.stdout) == expected
+    assert not list(workdir.glob("fetch-*.json"))
