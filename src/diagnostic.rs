@@ -496,6 +496,37 @@ pub enum Diagnostic {
         source_span: SourceSpan,
     },
 
+    #[error(
+        "parameter `{param}` of `{operation}` must accept `None` ({param_type}): with `trigger = \"all_done\"` it is `None` when its upstream failed"
+    )]
+    #[diagnostic(code(opflow::resolve::all_done_not_optional))]
+    AllDoneNotOptional {
+        operation: String,
+        param: String,
+        param_type: String,
+        #[label("does not accept `None`")]
+        span: SourceSpan,
+        #[label("runs after a failure upstream")]
+        trigger: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("operation `{operation}` is mapped and runs with `trigger = \"all_done\"`")]
+    #[diagnostic(
+        code(opflow::resolve::all_done_mapped),
+        help(
+            "a mapped operation needs its list: run the cleanup in an operation of its own that takes the mapped results, with `trigger = \"all_done\"`"
+        )
+    )]
+    AllDoneMapped {
+        operation: String,
+        #[label("all_done here")]
+        span: SourceSpan,
+        #[label("mapped here")]
+        map: SourceSpan,
+    },
+
     #[error("operation `{operation}` is mapped and declares named `outputs`")]
     #[diagnostic(
         code(opflow::resolve::map_with_outputs),

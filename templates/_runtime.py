@@ -39,10 +39,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from prefect import Task, unmapped
+from prefect import Task, allow_failure, unmapped
 from prefect.context import FlowRunContext
 from prefect.exceptions import MappingLengthMismatch
 from prefect.futures import PrefectFuture, PrefectFutureList, wait
+from prefect.utilities.annotations import BaseAnnotation
 
 from ._select import SelectionError, select
 
@@ -95,9 +96,9 @@ class Operation(Task):
             if self.name in run.plan.stored:
                 return run.stored(self.name)
             return _Skipped(self.name)
+        kwargs = {key: _each(value) for key, value in kwargs.items()}
         if "wait_for" in kwargs:
-            waits = [w for w in kwargs["wait_for"] if isinstance(w, PrefectFuture)]
-            kwargs["wait_for"] = waits
+            kwargs["wait_for"] = [w for w in _flat(kwargs["wait_for"]) if _future(w)]
         if mapped:
             for value in [*args, *kwargs.values()]:
                 if isinstance(value, PrefectFuture):
@@ -119,6 +120,64 @@ class Operation(Task):
         if run is not None:
             run.watch(self, futures, mapped=mapped)
         return result
+
+
+def _plain(value: Any) -> Any:
+    """A value without Prefect's annotations (`unmapped`, `allow_failure`)."""
+    while isinstance(value, BaseAnnotation):
+        value = value.unwrap()
+    return value
+
+
+def _each(value: Any) -> Any:
+    """A list of futures (a mapped operation's) whose failures are allowed,
+    as a list of futures each allowed to fail (Prefect reads the annotation
+    on the future itself)."""
+    if isinstance(value, allow_failure) and isinstance(value.unwrap(), list):
+        return [allow_failure(item) for item in value.unwrap()]
+    return value
+
+
+def _flat(waits: list[Any]) -> list[Any]:
+    """`wait_for` with a mapped operation's futures one by one."""
+    flat: list[Any] = []
+    for wait_for in waits:
+        item = _each(wait_for)
+        flat.extend(item if isinstance(item, list) else [item])
+    return flat
+
+
+def _future(value: Any) -> bool:
+    """Whether `value` is a future, annotated or not (a selection leaves out
+    an ordering edge to an operation it does not run)."""
+    return isinstance(_plain(value), PrefectFuture)
+
+
+def _failed_as_none(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, given `None` for each argument whose upstream failed: with
+    `allow_failure`, Prefect passes the upstream's exception (or nothing,
+    for one that never ran)."""
+
+    def none(value: Any) -> Any:
+        if isinstance(value, list):
+            return [None if isinstance(v, BaseException) else v for v in value]
+        return None if isinstance(value, BaseException) else value
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            args = tuple(none(v) for v in args)
+            return await fn(*args, **{k: none(v) for k, v in kwargs.items()})
+
+        return run_async
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        args = tuple(none(v) for v in args)
+        return fn(*args, **{k: none(v) for k, v in kwargs.items()})
+
+    return run
 
 
 def _lengths(kwargs: dict[str, Any]) -> ValueError:
@@ -187,10 +246,14 @@ class Results:
         *,
         persist: bool = True,
         results: "Results | None" = None,
+        all_done: bool = False,
         **options: Any,
     ) -> Operation:
         """`prefect.task(fn, **options)`, recorded (see `Operation`), its
-        result kept here (or in `results`) unless `persist` is false."""
+        result kept here (or in `results`) unless `persist` is false. With
+        `all_done`, an argument whose upstream failed is `None`."""
+        if all_done:
+            fn = _failed_as_none(fn)
         operation = Operation(fn=fn, **options)
         operation.results = (results or self) if persist else None
         return operation
@@ -255,8 +318,7 @@ def _fingerprint(operation: Operation, args: Any, kwargs: Any) -> str:
 
 
 def _origin(value: Any) -> str:
-    if isinstance(value, unmapped):
-        return _origin(value.value)
+    value = _plain(value)
     if isinstance(value, _Planned):
         return f"<{value.name}>"
     if isinstance(value, list) and any(isinstance(v, _Planned) for v in value):
@@ -297,9 +359,9 @@ class _Planning:
     def add(self, operation: Operation, args: Any, kwargs: Any) -> _Planned:
         upstream = []
         for value in [*args, *kwargs.values()]:
-            if isinstance(value, unmapped):
-                value = value.value
+            value = _plain(value)
             for item in value if isinstance(value, list) else [value]:
+                item = _plain(item)
                 if isinstance(item, _Planned) and item.name not in upstream:
                     upstream.append(item.name)
         self.nodes[operation.name] = _Node(

@@ -176,6 +176,22 @@ pub struct RawOperation {
     /// results, in the source's order. Several parameters are zipped.
     #[schemars(length(min = 1))]
     pub map: Option<Vec<Spanned<String>>>,
+    /// When the operation runs: `all_success` (default) once every upstream
+    /// operation completed; `all_done` once every one finished, whatever its
+    /// outcome (Prefect's `allow_failure`). A parameter bound to an upstream
+    /// that failed then receives `None`, so its type must accept `None`.
+    pub trigger: Option<Spanned<Trigger>>,
+}
+
+/// When an operation runs, given how its upstream operations ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// Once every upstream operation completed (a failure upstream stops it).
+    AllSuccess,
+    /// Once every upstream operation finished, failed or not: a cleanup, a
+    /// notification.
+    AllDone,
 }
 
 /// Where a sync operation runs.

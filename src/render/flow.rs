@@ -120,6 +120,10 @@ pub(super) fn module(
     if maps {
         names.reserve("unmapped");
     }
+    let all_done = flow.operations.iter().any(|&op| ops[op].all_done);
+    if all_done {
+        names.reserve("allow_failure");
+    }
     // The runtime's `outcome`, under another name when a parameter has it.
     let outcome = names.claim("outcome");
 
@@ -185,17 +189,23 @@ pub(super) fn module(
 
     // The body: each stage's submits, then the outcome.
     let mut body = String::with_capacity(96 * flow.operations.len());
+    // Imported only when a submit uses them.
+    let (mut uses_unmapped, mut uses_allow_failure) = (false, false);
     let mut at = 0;
     for (stage_number, stage) in flow.stages.iter().enumerate() {
         let _ = writeln!(body, "    # Stage {}", stage_number + 1);
         for &op in stage {
             let operation = &ops[op];
-            let after: Vec<&str> = {
+            let after: Vec<Cow<str>> = {
                 let mut after: Vec<usize> =
                     operation.after.iter().map(|&up| position[up]).collect();
                 after.sort_unstable();
-                after.iter().map(|&up| &*futures[up]).collect()
+                after
+                    .iter()
+                    .map(|&up| allow_failure(operation, &futures[up]))
+                    .collect()
             };
+            let after: Vec<&str> = after.iter().map(AsRef::as_ref).collect();
             let wait_for = if after.is_empty() {
                 String::new()
             } else {
@@ -203,26 +213,36 @@ pub(super) fn module(
             };
             let mut values: Vec<Cow<str>> = Vec::with_capacity(operation.params.len());
             for param in &operation.params {
-                let value: &str = match &param.binding {
+                let value: Cow<str> = match &param.binding {
                     Binding::Operation {
                         op: up,
                         output: None,
-                    } => &futures[position[*up]],
+                    } => allow_failure(operation, &futures[position[*up]]),
                     Binding::Operation {
                         op: up,
                         output: Some(output),
-                    } => &picks[&(position[*up], output_index(&ops[*up], output))],
-                    Binding::FlowParam { name } => name,
+                    } => allow_failure(
+                        operation,
+                        &picks[&(position[*up], output_index(&ops[*up], output))],
+                    ),
+                    Binding::FlowParam { name } => name.into(),
                 };
                 values.push(
                     if operation.is_mapped() && !operation.map.contains(&param.name) {
                         // The same value for every element (Prefect would map a list).
                         format!("unmapped({value})").into()
                     } else {
-                        value.into()
+                        value
                     },
                 );
             }
+            uses_unmapped |= values.iter().any(|v| v.starts_with("unmapped("));
+            uses_allow_failure |= operation.all_done
+                && (!after.is_empty()
+                    || operation
+                        .params
+                        .iter()
+                        .any(|p| matches!(p.binding, Binding::Operation { .. })));
             let mut args: Vec<(&str, &str)> = Vec::with_capacity(operation.params.len() + 1);
             for (param, value) in operation.params.iter().zip(&values) {
                 args.push((&param.name, value));
@@ -394,8 +414,11 @@ pub(super) fn module(
         standard.from(module, member.into());
     }
     third.from("prefect", "flow".into());
-    if maps {
+    if uses_unmapped {
         third.from("prefect", "unmapped".into());
+    }
+    if uses_allow_failure {
+        third.from("prefect", "allow_failure".into());
     }
     match runner {
         "DaskTaskRunner" => third.from("prefect_dask", "DaskTaskRunner".into()),
@@ -530,15 +553,16 @@ fn submit(
                 body.push_str(",\n");
             }
             body.push_str("        ]");
-        } else if let Some(inner) = arg
-            .1
-            .strip_prefix("unmapped(")
-            .and_then(|v| v.strip_suffix(')'))
+        } else if let Some((wrapper, inner)) = arg.1.split_once('(')
+            && let Some(inner) = inner.strip_suffix(')')
             && 8 + width(arg) + 1 > LINE
         {
-            // As ruff splits a call that outgrows its line.
+            // `unmapped(x)`, `allow_failure(x)`: as ruff splits a call that
+            // outgrows its line.
             body.push_str(arg.0);
-            body.push_str("=unmapped(\n            ");
+            body.push('=');
+            body.push_str(wrapper);
+            body.push_str("(\n            ");
             body.push_str(inner);
             body.push_str("\n        )");
         } else {
@@ -547,6 +571,16 @@ fn submit(
         body.push(',');
     }
     body.push_str("\n    )\n");
+}
+
+/// An upstream future as `operation` takes it: as it is, or, when the
+/// operation runs whatever its upstream's outcome, `allow_failure(future)`.
+fn allow_failure<'a>(operation: &Operation, future: &'a str) -> Cow<'a, str> {
+    if operation.all_done {
+        format!("allow_failure({future})").into()
+    } else {
+        future.into()
+    }
 }
 
 /// Each operation's future, by position: the last segment of its name, or

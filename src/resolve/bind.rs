@@ -273,6 +273,10 @@ impl Resolver<'_> {
                     doc: op.doc.clone(),
                     references: refs,
                     map,
+                    all_done: op
+                        .trigger
+                        .as_ref()
+                        .is_some_and(|t| t.value == crate::manifest::raw::Trigger::AllDone),
                 }
             })
             .collect()

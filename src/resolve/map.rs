@@ -55,7 +55,7 @@ pub fn element_of(ty: &TypeExpr) -> Option<TypeExpr> {
 }
 
 /// The declared type string of parameter `param` of `op`, with its span.
-fn written_type<'r>(
+pub(super) fn written_type<'r>(
     op: &'r RawOperation,
     param: &str,
 ) -> Option<&'r crate::manifest::Spanned<String>> {

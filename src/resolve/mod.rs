@@ -4,6 +4,7 @@
 
 pub mod literal;
 mod map;
+mod trigger;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -124,6 +125,8 @@ pub struct Operation {
     pub references: Vec<(usize, Span)>,
     /// Parameters mapped over (`map`): the operation runs once per element.
     pub map: Vec<String>,
+    /// Whether it runs once its upstream finished, failed or not (`trigger = "all_done"`).
+    pub all_done: bool,
 }
 
 impl Operation {
@@ -570,6 +573,7 @@ impl Resolver<'_> {
             self.each_operation(raw, |resolver, i, op| resolver.lower(i, op, &index, &names));
         let operations = self.bind(raw, &mut lowered, &index, &valid);
         self.check_maps(raw, &operations);
+        self.check_triggers(raw, &operations);
         self.check_flow_params(&operations);
         let flows = self.flow_settings(raw, &names, &project);
         self.check_flow_modules(raw, &valid, &project, &flows);

@@ -62,6 +62,10 @@ fn operation_json(graph: &FlowGraph, op: &Operation) -> J {
     if let (true, J::Object(fields)) = (op.is_mapped(), &mut value) {
         fields.insert("map".to_owned(), json!(op.map));
     }
+    // Only an operation that runs after failures upstream has `trigger`.
+    if let (true, J::Object(fields)) = (op.all_done, &mut value) {
+        fields.insert("trigger".to_owned(), json!("all_done"));
+    }
     value
 }
 
@@ -142,10 +146,15 @@ pub fn text(graph: &FlowGraph, stored: Option<&[Stored]>) -> String {
             let op = &graph.manifest.operations[i];
             let _ = writeln!(
                 out,
-                "  {} = {}:{}",
+                "  {} = {}:{}{}",
                 op.shown(),
                 op.call.module,
-                op.call.qualname
+                op.call.qualname,
+                if op.all_done {
+                    " (trigger all_done)"
+                } else {
+                    ""
+                }
             );
             for param in &op.params {
                 let _ = write!(

@@ -4,7 +4,8 @@ manifests push what can outgrow a line (operation names and segments past 88
 characters, hierarchies down to `max_depth`, many and long parameters, long
 types, docs and defaults, many modules to import, named outputs, ordering-only
 edges, process executors, mapped operations with their other parameters
-`unmapped`), and the types, defaults and names ruff or Python
+`unmapped`, operations that run after failures with their inputs
+`allow_failure`), and the types, defaults and names ruff or Python
 would trip on (`typing`'s abstract collections, standard-library classes,
 `None` defaults, `Never` and `type[...]` in unions, `__debug__` as a name,
 flows whose bounded function names agree, callables from the standard
@@ -234,6 +235,15 @@ def manifest(seed: int) -> dict:
             pname = f"m{index}_{word(rng)}"
             op["params"][pname] = {"type": inner, "from": up["name"]}
             op["map"] = [pname]
+        if not mapped and rng.random() < 0.15:
+            # Runs whatever its upstream's outcome: what it takes accepts
+            # None (bound by `from`, by name or by type).
+            op["trigger"] = "all_done"
+            for pname, param in op["params"].items():
+                if isinstance(param, dict):
+                    param["type"] = f"{param['type']} | None"
+                else:
+                    op["params"][pname] = f"{param} | None"
         if rng.random() < 0.25 and not mapped:
             op["outputs"] = {
                 f"out{k}_{word(rng)}": type_string(rng, libraries)

@@ -259,3 +259,77 @@ def test_a_mapped_operation_is_kept_selected_and_resumed_whole(
     assert part.returncode == 0, part.stderr
     assert json.loads(part.stdout) == expected
     assert not list(workdir.glob("fetch-*.json"))
+
+
+# 5. trigger = "all_done": a cleanup runs after its upstream failed ------------
+
+ALL_DONE = """\
+version = 1
+
+[[operations]]
+name = "c.load"
+call = "cleanup_ops:load"
+returns = "int"
+
+[[operations]]
+name = "c.boom"
+call = "cleanup_ops:boom"
+params = { load = "int" }
+returns = "int"
+
+[[operations]]
+name = "c.side"
+call = "cleanup_ops:side"
+params = { workdir = "str" }
+returns = "list[int]"
+
+[[operations]]
+name = "c.cleanup"
+call = "cleanup_ops:cleanup"
+params = { load = "int | None", boom = "int | None", workdir = "str" }
+depends_on = ["c.load", "c.boom", "c.side"]
+trigger = "all_done"
+returns = "str"
+"""
+
+ALL_DONE_PY = """\
+import json
+from pathlib import Path
+
+
+def load() -> int:
+    return 7
+
+
+def boom(load: int) -> int:
+    raise ValueError("boom failed after load")
+
+
+def side(workdir: str) -> list[int]:
+    return [1, 2]
+
+
+def cleanup(load: int | None, boom: int | None, workdir: str) -> str:
+    (Path(workdir) / "cleanup.json").write_text(json.dumps([load, boom]))
+    return "cleaned"
+"""
+
+
+def test_an_all_done_cleanup_runs_after_a_failure_and_the_run_fails(
+    project, tmp_path: Path
+) -> None:
+    built = project(ALL_DONE, {"cleanup_ops.py": ALL_DONE_PY})
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    run = built.run("c", workdir=str(workdir))
+
+    assert run.code == 1, run.stderr
+    assert error_line(run) == (
+        "error: operation `c.boom` failed: ValueError: boom failed after load"
+    )
+    # The cleanup ran once its upstream finished: the failed one gave it None.
+    assert json.loads((workdir / "cleanup.json").read_text()) == [7, None]
+    flow = (built.root / built.output / "c.py").read_text()
+    assert "boom=allow_failure(boom)" in flow, flow
+    assert "wait_for=[allow_failure(side)]" in flow, flow
