@@ -5,6 +5,7 @@
   that failed, and whose results `Results.task` keeps;
 - `outcome`: what a flow returns once every operation has finished;
 - `pick`: a named output of an operation's result;
+- `hook`: a state hook (`module.path:function`) of a flow or an operation;
 - `in_process`: a CPU-bound sync operation run in a process of its own;
 - `Results`: where each operation's last result is kept, and the state of
   each flow's last run, so part of a flow can run alone (`--select`) or a
@@ -178,6 +179,16 @@ def _failed_as_none(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args, **{k: none(v) for k, v in kwargs.items()})
 
     return run
+
+
+def hook(reference: str) -> Callable[..., Any]:
+    """The state hook `module.path:function`, imported now, as an import
+    statement would import it."""
+    module, _, qualname = reference.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
 
 
 def _lengths(kwargs: dict[str, Any]) -> ValueError:

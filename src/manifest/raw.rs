@@ -103,6 +103,13 @@ pub struct RawFlow {
     pub description: Option<String>,
     /// Where the flow's tasks run. Default: `thread`.
     pub task_runner: Option<TaskRunner>,
+    /// Functions (`module.path:function`) Prefect calls with the flow, its
+    /// run and its state when a run fails.
+    pub on_failure: Option<Vec<Spanned<String>>>,
+    /// Likewise when a run completes.
+    pub on_completion: Option<Vec<Spanned<String>>>,
+    /// Likewise when a run is cancelled.
+    pub on_cancellation: Option<Vec<Spanned<String>>>,
 }
 
 /// Settings for the generated `prefect.yaml` deployments.
@@ -181,6 +188,11 @@ pub struct RawOperation {
     /// outcome (Prefect's `allow_failure`). A parameter bound to an upstream
     /// that failed then receives `None`, so its type must accept `None`.
     pub trigger: Option<Spanned<Trigger>>,
+    /// Functions (`module.path:function`) Prefect calls with the task, its
+    /// run and its state when this operation fails (after its retries).
+    pub on_failure: Option<Vec<Spanned<String>>>,
+    /// Likewise when it completes.
+    pub on_completion: Option<Vec<Spanned<String>>>,
 }
 
 /// When an operation runs, given how its upstream operations ended.

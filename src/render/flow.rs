@@ -126,6 +126,8 @@ pub(super) fn module(
     }
     // The runtime's `outcome`, under another name when a parameter has it.
     let outcome = names.claim("outcome");
+    // The runtime's `hook`, likewise, when the flow has state hooks.
+    let hook = (!flow.settings.hooks.is_empty()).then(|| names.claim("hook"));
 
     // The tasks the flow submits, each imported under its own name unless
     // that is taken here; then each operation's future, and each named
@@ -400,6 +402,9 @@ pub(super) fn module(
     } else {
         flow_args.push(format!("task_runner={runner}()"));
     }
+    if let Some(hook) = &hook {
+        flow_args.extend(super::hooks::arguments(&flow.settings.hooks, hook));
+    }
 
     // Imports, as isort orders them (see `layout::Section`).
     let mut future = Section::default();
@@ -453,7 +458,21 @@ pub(super) fn module(
         })
         .collect();
     let mut imports = layout::sections(vec![future, standard, third, first]);
-    if &*outcome == "outcome" {
+    if let Some(hook) = &hook {
+        let mut members = vec![if &**hook == "hook" {
+            "hook".to_owned()
+        } else {
+            format!("hook as {hook}")
+        }];
+        members.push(if &*outcome == "outcome" {
+            "outcome".to_owned()
+        } else {
+            format!("outcome as {outcome}")
+        });
+        imports.push_str("\n\n");
+        layout::from_imports(&mut imports, "._runtime", &members);
+        imports.push('\n');
+    } else if &*outcome == "outcome" {
         imports.push_str("\n\nfrom ._runtime import outcome\n");
     } else {
         let _ = writeln!(imports, "\n\nfrom ._runtime import outcome as {outcome}");

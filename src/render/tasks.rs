@@ -50,6 +50,7 @@ const FIXED: &[&str] = &[
     "Results",
     "RESULTS",
     "in_process",
+    "hook",
     "pick",
     "timedelta",
     "INPUTS",
@@ -303,6 +304,14 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         if operation.all_done {
             // Its upstream's failures reach it as `None` (`_runtime.py`).
             args.push("all_done=True".into());
+        }
+        if !operation.hooks.is_empty() {
+            local.from("._runtime", "hook".into());
+            args.extend(
+                super::hooks::arguments(&operation.hooks, "hook")
+                    .into_iter()
+                    .map(Cow::Owned),
+            );
         }
         if !operation.settings.persist {
             args.push("persist=False".into());

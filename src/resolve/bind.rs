@@ -277,6 +277,17 @@ impl Resolver<'_> {
                         .trigger
                         .as_ref()
                         .is_some_and(|t| t.value == crate::manifest::raw::Trigger::AllDone),
+                    hooks: [
+                        ("on_failure", &op.on_failure),
+                        ("on_completion", &op.on_completion),
+                    ]
+                    .into_iter()
+                    .filter_map(|(key, refs)| {
+                        let refs: Vec<String> =
+                            refs.iter().flatten().map(|r| r.value.clone()).collect();
+                        (!refs.is_empty()).then_some((key, refs))
+                    })
+                    .collect(),
                 }
             })
             .collect()

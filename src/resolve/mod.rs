@@ -81,7 +81,13 @@ pub struct Project {
 pub struct FlowSettings {
     pub description: Option<String>,
     pub task_runner: Option<TaskRunner>,
+    /// State hooks: `module.path:function` references, checked like `call`.
+    pub hooks: Hooks,
 }
+
+/// Prefect state hooks, by the state that calls them: (`on_failure`, the
+/// references), in this order; only those given.
+pub type Hooks = Vec<(&'static str, Vec<String>)>;
 
 /// Task settings after `[defaults]` are applied.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -127,6 +133,8 @@ pub struct Operation {
     pub map: Vec<String>,
     /// Whether it runs once its upstream finished, failed or not (`trigger = "all_done"`).
     pub all_done: bool,
+    /// Task state hooks (`on_failure`, `on_completion`).
+    pub hooks: Hooks,
 }
 
 impl Operation {
@@ -347,6 +355,21 @@ impl Resolver<'_> {
         }
     }
 
+    /// Hook references, each checked like a `call`.
+    fn hooks(&mut self, given: &[(&'static str, Option<&Vec<Spanned<String>>>)]) -> Hooks {
+        let mut hooks = Vec::new();
+        for &(key, references) in given {
+            let Some(references) = references.filter(|r| !r.is_empty()) else {
+                continue;
+            };
+            for reference in references {
+                self.check_call(reference);
+            }
+            hooks.push((key, references.iter().map(|r| r.value.clone()).collect()));
+        }
+        hooks
+    }
+
     fn check_call(&mut self, call: &Spanned<String>) {
         const CALL_HELP: &str =
             "write the callable as `module.path:function`, e.g. `jobs.scrapers:fetch_stepstone`";
@@ -442,6 +465,9 @@ impl Resolver<'_> {
         names: &[&str],
     ) -> Lowered<'r> {
         self.check_call(&op.call);
+        for reference in op.on_failure.iter().chain(&op.on_completion).flatten() {
+            self.check_call(reference);
+        }
         if op.is_async && op.executor == Some(Executor::Process) {
             self.error(Diagnostic::AsyncInProcess {
                 operation: op.name.value.clone(),
@@ -688,6 +714,11 @@ impl Resolver<'_> {
                 FlowSettings {
                     description: settings.description.clone(),
                     task_runner: settings.task_runner,
+                    hooks: self.hooks(&[
+                        ("on_failure", settings.on_failure.as_ref()),
+                        ("on_completion", settings.on_completion.as_ref()),
+                        ("on_cancellation", settings.on_cancellation.as_ref()),
+                    ]),
                 },
             );
         }

@@ -5,7 +5,7 @@ characters, hierarchies down to `max_depth`, many and long parameters, long
 types, docs and defaults, many modules to import, named outputs, ordering-only
 edges, process executors, mapped operations with their other parameters
 `unmapped`, operations that run after failures with their inputs
-`allow_failure`), and the types, defaults and names ruff or Python
+`allow_failure`, state hooks of flows and operations), and the types, defaults and names ruff or Python
 would trip on (`typing`'s abstract collections, standard-library classes,
 `None` defaults, `Never` and `type[...]` in unions, `__debug__` as a name,
 flows whose bounded function names agree, callables from the standard
@@ -235,7 +235,11 @@ def manifest(seed: int) -> dict:
             pname = f"m{index}_{word(rng)}"
             op["params"][pname] = {"type": inner, "from": up["name"]}
             op["map"] = [pname]
-        if not mapped and rng.random() < 0.15:
+        # (Not with the bottom type: `NoReturn | None` is `None`.)
+        bottom = any(
+            "NoReturn" in str(p) or "Never" in str(p) for p in op["params"].values()
+        )
+        if not mapped and not bottom and rng.random() < 0.15:
             # Runs whatever its upstream's outcome: what it takes accepts
             # None (bound by `from`, by name or by type).
             op["trigger"] = "all_done"
@@ -244,6 +248,13 @@ def manifest(seed: int) -> dict:
                     param["type"] = f"{param['type']} | None"
                 else:
                     op["params"][pname] = f"{param} | None"
+        if rng.random() < 0.15:
+            # State hooks, some with references long enough to split.
+            for key in rng.sample(["on_failure", "on_completion"], rng.randint(1, 2)):
+                op[key] = [
+                    f"{rng.choice(modules)}:{word(rng)}"
+                    for _ in range(rng.randint(1, 3))
+                ]
         if rng.random() < 0.25 and not mapped:
             op["outputs"] = {
                 f"out{k}_{word(rng)}": type_string(rng, libraries)
@@ -265,10 +276,22 @@ def manifest(seed: int) -> dict:
             op["cache"] = "inputs"
             op["cache_expiration_seconds"] = 3600
         operations.append(op)
+    flows: dict = {}
+    dotted = [op["name"] for op in operations if "." in op["name"]]
+    if dotted and rng.random() < 0.5:
+        # A flow's state hooks.
+        top = dotted[0].split(".")[0]
+        flows[top] = {
+            key: [
+                f"{rng.choice(modules)}:{word(rng)}" for _ in range(rng.randint(1, 3))
+            ]
+            for key in ("on_failure", "on_completion", "on_cancellation")
+            if rng.random() < 0.6
+        }
     return {
         "version": 1,
         "project": {"name": "props", "python_path": ["."]},
-        "flows": {},
+        "flows": flows,
         "operations": operations,
     }, roots
 

@@ -11,6 +11,14 @@ from pathlib import Path
 
 from test_flows import completed, error_line
 
+
+def workdir_of(tmp_path: Path) -> Path:
+    """A folder the operations write what they saw into."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    return workdir
+
+
 # 1. One fetch per element, mapped again, joined in order --------------------
 
 MAPPED = """\
@@ -75,8 +83,7 @@ def test_map_runs_once_per_element_in_parallel_and_keeps_the_order(
     project, tmp_path: Path
 ) -> None:
     built = project(MAPPED, {"mapped.py": MAPPED_PY})
-    workdir = tmp_path / "work"
-    workdir.mkdir()
+    workdir = workdir_of(tmp_path)
 
     run = built.run("m", workdir=str(workdir))
 
@@ -101,8 +108,7 @@ def test_map_runs_once_per_element_in_parallel_and_keeps_the_order(
 
 def test_a_failing_element_is_named_with_its_index(project, tmp_path: Path) -> None:
     built = project(MAPPED, {"mapped.py": MAPPED_PY})
-    workdir = tmp_path / "work"
-    workdir.mkdir()
+    workdir = workdir_of(tmp_path)
     (workdir / "fail").write_text("yes")
 
     run = built.run("m", workdir=str(workdir))
@@ -229,8 +235,7 @@ def test_a_mapped_operation_is_kept_selected_and_resumed_whole(
     project, tmp_path: Path
 ) -> None:
     built = project(MAPPED, {"mapped.py": MAPPED_PY})
-    workdir = tmp_path / "work"
-    workdir.mkdir()
+    workdir = workdir_of(tmp_path)
     (workdir / "fail").write_text("yes")
     param = f"workdir={workdir}"
     expected = {
@@ -319,8 +324,7 @@ def test_an_all_done_cleanup_runs_after_a_failure_and_the_run_fails(
     project, tmp_path: Path
 ) -> None:
     built = project(ALL_DONE, {"cleanup_ops.py": ALL_DONE_PY})
-    workdir = tmp_path / "work"
-    workdir.mkdir()
+    workdir = workdir_of(tmp_path)
 
     run = built.run("c", workdir=str(workdir))
 
@@ -333,3 +337,88 @@ def test_an_all_done_cleanup_runs_after_a_failure_and_the_run_fails(
     flow = (built.root / built.output / "c.py").read_text()
     assert "boom=allow_failure(boom)" in flow, flow
     assert "wait_for=[allow_failure(side)]" in flow, flow
+
+
+# 6. State hooks ---------------------------------------------------------------
+
+HOOKS = """\
+version = 1
+
+[flows.h]
+on_failure = ["hook_ops:flow_failed"]
+on_completion = ["hook_ops:flow_completed"]
+
+[[operations]]
+name = "h.first"
+call = "hook_ops:first"
+params = { workdir = "str" }
+returns = "int"
+on_completion = ["hook_ops:task_completed"]
+
+[[operations]]
+name = "h.boom"
+call = "hook_ops:boom"
+params = { first = "int" }
+returns = "int"
+on_failure = ["hook_ops:task_failed"]
+"""
+
+HOOKS_PY = """\
+import json
+from pathlib import Path
+
+WORKDIR = []
+
+
+def first(workdir: str) -> int:
+    WORKDIR.append(workdir)
+    return 1
+
+
+def boom(first: int) -> int:
+    raise ValueError("boom")
+
+
+def _note(name: str, **fields: object) -> None:
+    (Path(WORKDIR[0]) / f"{name}.json").write_text(json.dumps(fields))
+
+
+def flow_failed(flow, flow_run, state) -> None:
+    workdir = flow_run.parameters["workdir"]
+    note = {"flow": flow.name, "failed": state.is_failed()}
+    (Path(workdir) / "flow_failed.json").write_text(json.dumps(note))
+
+
+def flow_completed(flow, flow_run, state) -> None:
+    (Path(flow_run.parameters["workdir"]) / "flow_completed.json").write_text("{}")
+
+
+def task_completed(task, task_run, state) -> None:
+    _note("task_completed", task=task.name, completed=state.is_completed())
+
+
+def task_failed(task, task_run, state) -> None:
+    _note("task_failed", task=task.name, failed=state.is_failed())
+"""
+
+
+def test_state_hooks_are_called_with_the_flow_or_task_and_the_state(
+    project, tmp_path: Path
+) -> None:
+    built = project(HOOKS, {"hook_ops.py": HOOKS_PY})
+    workdir = workdir_of(tmp_path)
+
+    run = built.run("h", workdir=str(workdir))
+
+    assert run.code == 1, run.stderr
+    assert error_line(run) == "error: operation `h.boom` failed: ValueError: boom"
+
+    def note(name: str) -> object:
+        return json.loads((workdir / f"{name}.json").read_text())
+
+    assert note("flow_failed") == {"flow": "h", "failed": True}
+    assert not (workdir / "flow_completed.json").exists()
+    assert note("task_completed") == {"task": "h.first", "completed": True}
+    assert note("task_failed") == {"task": "h.boom", "failed": True}
+    flow = (built.root / built.output / "h.py").read_text()
+    assert 'on_failure=[hook("hook_ops:flow_failed")],' in flow, flow
