@@ -36,7 +36,7 @@ import traceback
 import types
 import typing
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,23 +51,45 @@ from ._select import SelectionError, select
 
 TASK_RUNNERS = ("thread", "process", "dask", "ray")
 
-# The final state of every operation of the last run, by name.
-LAST_RUN: dict[str, str] = {}
+
+def _here(name: str, make: Callable[[], Any]) -> Any:
+    """The object of this process named `name`, made on first use.
+
+    A task runner may pickle this module's functions by value (see the end of
+    the module) and unpickle them in this process too, which sets the
+    module's names anew: the state kept here is looked up by name, so every
+    copy finds the same; another process makes its own.
+    """
+    kept = sys.__dict__.setdefault("_opflow_runtime", {})
+    key = f"{__package__}.{name}"
+    if key not in kept:
+        kept[key] = make()
+    return kept[key]
 
 
 class _Local(dict):
-    """A dict of this process: pickled, it arrives empty."""
+    """A dict of this process (see `_here`): pickled, the receiver's own."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), ())
+        return (_local, (self.name,))
+
+
+def _local(name: str) -> Any:
+    return _here(name, lambda: _Local(name))
 
 
 # The futures each flow run submitted, by run, in the order submitted, until
 # the run ends (`outcome`, or a submit that fails).
-_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = _Local()
+_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = _local("submitted")
 # The futures of the run submitted last (the runner reports them when the
 # run ends before `outcome`).
-_last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = {}
+_last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = _local("last")
+# The final state of every operation of the last run, by name.
+LAST_RUN: dict[str, str] = _local("last_run")
 
 
 class OperationFailed(RuntimeError):
@@ -139,6 +161,8 @@ class Operation(Task):
         except BaseException:
             # The flow ends here, before `outcome`: keep nothing of its run.
             _submitted.pop(flow_run, None)
+            if run is not None:
+                run.end("FAILED")
             raise
         if flow_run is not None:
             runs = _submitted.setdefault(flow_run, [])
@@ -286,8 +310,14 @@ class Results:
         self.serializer = serializer
         self._storage: Any = None
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_storage": None}
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to another process (with a task), only its settings: results
+        # are kept by the flow's process. As a `Results`, it would carry this
+        # module's classes by value, and a Dask scheduler in the flow's process
+        # unpickling them would replace their methods (`Operation.submit`)
+        # with copies bound to copies of this module's state.
+        state = {**self.__dict__, "_storage": None}
+        return (types.SimpleNamespace, (), state)
 
     def task(
         self,
@@ -467,8 +497,7 @@ class _Planning:
 
 
 class _Var:
-    """A context variable of this process: pickled, it arrives new (only the
-    flow's process plans)."""
+    """A context variable of this process (see `_here`)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -477,7 +506,7 @@ class _Var:
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.name,))
+        return (_var, (self.name,))
 
     def get(self) -> Any:
         return self.var.get()
@@ -489,8 +518,12 @@ class _Var:
         self.var.reset(token)
 
 
+def _var(name: str) -> Any:
+    return _here(name, lambda: _Var(name))
+
+
 # The operations being listed, while a flow's body is planned.
-_planning = _Var("opflow_planning")
+_planning = _var("opflow_planning")
 
 
 def operations_of(flow: Any, parameters: dict[str, Any]) -> dict[str, _Node]:
@@ -583,6 +616,9 @@ class _Run:
         self.watched = 0
         self.ended = 0
         self.ended_as = ""
+        self.keeper = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="opflow-keep"
+        )
         self.state: dict[str, Any] = {
             "run": str(run_id),
             "flow": flow,
@@ -610,11 +646,7 @@ class _Run:
             self.watched += 1
         pending = [len(futures)]
 
-        def done(_: Any) -> None:
-            with self.lock:
-                pending[0] -= 1
-                if pending[0] > 0:
-                    return
+        def keep() -> None:
             for future in futures:
                 future.wait()  # done: this only takes its final state
             kind = _worst(
@@ -636,6 +668,15 @@ class _Run:
                 self.ended += 1
                 self.lock.notify_all()
 
+        def done(_: Any) -> None:
+            with self.lock:
+                pending[0] -= 1
+                if pending[0] > 0:
+                    return
+            # A done callback may run on a task runner's own loop (Dask's),
+            # which must not wait: the keeping is done on the run's own thread.
+            self.keeper.submit(keep)
+
         if not futures:
             pending[0] = 1
             done(None)
@@ -656,12 +697,13 @@ class _Run:
             if not self.ended_as:
                 self.ended_as = status
                 self.save({"status": status})
+        self.keeper.shutdown(wait=False)
         _runs.pop(self.id, None)
 
 
 # Each flow run's `_Run` until its `outcome`, by run id; and the last one made.
-_runs: dict[Any, _Run] = _Local()
-_current: dict[str, _Run] = _Local()
+_runs: dict[Any, _Run] = _local("runs")
+_current: dict[str, _Run] = _local("current")
 
 RESERVED = ("opflow_select", "opflow_exclude")
 
@@ -811,7 +853,9 @@ def _itself(value: Any) -> Any:
 # A process or Dask task runner pickles each task, and the flow with it, for
 # another process, where this package may not be importable by the name it
 # has here: what they reach of this module (`pick`, `outcome`, `_itself`)
-# travels by value. `_submitted`, which holds the run's futures, arrives empty.
+# travels by value. The state that holds runs is the receiving process's own
+# (`_Local`, `_Var`: see `_here`), and nothing sent carries a class with state
+# (`Operation` pickles as a `Task`, `Results` as its settings).
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
