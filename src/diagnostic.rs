@@ -427,6 +427,121 @@ pub enum Diagnostic {
         source_span: SourceSpan,
     },
 
+    #[error("`map` of `{operation}` names `{param}`, which is not one of its parameters")]
+    #[diagnostic(code(opflow::resolve::unknown_map_param))]
+    UnknownMapParam {
+        operation: String,
+        param: String,
+        #[label("not a parameter of `{operation}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error(
+        "parameter `{param}` of `{operation}` is mapped over, but nothing upstream gives its list: it is a flow parameter"
+    )]
+    #[diagnostic(
+        code(opflow::resolve::map_over_flow_param),
+        help(
+            "a mapped parameter takes the elements of an operation's result: bind it to one with `from = \"op\"`, or add an operation that returns the list"
+        )
+    )]
+    MapOverFlowParam {
+        operation: String,
+        param: String,
+        #[label("mapped here")]
+        span: SourceSpan,
+    },
+
+    #[error(
+        "parameter `{param}` of `{operation}` is mapped over `{source_name}`, which gives `{source_type}`, not a list"
+    )]
+    #[diagnostic(
+        code(opflow::resolve::map_source_not_a_list),
+        help(
+            "a mapped parameter's source returns `list[T]`, `Sequence[T]`, `tuple[T, ...]` or `set[T]`; or remove `{param}` from `map`"
+        )
+    )]
+    MapSourceNotList {
+        operation: String,
+        param: String,
+        source_name: String,
+        source_type: String,
+        #[label("mapped here")]
+        span: SourceSpan,
+        #[label("`{source_name}` gives `{source_type}`")]
+        source_span: SourceSpan,
+    },
+
+    #[error(
+        "parameter `{param}` of `{operation}` is `{param_type}`, but the elements of `{source_name}` are `{element}`"
+    )]
+    #[diagnostic(
+        code(opflow::resolve::map_element_mismatch),
+        help(
+            "a mapped parameter's type is the type of one element of its source: `{element}` for `{source_type}`"
+        )
+    )]
+    MapElementMismatch {
+        operation: String,
+        param: String,
+        param_type: String,
+        source_name: String,
+        source_type: String,
+        element: String,
+        #[label("`{param_type}` here")]
+        span: SourceSpan,
+        #[label("`{source_name}` gives `{source_type}`")]
+        source_span: SourceSpan,
+    },
+
+    #[error(
+        "parameter `{param}` of `{operation}` must accept `None` ({param_type}): with `trigger = \"all_done\"` it is `None` when its upstream failed"
+    )]
+    #[diagnostic(code(opflow::resolve::all_done_not_optional))]
+    AllDoneNotOptional {
+        operation: String,
+        param: String,
+        param_type: String,
+        #[label("does not accept `None`")]
+        span: SourceSpan,
+        #[label("runs after a failure upstream")]
+        trigger: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("operation `{operation}` is mapped and runs with `trigger = \"all_done\"`")]
+    #[diagnostic(
+        code(opflow::resolve::all_done_mapped),
+        help(
+            "a mapped operation needs its list: run the cleanup in an operation of its own that takes the mapped results, with `trigger = \"all_done\"`"
+        )
+    )]
+    AllDoneMapped {
+        operation: String,
+        #[label("all_done here")]
+        span: SourceSpan,
+        #[label("mapped here")]
+        map: SourceSpan,
+    },
+
+    #[error("operation `{operation}` is mapped and declares named `outputs`")]
+    #[diagnostic(
+        code(opflow::resolve::map_with_outputs),
+        help(
+            "a mapped operation gives a list of results: declare `returns` (the type of one result) and pick what you need downstream"
+        )
+    )]
+    MapWithOutputs {
+        operation: String,
+        #[label("mapped here")]
+        span: SourceSpan,
+        #[label("named outputs here")]
+        outputs: SourceSpan,
+    },
+
     #[error(
         "parameter `{param}` of `{operation}` becomes a flow parameter, but it is close to {kind} `{candidate}`"
     )]

@@ -102,10 +102,15 @@ pub fn verify(
     let facts = facts(compiled, python, shim_path)?;
     let spans = Spans::read(compiled);
     let ops = &compiled.graph.manifest.operations;
+    let hooks = hooks(compiled);
     let mut findings = Vec::new();
     for fact in facts {
         if let Some(op) = ops.get(fact.id) {
             compare(&compiled.source, fact.id, op, &fact, &spans, &mut findings);
+        } else if let Some((reference, pointer)) = hooks.get(fact.id - ops.len()) {
+            // A hook is checked as far as it is a function that imports.
+            let span = spans.pointer(pointer).unwrap_or_default();
+            unusable(&compiled.source, reference, span, &fact, &mut findings);
         }
     }
     crate::diagnostic::sort(&mut findings);
@@ -128,12 +133,20 @@ fn facts(compiled: &Compiled, python: &Path, shim_path: &str) -> Result<Vec<Fact
         .iter()
         .map(|p| root.join(p).display().to_string())
         .collect();
-    let operations: Vec<serde_json::Value> = manifest
+    let mut operations: Vec<serde_json::Value> = manifest
         .operations
         .iter()
         .enumerate()
         .map(|(id, op)| json!({"id": id, "call": format!("{}:{}", op.call.module, op.call.qualname)}))
         .collect();
+    // The hooks after the operations, numbered on.
+    let count = operations.len();
+    operations.extend(
+        hooks(compiled)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (reference, _))| json!({"id": count + i, "call": reference})),
+    );
     let spec = json!({"paths": paths, "operations": operations}).to_string();
     // The child runs in the manifest's folder: a relative `--python
     // venv/bin/python` is the user's, from here (a bare `python3` is looked up on PATH).
@@ -229,12 +242,86 @@ impl Spans {
         Self { root }
     }
 
+    fn pointer(&self, pointer: &str) -> Option<Span> {
+        self.root.as_ref()?.pointer(pointer).map(|node| node.span)
+    }
+
     fn at(&self, id: usize, path: &str) -> Option<Span> {
         self.root
             .as_ref()?
             .pointer(&format!("/operations/{id}{path}"))
             .map(|node| node.span)
     }
+}
+
+/// A `module:qualname` that does not import, is not there or is not a
+/// function: reported at its span (its module or qualname part, when the
+/// string is written plainly); true when it was.
+fn unusable(
+    source: &crate::manifest::Source,
+    call: &str,
+    call_span: Span,
+    fact: &Fact,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
+    let (module, qualname) = call.split_once(':').unwrap_or((call, ""));
+    let part = |start: usize, len: usize| source.sub_span(call_span, call, (start, start + len));
+    let module_span = part(0, module.len());
+    let qualname_span = part(module.len() + 1, qualname.len());
+    match fact.error {
+        Some(Unusable::ImportFailed) => {
+            out.push(Diagnostic::ImportFailed {
+                module: module.to_owned(),
+                message: fact.message.clone(),
+                span: at(module_span),
+            });
+        }
+        Some(Unusable::NoSuchCallable) => {
+            let missing = qualname.split('.').next_back().unwrap_or("");
+            let help = did_you_mean(missing, fact.candidates.iter().map(String::as_str))
+                .map_or_else(
+                    || format!("{}; check the name after `:`", fact.message),
+                    |close| format!("did you mean `{close}`?"),
+                );
+            out.push(Diagnostic::NoSuchCallable {
+                module: module.to_owned(),
+                qualname: qualname.to_owned(),
+                span: at(qualname_span),
+                help,
+            });
+        }
+        Some(Unusable::NotAFunction) => {
+            out.push(Diagnostic::NotAFunction {
+                call: call.to_owned(),
+                what: fact.message.clone(),
+                span: at(qualname_span),
+            });
+        }
+        None => return false,
+    }
+    true
+}
+
+/// Every state hook of the manifest (`[flows.X]`'s and the operations'),
+/// with the JSON pointer of where it is written.
+fn hooks(compiled: &Compiled) -> Vec<(String, String)> {
+    let manifest = &compiled.graph.manifest;
+    let mut hooks = Vec::new();
+    for (flow, settings) in &manifest.flows {
+        for (key, references) in &settings.hooks {
+            for (i, reference) in references.iter().enumerate() {
+                hooks.push((reference.clone(), format!("/flows/{flow}/{key}/{i}")));
+            }
+        }
+    }
+    for (id, op) in manifest.operations.iter().enumerate() {
+        for (key, references) in &op.hooks {
+            for (i, reference) in references.iter().enumerate() {
+                hooks.push((reference.clone(), format!("/operations/{id}/{key}/{i}")));
+            }
+        }
+    }
+    hooks
 }
 
 fn compare(
@@ -247,43 +334,8 @@ fn compare(
 ) {
     let call = format!("{}:{}", op.call.module, op.call.qualname);
     let call_span = spans.at(id, "/call").unwrap_or(op.span);
-    // The module and qualname parts of the call's string, when written plainly.
-    let part = |start: usize, len: usize| source.sub_span(call_span, &call, (start, start + len));
-    let module_span = part(0, op.call.module.len());
-    let qualname_span = part(op.call.module.len() + 1, op.call.qualname.len());
-    match fact.error {
-        Some(Unusable::ImportFailed) => {
-            out.push(Diagnostic::ImportFailed {
-                module: op.call.module.clone(),
-                message: fact.message.clone(),
-                span: at(module_span),
-            });
-            return;
-        }
-        Some(Unusable::NoSuchCallable) => {
-            let missing = op.call.qualname.split('.').next_back().unwrap_or("");
-            let help = did_you_mean(missing, fact.candidates.iter().map(String::as_str))
-                .map_or_else(
-                    || format!("{}; check the name after `:`", fact.message),
-                    |close| format!("did you mean `{close}`?"),
-                );
-            out.push(Diagnostic::NoSuchCallable {
-                module: op.call.module.clone(),
-                qualname: op.call.qualname.clone(),
-                span: at(qualname_span),
-                help,
-            });
-            return;
-        }
-        Some(Unusable::NotAFunction) => {
-            out.push(Diagnostic::NotAFunction {
-                call,
-                what: fact.message.clone(),
-                span: at(qualname_span),
-            });
-            return;
-        }
-        None => {}
+    if unusable(source, &call, call_span, fact, out) {
+        return;
     }
     if fact.is_async != op.is_async {
         let (said, is, help) = if fact.is_async {

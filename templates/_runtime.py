@@ -5,6 +5,7 @@
   that failed, and whose results `Results.task` keeps;
 - `outcome`: what a flow returns once every operation has finished;
 - `pick`: a named output of an operation's result;
+- `hook`: a state hook (`module.path:function`) of a flow or an operation;
 - `in_process`: a CPU-bound sync operation run in a process of its own;
 - `Results`: where each operation's last result is kept, and the state of
   each flow's last run, so part of a flow can run alone (`--select`) or a
@@ -40,9 +41,11 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
-from prefect import Task
+from prefect import Task, allow_failure, unmapped
 from prefect.context import FlowRunContext
-from prefect.futures import PrefectFuture, wait
+from prefect.exceptions import MappingLengthMismatch
+from prefect.futures import PrefectFuture, PrefectFutureList, wait
+from prefect.utilities.annotations import BaseAnnotation
 
 from ._select import SelectionError, select
 
@@ -113,6 +116,16 @@ class Operation(Task):
     results: "Results | None" = None
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
+        return self._start(args, kwargs, mapped=False)
+
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        """`Task.map`, each element's run recorded as `name[index]`; the
+        result is kept as the list of the elements' results. A source that
+        failed stops the flow here, naming it (Prefect would wait for it and
+        then fail to iterate it)."""
+        return self._start(args, kwargs, mapped=True)
+
+    def _start(self, args: Any, kwargs: Any, *, mapped: bool) -> Any:
         planning = _planning.get()
         if planning is not None:
             return planning.add(self, args, kwargs)
@@ -127,12 +140,25 @@ class Operation(Task):
                 return value
             return _Skipped(self.name)
         fingerprint = _fingerprint(self, args, kwargs, run.origins if run else {})
+        kwargs = {key: _each(value) for key, value in kwargs.items()}
         if "wait_for" in kwargs:
-            waits = [w for w in kwargs["wait_for"] if isinstance(w, PrefectFuture)]
-            kwargs["wait_for"] = waits
+            kwargs["wait_for"] = [w for w in _flat(kwargs["wait_for"]) if _future(w)]
         flow_run = _flow_run()
         try:
-            future = super().submit(*args, **kwargs)
+            if mapped:
+                for value in [*args, *kwargs.values()]:
+                    if isinstance(value, PrefectFuture):
+                        _raise_if_failed(value, flow_run)
+                try:
+                    result = super().map(*args, **kwargs)
+                except MappingLengthMismatch as error:
+                    raise OperationFailed(self.name, _lengths(kwargs)) from error
+                futures = list(result)
+                named = [(f"{self.name}[{i}]", f) for i, f in enumerate(futures)]
+            else:
+                result = super().submit(*args, **kwargs)
+                futures = [result]
+                named = [(self.name, result)]
         except BaseException:
             # The flow ends here, before `outcome`: keep nothing of its run.
             _submitted.pop(flow_run, None)
@@ -141,12 +167,12 @@ class Operation(Task):
             raise
         if flow_run is not None:
             runs = _submitted.setdefault(flow_run, [])
-            runs.append((self.name, future))
+            runs.extend(named)
             _last["run"] = runs
         if run is not None:
-            run.origins[id(future)] = self.name
-            run.watch(self, future, fingerprint)
-        return future
+            run.origins[id(result)] = self.name
+            run.watch(self, futures, fingerprint, mapped=mapped)
+        return result
 
     def __reduce__(self) -> tuple[Any, ...]:
         state = dict(self.__dict__)
@@ -158,6 +184,110 @@ def _flow_run() -> Any:
     """The id of the flow run being made here, or None outside of one."""
     context = FlowRunContext.get()
     return context.flow_run.id if context is not None and context.flow_run else None
+
+
+def _plain(value: Any) -> Any:
+    """A value without Prefect's annotations (`unmapped`, `allow_failure`)."""
+    while isinstance(value, BaseAnnotation):
+        value = value.unwrap()
+    return value
+
+
+def _each(value: Any) -> Any:
+    """A list of futures (a mapped operation's) whose failures are allowed,
+    as a list of futures each allowed to fail (Prefect reads the annotation
+    on the future itself)."""
+    if isinstance(value, allow_failure) and isinstance(value.unwrap(), list):
+        return [allow_failure(item) for item in value.unwrap()]
+    return value
+
+
+def _flat(waits: list[Any]) -> list[Any]:
+    """`wait_for` with a mapped operation's futures one by one."""
+    flat: list[Any] = []
+    for wait_for in waits:
+        item = _each(wait_for)
+        flat.extend(item if isinstance(item, list) else [item])
+    return flat
+
+
+def _future(value: Any) -> bool:
+    """Whether `value` is a future, annotated or not (a selection leaves out
+    an ordering edge to an operation it does not run)."""
+    return isinstance(_plain(value), PrefectFuture)
+
+
+def _failed_as_none(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, given `None` for each argument whose upstream failed: with
+    `allow_failure`, Prefect passes the upstream's exception (or nothing,
+    for one that never ran)."""
+
+    def none(value: Any) -> Any:
+        if isinstance(value, list):
+            return [None if isinstance(v, BaseException) else v for v in value]
+        return None if isinstance(value, BaseException) else value
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            args = tuple(none(v) for v in args)
+            return await fn(*args, **{k: none(v) for k, v in kwargs.items()})
+
+        return run_async
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        args = tuple(none(v) for v in args)
+        return fn(*args, **{k: none(v) for k, v in kwargs.items()})
+
+    return run
+
+
+def hook(reference: str) -> Callable[..., Any]:
+    """The state hook `module.path:function`, imported now, as an import
+    statement would import it."""
+    module, _, qualname = reference.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _lengths(kwargs: dict[str, Any]) -> ValueError:
+    """The lengths of the lists a map zips, naming each parameter."""
+    lengths = []
+    for key, value in kwargs.items():
+        if isinstance(value, PrefectFuture):
+            value = value.result()
+        if key != "wait_for" and not isinstance(value, unmapped):
+            try:
+                lengths.append(f"`{key}` has {len(value)}")
+            except TypeError:
+                continue
+    return ValueError(
+        "the lists of the mapped parameters differ in length: "
+        + ", ".join(lengths)
+        + " (the parameters are zipped: element i of each goes to run i)"
+    )
+
+
+def _raise_if_failed(future: PrefectFuture[Any], flow_run: Any) -> None:
+    """Wait for the source of a map; when it did not complete, raise the
+    failure of the first operation of the run that failed."""
+    future.wait()
+    if future.state is not None and future.state.is_completed():
+        return
+    submitted = _submitted.get(flow_run, [])
+    wait([f for _, f in submitted])
+    _record(submitted)
+    for name, done in submitted:
+        if done.state.is_failed() or done.state.is_crashed():
+            try:
+                done.result()
+            except BaseException as error:
+                raise OperationFailed(name, error) from error
+    future.result()
 
 
 class Results:
@@ -196,10 +326,14 @@ class Results:
         *,
         persist: bool = True,
         results: "Results | None" = None,
+        all_done: bool = False,
         **options: Any,
     ) -> Operation:
         """`prefect.task(fn, **options)`, recorded (see `Operation`), its
-        result kept here (or in `results`) unless `persist` is false."""
+        result kept here (or in `results`) unless `persist` is false. With
+        `all_done`, an argument whose upstream failed is `None`."""
+        if all_done:
+            fn = _failed_as_none(fn)
         operation = Operation(fn=fn, **options)
         operation.results = (results or self) if persist else None
         return operation
@@ -299,6 +433,7 @@ def _fingerprint(
     source = _source(operation.fn)
 
     def origin(value: Any) -> str:
+        value = _plain(value)
         if isinstance(value, _Planned):
             return f"<{value.name}>"
         if id(value) in origins:
@@ -346,7 +481,9 @@ class _Planning:
     def add(self, operation: Operation, args: Any, kwargs: Any) -> _Planned:
         upstream = []
         for value in [*args, *kwargs.values()]:
+            value = _plain(value)
             for item in value if isinstance(value, list) else [value]:
+                item = _plain(item)
                 if isinstance(item, _Planned) and item.name not in upstream:
                     upstream.append(item.name)
         self.nodes[operation.name] = _Node(
@@ -496,18 +633,31 @@ class _Run:
                 self.values[name] = self.nodes[name].results.load(name)
             return self.values[name]
 
-    def watch(self, operation: Operation, future: Any, fingerprint: str) -> None:
-        """Keep the operation's result and state once it ends."""
+    def watch(
+        self,
+        operation: Operation,
+        futures: list[Any],
+        fingerprint: str,
+        *,
+        mapped: bool,
+    ) -> None:
+        """Keep the operation's result and state once it ends: of a mapped
+        one, the list of its elements' results, in the worst of their states."""
         with self.lock:
             self.watched += 1
+        pending = [len(futures)]
 
-        def keep(future: Any) -> None:
-            future.wait()  # done: this only takes its final state
-            state = future.state
-            kind = state.type.value if state is not None else "PENDING"
+        def keep() -> None:
+            for future in futures:
+                future.wait()  # done: this only takes its final state
+            kind = _worst(
+                [f.state.type.value if f.state else "PENDING" for f in futures]
+            )
             if kind == "COMPLETED" and operation.results is not None:
                 try:
-                    operation.results.keep(operation.name, future.result())
+                    values = [f.result() for f in futures]
+                    value = values if mapped else values[0]
+                    operation.results.keep(operation.name, value)
                 except Exception as error:  # noqa: BLE001 - reported, the run goes on
                     logging.getLogger("opflow").warning(
                         "the result of `%s` was not kept: %s", operation.name, error
@@ -519,9 +669,20 @@ class _Run:
                 self.ended += 1
                 self.lock.notify_all()
 
-        # A done callback may run on a task runner's own loop (Dask's), which
-        # must not wait: the keeping is done on the run's own thread.
-        future.add_done_callback(lambda future: self.keeper.submit(keep, future))
+        def done(_: Any) -> None:
+            with self.lock:
+                pending[0] -= 1
+                if pending[0] > 0:
+                    return
+            # A done callback may run on a task runner's own loop (Dask's),
+            # which must not wait: the keeping is done on the run's own thread.
+            self.keeper.submit(keep)
+
+        if not futures:
+            pending[0] = 1
+            done(None)
+        for future in futures:
+            future.add_done_callback(done)
 
     def save(self, record: dict[str, Any] | None = None) -> None:
         """Start the state file (no `record`), or add `record` to it."""
@@ -571,11 +732,30 @@ def _run_of(context: Any) -> _Run | None:
     return run
 
 
+def _worst(kinds: list[str]) -> str:
+    """The state of a mapped operation: failed when an element failed,
+    completed when all completed (or there were none), else the first other."""
+    for bad in ("CRASHED", "FAILED"):
+        if bad in kinds:
+            return bad
+    others = [kind for kind in kinds if kind != "COMPLETED"]
+    return others[0] if others else "COMPLETED"
+
+
 def _record(futures: list[tuple[str, PrefectFuture[Any]]]) -> None:
+    """The final state of every operation; a mapped one's elements
+    (`name[index]`) count as one operation, in the worst of their states."""
     LAST_RUN.clear()
+    elements: dict[str, list[str]] = {}
     for name, future in futures:
         state = future.state
-        LAST_RUN[name] = state.type.value if state is not None else "PENDING"
+        kind = state.type.value if state is not None else "PENDING"
+        base, bracket, _ = name.partition("[")
+        if bracket:
+            elements.setdefault(base, []).append(kind)
+            LAST_RUN[base] = _worst(elements[base])
+        else:
+            LAST_RUN[name] = kind
 
 
 def outcome(sinks: Any) -> Any:
@@ -614,6 +794,8 @@ def outcome(sinks: Any) -> Any:
 
 
 def _result(value: Any) -> Any:
+    if isinstance(value, PrefectFutureList):
+        return value.result()
     return value.result() if isinstance(value, PrefectFuture) else value
 
 

@@ -103,6 +103,13 @@ pub struct RawFlow {
     pub description: Option<String>,
     /// Where the flow's tasks run. Default: `thread`.
     pub task_runner: Option<TaskRunner>,
+    /// Functions (`module.path:function`) Prefect calls with the flow, its
+    /// run and its state when a run fails.
+    pub on_failure: Option<Vec<Spanned<String>>>,
+    /// Likewise when a run completes.
+    pub on_completion: Option<Vec<Spanned<String>>>,
+    /// Likewise when a run is cancelled.
+    pub on_cancellation: Option<Vec<Spanned<String>>>,
 }
 
 /// Settings for the generated `prefect.yaml` deployments.
@@ -170,6 +177,33 @@ pub struct RawOperation {
     pub serializer: Option<Serializer>,
     /// What the operation does; shown in the generated code and in Prefect.
     pub doc: Option<String>,
+    /// Parameters that each receive one element of their list-valued source:
+    /// the operation runs once per element (Prefect's `task.map`, the other
+    /// parameters `unmapped`), and what flows downstream is the list of
+    /// results, in the source's order. Several parameters are zipped.
+    #[schemars(length(min = 1))]
+    pub map: Option<Vec<Spanned<String>>>,
+    /// When the operation runs: `all_success` (default) once every upstream
+    /// operation completed; `all_done` once every one finished, whatever its
+    /// outcome (Prefect's `allow_failure`). A parameter bound to an upstream
+    /// that failed then receives `None`, so its type must accept `None`.
+    pub trigger: Option<Spanned<Trigger>>,
+    /// Functions (`module.path:function`) Prefect calls with the task, its
+    /// run and its state when this operation fails (after its retries).
+    pub on_failure: Option<Vec<Spanned<String>>>,
+    /// Likewise when it completes.
+    pub on_completion: Option<Vec<Spanned<String>>>,
+}
+
+/// When an operation runs, given how its upstream operations ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// Once every upstream operation completed (a failure upstream stops it).
+    AllSuccess,
+    /// Once every upstream operation finished, failed or not: a cleanup, a
+    /// notification.
+    AllDone,
 }
 
 /// Where a sync operation runs.

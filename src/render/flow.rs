@@ -77,7 +77,7 @@ pub(super) fn module(
     types.extend(written.iter().flatten().cloned());
     let returns = match flow.sinks.as_slice() {
         [sink] if ops[*sink].outputs.is_empty() => {
-            ops[*sink].returns.as_ref().map(TypeExpr::modern)
+            ops[*sink].produces().as_ref().map(TypeExpr::modern)
         }
         [_] => None,
         _ => Some(TypeExpr::Name {
@@ -116,8 +116,18 @@ pub(super) fn module(
         names.reserve(name);
     }
     names.reserve(function);
+    let maps = flow.operations.iter().any(|&op| ops[op].is_mapped());
+    if maps {
+        names.reserve("unmapped");
+    }
+    let all_done = flow.operations.iter().any(|&op| ops[op].all_done);
+    if all_done {
+        names.reserve("allow_failure");
+    }
     // The runtime's `outcome`, under another name when a parameter has it.
     let outcome = names.claim("outcome");
+    // The runtime's `hook`, likewise, when the flow has state hooks.
+    let hook = (!flow.settings.hooks.is_empty()).then(|| names.claim("hook"));
 
     // The tasks the flow submits, each imported under its own name unless
     // that is taken here; then each operation's future, and each named
@@ -181,35 +191,62 @@ pub(super) fn module(
 
     // The body: each stage's submits, then the outcome.
     let mut body = String::with_capacity(96 * flow.operations.len());
+    // Imported only when a submit uses them.
+    let (mut uses_unmapped, mut uses_allow_failure) = (false, false);
     let mut at = 0;
     for (stage_number, stage) in flow.stages.iter().enumerate() {
         let _ = writeln!(body, "    # Stage {}", stage_number + 1);
         for &op in stage {
             let operation = &ops[op];
-            let after: Vec<&str> = {
+            let after: Vec<Cow<str>> = {
                 let mut after: Vec<usize> =
                     operation.after.iter().map(|&up| position[up]).collect();
                 after.sort_unstable();
-                after.iter().map(|&up| &*futures[up]).collect()
+                after
+                    .iter()
+                    .map(|&up| allow_failure(operation, &futures[up]))
+                    .collect()
             };
+            let after: Vec<&str> = after.iter().map(AsRef::as_ref).collect();
             let wait_for = if after.is_empty() {
                 String::new()
             } else {
                 format!("[{}]", after.join(", "))
             };
-            let mut args: Vec<(&str, &str)> = Vec::with_capacity(operation.params.len() + 1);
+            let mut values: Vec<Cow<str>> = Vec::with_capacity(operation.params.len());
             for param in &operation.params {
-                let value: &str = match &param.binding {
+                let value: Cow<str> = match &param.binding {
                     Binding::Operation {
                         op: up,
                         output: None,
-                    } => &futures[position[*up]],
+                    } => allow_failure(operation, &futures[position[*up]]),
                     Binding::Operation {
                         op: up,
                         output: Some(output),
-                    } => &picks[&(position[*up], output_index(&ops[*up], output))],
-                    Binding::FlowParam { name } => name,
+                    } => allow_failure(
+                        operation,
+                        &picks[&(position[*up], output_index(&ops[*up], output))],
+                    ),
+                    Binding::FlowParam { name } => name.into(),
                 };
+                values.push(
+                    if operation.is_mapped() && !operation.map.contains(&param.name) {
+                        // The same value for every element (Prefect would map a list).
+                        format!("unmapped({value})").into()
+                    } else {
+                        value
+                    },
+                );
+            }
+            uses_unmapped |= values.iter().any(|v| v.starts_with("unmapped("));
+            uses_allow_failure |= operation.all_done
+                && (!after.is_empty()
+                    || operation
+                        .params
+                        .iter()
+                        .any(|p| matches!(p.binding, Binding::Operation { .. })));
+            let mut args: Vec<(&str, &str)> = Vec::with_capacity(operation.params.len() + 1);
+            for (param, value) in operation.params.iter().zip(&values) {
                 args.push((&param.name, value));
             }
             if !after.is_empty() {
@@ -219,6 +256,11 @@ pub(super) fn module(
                 &mut body,
                 &futures[at],
                 &imported[task_of[at]].1,
+                if operation.is_mapped() {
+                    "map"
+                } else {
+                    "submit"
+                },
                 &args,
                 &after,
             );
@@ -230,6 +272,7 @@ pub(super) fn module(
                         &mut body,
                         &picks[&(at, index)],
                         &imported[task].1,
+                        "submit",
                         &positional,
                         &[],
                     );
@@ -359,6 +402,9 @@ pub(super) fn module(
     } else {
         flow_args.push(format!("task_runner={runner}()"));
     }
+    if let Some(hook) = &hook {
+        flow_args.extend(super::hooks::arguments(&flow.settings.hooks, hook));
+    }
 
     // Imports, as isort orders them (see `layout::Section`).
     let mut future = Section::default();
@@ -373,6 +419,12 @@ pub(super) fn module(
         standard.from(module, member.into());
     }
     third.from("prefect", "flow".into());
+    if uses_unmapped {
+        third.from("prefect", "unmapped".into());
+    }
+    if uses_allow_failure {
+        third.from("prefect", "allow_failure".into());
+    }
     match runner {
         "DaskTaskRunner" => third.from("prefect_dask", "DaskTaskRunner".into()),
         "RayTaskRunner" => third.from("prefect_ray", "RayTaskRunner".into()),
@@ -406,7 +458,21 @@ pub(super) fn module(
         })
         .collect();
     let mut imports = layout::sections(vec![future, standard, third, first]);
-    if &*outcome == "outcome" {
+    if let Some(hook) = &hook {
+        let mut members = vec![if &**hook == "hook" {
+            "hook".to_owned()
+        } else {
+            format!("hook as {hook}")
+        }];
+        members.push(if &*outcome == "outcome" {
+            "outcome".to_owned()
+        } else {
+            format!("outcome as {outcome}")
+        });
+        imports.push_str("\n\n");
+        layout::from_imports(&mut imports, "._runtime", &members);
+        imports.push('\n');
+    } else if &*outcome == "outcome" {
         imports.push_str("\n\nfrom ._runtime import outcome\n");
     } else {
         let _ = writeln!(imports, "\n\nfrom ._runtime import outcome as {outcome}");
@@ -450,15 +516,22 @@ pub(super) fn module(
     file(manifest, &template, 4096 + 160 * flow.operations.len())
 }
 
-/// `    var = task.submit(args)`, on one line when it fits, else one argument
-/// a line with a trailing comma (the ordering-only list `after` too, when it
-/// outgrows its own line). An argument is `keyword=value`, or a positional
-/// value when its keyword is empty.
-fn submit(body: &mut String, var: &str, task: &str, args: &[(&str, &str)], after: &[&str]) {
+/// `    var = task.submit(args)` (or `.map(args)`), on one line when it fits,
+/// else one argument a line with a trailing comma (the ordering-only list
+/// `after` too, when it outgrows its own line). An argument is
+/// `keyword=value`, or a positional value when its keyword is empty.
+fn submit(
+    body: &mut String,
+    var: &str,
+    task: &str,
+    method: &str,
+    args: &[(&str, &str)],
+    after: &[&str],
+) {
     let width = |(keyword, value): &(&str, &str)| {
         keyword.len() + usize::from(!keyword.is_empty()) + value.len()
     };
-    let used = 4 + var.len() + 3 + task.len() + ".submit(".len();
+    let used = 4 + var.len() + 3 + task.len() + 1 + method.len() + 1;
     let inline = args
         .iter()
         .map(|a| width(a) + 2)
@@ -469,7 +542,9 @@ fn submit(body: &mut String, var: &str, task: &str, args: &[(&str, &str)], after
     body.push_str(var);
     body.push_str(" = ");
     body.push_str(task);
-    body.push_str(".submit(");
+    body.push('.');
+    body.push_str(method);
+    body.push('(');
     let push = |body: &mut String, (keyword, value): &(&str, &str)| {
         if !keyword.is_empty() {
             body.push_str(keyword);
@@ -497,12 +572,34 @@ fn submit(body: &mut String, var: &str, task: &str, args: &[(&str, &str)], after
                 body.push_str(",\n");
             }
             body.push_str("        ]");
+        } else if let Some((wrapper, inner)) = arg.1.split_once('(')
+            && let Some(inner) = inner.strip_suffix(')')
+            && 8 + width(arg) + 1 > LINE
+        {
+            // `unmapped(x)`, `allow_failure(x)`: as ruff splits a call that
+            // outgrows its line.
+            body.push_str(arg.0);
+            body.push('=');
+            body.push_str(wrapper);
+            body.push_str("(\n            ");
+            body.push_str(inner);
+            body.push_str("\n        )");
         } else {
             push(body, arg);
         }
         body.push(',');
     }
     body.push_str("\n    )\n");
+}
+
+/// An upstream future as `operation` takes it: as it is, or, when the
+/// operation runs whatever its upstream's outcome, `allow_failure(future)`.
+fn allow_failure<'a>(operation: &Operation, future: &'a str) -> Cow<'a, str> {
+    if operation.all_done {
+        format!("allow_failure({future})").into()
+    } else {
+        future.into()
+    }
 }
 
 /// Each operation's future, by position: the last segment of its name, or

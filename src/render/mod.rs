@@ -9,6 +9,7 @@
 //! and a digest of its body, so a file edited by hand can be told apart.
 
 mod flow;
+mod hooks;
 pub mod layout;
 pub mod python;
 mod tasks;

@@ -50,6 +50,7 @@ const FIXED: &[&str] = &[
     "Results",
     "RESULTS",
     "in_process",
+    "hook",
     "pick",
     "timedelta",
     "INPUTS",
@@ -300,6 +301,18 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         let _ = python::write_string(&mut name, &operation.name);
         let mut args: Vec<Cow<str>> = vec![callable, Cow::Owned(name)];
         settings_args(operation, &mut args);
+        if operation.all_done {
+            // Its upstream's failures reach it as `None` (`_runtime.py`).
+            args.push("all_done=True".into());
+        }
+        if !operation.hooks.is_empty() {
+            local.from("._runtime", "hook".into());
+            args.extend(
+                super::hooks::arguments(&operation.hooks, "hook")
+                    .into_iter()
+                    .map(Cow::Owned),
+            );
+        }
         if !operation.settings.persist {
             args.push("persist=False".into());
         } else if operation.settings.result_storage.is_some()

@@ -187,8 +187,19 @@ impl Resolver<'_> {
                 .map(|l| l.depends_on.iter().map(|(op, _)| *op).collect())
                 .collect(),
             sinks: HashMap::new(),
-            // Moved, not copied: binding reads them from here only.
-            returns: lowered.iter_mut().map(|l| l.returns.take()).collect(),
+            // Moved, not copied: binding reads them from here only. A
+            // mapped operation gives the list of its results.
+            returns: lowered
+                .iter_mut()
+                .map(|l| {
+                    let returns = l.returns.take();
+                    if l.raw.map.is_some() {
+                        returns.map(super::map::list_of)
+                    } else {
+                        returns
+                    }
+                })
+                .collect(),
             outputs: lowered
                 .iter_mut()
                 .map(|l| std::mem::take(&mut l.outputs))
@@ -237,6 +248,15 @@ impl Resolver<'_> {
                     after
                 };
                 let (module, qualname) = op.call.split_once(':').unwrap_or((op.call.as_str(), ""));
+                let map: Vec<String> = op.map.iter().flatten().map(|p| p.value.clone()).collect();
+                // Back to one result's type (see `returns` above).
+                let returns = match returns {
+                    Some(super::TypeExpr::Name {
+                        args: Some(mut args),
+                        ..
+                    }) if op.map.is_some() && args.len() == 1 => args.pop(),
+                    returns => returns,
+                };
                 Operation {
                     name: op.name.value.clone(),
                     span: raw.operations[i].name.span,
@@ -252,6 +272,22 @@ impl Resolver<'_> {
                     settings: settings(raw, op),
                     doc: op.doc.clone(),
                     references: refs,
+                    map,
+                    all_done: op
+                        .trigger
+                        .as_ref()
+                        .is_some_and(|t| t.value == crate::manifest::raw::Trigger::AllDone),
+                    hooks: [
+                        ("on_failure", &op.on_failure),
+                        ("on_completion", &op.on_completion),
+                    ]
+                    .into_iter()
+                    .filter_map(|(key, refs)| {
+                        let refs: Vec<String> =
+                            refs.iter().flatten().map(|r| r.value.clone()).collect();
+                        (!refs.is_empty()).then_some((key, refs))
+                    })
+                    .collect(),
                 }
             })
             .collect()
@@ -508,6 +544,10 @@ impl Resolver<'_> {
         let Binding::Operation { op: source, output } = binding else {
             return;
         };
+        if op.map.iter().flatten().any(|p| p.value == key.value) {
+            // A mapped parameter takes one element: `check_maps` judges it.
+            return;
+        }
         let source_raw = &raw.operations[*source].value;
         let (source_ty, source_span, source_name) = match output {
             None => (
@@ -704,19 +744,25 @@ impl Resolver<'_> {
         // 3. type, among depends_on only.
         let Some(ty) = ty else { return Ok(None) };
         let wanted = ty.normalized();
+        // A mapped parameter takes one element of its source.
+        let mapped = op.map.iter().flatten().any(|m| m.value == p);
+        let gives = |source: &TypeExpr| {
+            if mapped {
+                super::map::element_of(source).is_some_and(|e| e.normalized() == wanted)
+            } else {
+                source.normalized() == wanted
+            }
+        };
         let mut typed = Vec::new();
         for &d in &deps {
-            if graph.returns[d]
-                .as_ref()
-                .is_some_and(|r| r.normalized() == wanted)
-            {
+            if graph.returns[d].as_ref().is_some_and(gives) {
                 typed.push(Candidate {
                     op: d,
                     output: None,
                 });
             }
             for (name, out_ty) in &graph.outputs[d] {
-                if out_ty.normalized() == wanted {
+                if gives(out_ty) {
                     typed.push(Candidate {
                         op: d,
                         output: Some(name.clone()),

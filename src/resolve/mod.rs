@@ -3,6 +3,8 @@
 //! docs/DESIGN.md §4: explicit `from`, then name, then type, else a flow parameter.
 
 pub mod literal;
+mod map;
+mod trigger;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -79,7 +81,13 @@ pub struct Project {
 pub struct FlowSettings {
     pub description: Option<String>,
     pub task_runner: Option<TaskRunner>,
+    /// State hooks: `module.path:function` references, checked like `call`.
+    pub hooks: Hooks,
 }
+
+/// Prefect state hooks, by the state that calls them: (`on_failure`, the
+/// references), in this order; only those given.
+pub type Hooks = Vec<(&'static str, Vec<String>)>;
 
 /// Task settings after `[defaults]` are applied.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -121,9 +129,40 @@ pub struct Operation {
     pub doc: Option<String>,
     /// Every place that makes this operation depend on another: (upstream, span).
     pub references: Vec<(usize, Span)>,
+    /// Parameters mapped over (`map`): the operation runs once per element.
+    pub map: Vec<String>,
+    /// Whether it runs once its upstream finished, failed or not (`trigger = "all_done"`).
+    pub all_done: bool,
+    /// Task state hooks (`on_failure`, `on_completion`).
+    pub hooks: Hooks,
 }
 
 impl Operation {
+    /// Whether the operation runs once per element of its mapped parameters.
+    pub fn is_mapped(&self) -> bool {
+        !self.map.is_empty()
+    }
+
+    /// The type a consumer receives: the return type, or for a mapped
+    /// operation the list of them.
+    pub fn produces(&self) -> Option<TypeExpr> {
+        let returns = self.returns.clone()?;
+        Some(if self.is_mapped() {
+            map::list_of(returns)
+        } else {
+            returns
+        })
+    }
+
+    /// The name as `plan` and the graph show it: `pages.fetch[*]` when mapped.
+    pub fn shown(&self) -> std::borrow::Cow<'_, str> {
+        if self.is_mapped() {
+            format!("{}[*]", self.name).into()
+        } else {
+            self.name.as_str().into()
+        }
+    }
+
     /// Every operation this one waits for (bound or ordering-only), in order, without repeats.
     pub fn upstream(&self) -> Vec<usize> {
         let mut upstream: Vec<usize> = Vec::new();
@@ -316,6 +355,21 @@ impl Resolver<'_> {
         }
     }
 
+    /// Hook references, each checked like a `call`.
+    fn hooks(&mut self, given: &[(&'static str, Option<&Vec<Spanned<String>>>)]) -> Hooks {
+        let mut hooks = Vec::new();
+        for &(key, references) in given {
+            let Some(references) = references.filter(|r| !r.is_empty()) else {
+                continue;
+            };
+            for reference in references {
+                self.check_call(reference);
+            }
+            hooks.push((key, references.iter().map(|r| r.value.clone()).collect()));
+        }
+        hooks
+    }
+
     fn check_call(&mut self, call: &Spanned<String>) {
         const CALL_HELP: &str =
             "write the callable as `module.path:function`, e.g. `jobs.scrapers:fetch_stepstone`";
@@ -411,6 +465,9 @@ impl Resolver<'_> {
         names: &[&str],
     ) -> Lowered<'r> {
         self.check_call(&op.call);
+        for reference in op.on_failure.iter().chain(&op.on_completion).flatten() {
+            self.check_call(reference);
+        }
         if op.is_async && op.executor == Some(Executor::Process) {
             self.error(Diagnostic::AsyncInProcess {
                 operation: op.name.value.clone(),
@@ -541,6 +598,8 @@ impl Resolver<'_> {
         let mut lowered =
             self.each_operation(raw, |resolver, i, op| resolver.lower(i, op, &index, &names));
         let operations = self.bind(raw, &mut lowered, &index, &valid);
+        self.check_maps(raw, &operations);
+        self.check_triggers(raw, &operations);
         self.check_flow_params(&operations);
         let flows = self.flow_settings(raw, &names, &project);
         self.check_flow_modules(raw, &valid, &project, &flows);
@@ -655,6 +714,11 @@ impl Resolver<'_> {
                 FlowSettings {
                     description: settings.description.clone(),
                     task_runner: settings.task_runner,
+                    hooks: self.hooks(&[
+                        ("on_failure", settings.on_failure.as_ref()),
+                        ("on_completion", settings.on_completion.as_ref()),
+                        ("on_cancellation", settings.on_cancellation.as_ref()),
+                    ]),
                 },
             );
         }

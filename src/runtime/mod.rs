@@ -9,6 +9,7 @@ pub mod server;
 pub mod shim;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -250,7 +251,23 @@ pub fn summary(graph: &FlowGraph, flow: &Flow, outcome: &Outcome) -> String {
             if completed == 1 { "" } else { "s" }
         )
     } else {
-        format!("{completed} completed, {failed} failed, {not_run} not run")
+        let mut counts = format!("{completed} completed, {failed} failed, {not_run} not run");
+        // The operations that run whatever their upstream's outcome.
+        let all_done = flow
+            .operations
+            .iter()
+            .filter(|&&op| ops[op].all_done)
+            .filter(|&&op| {
+                report
+                    .states
+                    .get(&ops[op].name)
+                    .is_some_and(|s| matches!(s.as_str(), "COMPLETED" | "FAILED" | "CRASHED"))
+            })
+            .count();
+        if all_done > 0 {
+            let _ = write!(counts, " ({all_done} with trigger all_done ran)");
+        }
+        counts
     };
     match (&report.operation, outcome.code) {
         (_, 0) => format!(
@@ -299,5 +316,69 @@ pub fn serve(
             reason: e.to_string(),
         })?;
         Ok(status.code().unwrap_or(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Outcome, Report, summary};
+    use crate::manifest::{Format, Source};
+
+    #[test]
+    fn a_failed_run_counts_the_all_done_operations_that_ran() {
+        let text = r#"
+version = 1
+
+[[operations]]
+name = "x.boom"
+call = "ops:boom"
+returns = "int"
+
+[[operations]]
+name = "x.after"
+call = "ops:after"
+params = { boom = "int" }
+
+[[operations]]
+name = "x.cleanup"
+call = "ops:cleanup"
+params = { boom = "int | None" }
+trigger = "all_done"
+"#;
+        let source = Source {
+            path: "operations.toml".into(),
+            text: text.to_owned(),
+        };
+        let Ok(compiled) = crate::compile_source(source, Format::Toml) else {
+            panic!("the manifest compiles");
+        };
+        let graph = &compiled.graph;
+        let Some(flow) = graph.flows.iter().find(|f| f.name == "x") else {
+            panic!("flow x");
+        };
+        let states = [
+            ("x.boom", "FAILED"),
+            ("x.after", "PENDING"),
+            ("x.cleanup", "COMPLETED"),
+        ];
+        let outcome = Outcome {
+            code: 1,
+            stdout: String::new(),
+            report: Some(Report {
+                seconds: 1.0,
+                states: states
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                operation: Some("x.boom".to_owned()),
+                cancelled: false,
+            }),
+            seconds: 1.0,
+        };
+        assert_eq!(
+            summary(graph, flow, &outcome),
+            "flow `x` failed at `x.boom`: 1 completed, 1 failed, 1 not run \
+             (1 with trigger all_done ran), 1.0 s"
+        );
     }
 }

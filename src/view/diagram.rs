@@ -77,7 +77,7 @@ fn mermaid_folder(
         let _ = writeln!(out, "{pad}end");
     }
     for &op in &folder.items {
-        let step = hierarchy::step(&graph.manifest.operations[op].name);
+        let step = super::label(&graph.manifest.operations[op]);
         if stored.contains(&op) {
             let _ = writeln!(out, "{pad}n{}[\"{step} (stored)\"]:::stored", ids[op]);
         } else {
@@ -108,14 +108,14 @@ fn dot_folder(
             let _ = writeln!(
                 out,
                 "{pad}\"{name}\" [label=\"{}\\n(stored)\", style=\"rounded,dashed\"];",
-                hierarchy::step(name)
+                super::label(&graph.manifest.operations[op])
             );
             continue;
         }
         let _ = writeln!(
             out,
             "{pad}\"{name}\" [label=\"{}\"];",
-            hierarchy::step(name)
+            super::label(&graph.manifest.operations[op])
         );
     }
 }

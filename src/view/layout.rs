@@ -297,9 +297,9 @@ fn size(
         *width = (*width).max(text_width(&format!("stage {}", c + 1), FONT_STAGE) + 8);
     }
     for node in nodes {
-        let step = hierarchy::step(&ops[node.op].name);
+        let step = super::label(&ops[node.op]);
         let width = &mut widths[node.column];
-        *width = (*width).max(text_width(step, FONT_NODE) + 2 * NODE_PAD);
+        *width = (*width).max(text_width(&step, FONT_NODE) + 2 * NODE_PAD);
     }
     for cluster in clusters {
         let (first, _) = span(cluster, nodes);

@@ -125,6 +125,17 @@ fn columns(graph: &FlowGraph, flow: &Flow) -> BTreeMap<usize, usize> {
 }
 
 /// `name: type = default`, as a parameter is declared.
+/// An operation's label in a picture: its last segment, and `[*]` when it
+/// is mapped (it runs once per element).
+fn label(op: &crate::resolve::Operation) -> String {
+    let step = crate::hierarchy::step(&op.name);
+    if op.is_mapped() {
+        format!("{step}[*]")
+    } else {
+        step.to_owned()
+    }
+}
+
 fn declared(name: &str, ty: Option<&TypeExpr>, default: Option<&Literal>) -> String {
     let mut text = name.to_owned();
     if let Some(ty) = ty {

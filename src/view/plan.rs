@@ -17,6 +17,13 @@ fn names(graph: &FlowGraph, ops: &[usize]) -> Vec<String> {
         .collect()
 }
 
+/// Names as the text plan shows them: a mapped operation as `name[*]`.
+fn shown(graph: &FlowGraph, ops: &[usize]) -> Vec<String> {
+    ops.iter()
+        .map(|&i| graph.manifest.operations[i].shown().into_owned())
+        .collect()
+}
+
 fn param_json(param: &FlowParam) -> J {
     json!({
         "name": param.name,
@@ -39,7 +46,7 @@ fn operation_json(graph: &FlowGraph, op: &Operation) -> J {
             }),
         );
     }
-    json!({
+    let mut value = json!({
         "name": op.name,
         "level": parsed.level,
         "parent": parsed.parent,
@@ -50,7 +57,16 @@ fn operation_json(graph: &FlowGraph, op: &Operation) -> J {
         "outputs": op.outputs.iter().map(|(name, ty)| (name.clone(), J::String(ty.to_string()))).collect::<Map<_, _>>(),
         "bindings": bindings,
         "after": names(graph, &op.after),
-    })
+    });
+    // Only a mapped operation has `map` (the parameters mapped over).
+    if let (true, J::Object(fields)) = (op.is_mapped(), &mut value) {
+        fields.insert("map".to_owned(), json!(op.map));
+    }
+    // Only an operation that runs after failures upstream has `trigger`.
+    if let (true, J::Object(fields)) = (op.all_done, &mut value) {
+        fields.insert("trigger".to_owned(), json!("all_done"));
+    }
+    value
 }
 
 fn flow_json(graph: &FlowGraph, flow: &Flow, stored: Option<&[Stored]>) -> J {
@@ -119,19 +135,26 @@ pub fn text(graph: &FlowGraph, stored: Option<&[Stored]>) -> String {
             let _ = writeln!(out, "  params: {}", params.join(", "));
         }
         for (i, stage) in flow.stages.iter().enumerate() {
-            let _ = writeln!(out, "  stage {}: {}", i + 1, names(graph, stage).join(", "));
+            let _ = writeln!(out, "  stage {}: {}", i + 1, shown(graph, stage).join(", "));
         }
         let _ = writeln!(
             out,
             "  critical path: {}",
-            names(graph, &flow.critical_path).join(" -> ")
+            shown(graph, &flow.critical_path).join(" -> ")
         );
         for &i in &flow.operations {
             let op = &graph.manifest.operations[i];
             let _ = writeln!(
                 out,
-                "  {} = {}:{}",
-                op.name, op.call.module, op.call.qualname
+                "  {} = {}:{}{}",
+                op.shown(),
+                op.call.module,
+                op.call.qualname,
+                if op.all_done {
+                    " (trigger all_done)"
+                } else {
+                    ""
+                }
             );
             for param in &op.params {
                 let _ = write!(

@@ -8,7 +8,6 @@ use super::layout::{
     text_width,
 };
 use crate::graph::{Flow, FlowGraph};
-use crate::hierarchy;
 
 pub(super) const SANS: &str = "system-ui,-apple-system,\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,\"Liberation Sans\",sans-serif";
 pub(super) const MONO: &str = "ui-monospace,\"SFMono-Regular\",Menlo,Consolas,\"DejaVu Sans Mono\",\"Liberation Mono\",monospace";
@@ -195,7 +194,7 @@ pub(super) fn draw(
             escape(&title),
             x + w / 2,
             y + h / 2 + FONT_NODE * 7 / 20,
-            escape(hierarchy::step(&op.name))
+            escape(&super::label(op))
         );
     }
     for edge in &layout.edges {

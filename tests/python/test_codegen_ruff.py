@@ -3,7 +3,9 @@
 manifests push what can outgrow a line (operation names and segments past 88
 characters, hierarchies down to `max_depth`, many and long parameters, long
 types, docs and defaults, many modules to import, named outputs, ordering-only
-edges, process executors), and the types, defaults and names ruff or Python
+edges, process executors, mapped operations with their other parameters
+`unmapped`, operations that run after failures with their inputs
+`allow_failure`, state hooks of flows and operations), and the types, defaults and names ruff or Python
 would trip on (`typing`'s abstract collections, standard-library classes,
 `None` defaults, `Never` and `type[...]` in unions, `__debug__` as a name,
 flows whose bounded function names agree, callables from the standard
@@ -220,7 +222,7 @@ def manifest(seed: int) -> dict:
                     }
                 else:
                     op["params"][pname] = {
-                        "type": up.get("returns", "int"),
+                        "type": gives(up),
                         "from": up["name"],
                     }
             elif rng.random() < 0.5:
@@ -233,7 +235,37 @@ def manifest(seed: int) -> dict:
                 }
             else:
                 op["params"][pname] = type_string(rng, libraries)
-        if rng.random() < 0.25:
+        # A mapped operation: one parameter takes one element of a list
+        # an earlier operation gives; it declares `returns`, not `outputs`.
+        lists = [(up, element(gives(up))) for up in earlier if "outputs" not in up]
+        lists = [(up, inner) for up, inner in lists if inner is not None]
+        mapped = bool(lists) and rng.random() < 0.3
+        if mapped:
+            up, inner = rng.choice(lists)
+            pname = f"m{index}_{word(rng)}"
+            op["params"][pname] = {"type": inner, "from": up["name"]}
+            op["map"] = [pname]
+        # (Not with the bottom type: `NoReturn | None` is `None`.)
+        bottom = any(
+            "NoReturn" in str(p) or "Never" in str(p) for p in op["params"].values()
+        )
+        if not mapped and not bottom and rng.random() < 0.15:
+            # Runs whatever its upstream's outcome: what it takes accepts
+            # None (bound by `from`, by name or by type).
+            op["trigger"] = "all_done"
+            for pname, param in op["params"].items():
+                if isinstance(param, dict):
+                    param["type"] = f"{param['type']} | None"
+                else:
+                    op["params"][pname] = f"{param} | None"
+        if rng.random() < 0.15:
+            # State hooks, some with references long enough to split.
+            for key in rng.sample(["on_failure", "on_completion"], rng.randint(1, 2)):
+                op[key] = [
+                    f"{rng.choice(modules)}:{word(rng)}"
+                    for _ in range(rng.randint(1, 3))
+                ]
+        if rng.random() < 0.25 and not mapped:
             op["outputs"] = {
                 f"out{k}_{word(rng)}": type_string(rng, libraries)
                 for k in range(rng.randint(1, 3))
@@ -254,12 +286,43 @@ def manifest(seed: int) -> dict:
             op["cache"] = "inputs"
             op["cache_expiration_seconds"] = 3600
         operations.append(op)
+    flows: dict = {}
+    dotted = [op["name"] for op in operations if "." in op["name"]]
+    if dotted and rng.random() < 0.5:
+        # A flow's state hooks.
+        top = dotted[0].split(".")[0]
+        flows[top] = {
+            key: [
+                f"{rng.choice(modules)}:{word(rng)}" for _ in range(rng.randint(1, 3))
+            ]
+            for key in ("on_failure", "on_completion", "on_cancellation")
+            if rng.random() < 0.6
+        }
     return {
         "version": 1,
         "project": {"name": "props", "python_path": ["."]},
-        "flows": {},
+        "flows": flows,
         "operations": operations,
     }, roots
+
+
+def gives(op: dict) -> str:
+    """The type of what an operation gives a consumer: its return type, or
+    the list of them when it is mapped."""
+    returns = op.get("returns", "int")
+    return f"list[{returns}]" if op.get("map") else returns
+
+
+def element(ty: str) -> str | None:
+    """`T` of a type written `list[T]` (the whole type, not a union member)."""
+    if not ty.startswith("list[") or not ty.endswith("]"):
+        return None
+    depth = 0
+    for position, char in enumerate(ty):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth == 0 and 4 < position < len(ty) - 1:
+            return None
+    return ty[5:-1]
 
 
 def bounded(ident: str, limit: int) -> str:

@@ -1,0 +1,1 @@
+"""LinkedIn's result pages read one fetch per page (the `map` example)."""
