@@ -768,6 +768,103 @@ pub enum Diagnostic {
         help: String,
     },
 
+    // ---- deploy: `[flows.X.deploy]` ----
+    #[error("a schedule needs exactly one of `cron`, `interval_seconds` and `rrule`; {reason}")]
+    #[diagnostic(
+        code(opflow::deploy::schedule_kind),
+        help(
+            "write one schedule per kind: `{{ cron = \"0 6 * * *\" }}`, `{{ interval_seconds = 3600 }}`, `{{ rrule = \"FREQ=DAILY\" }}`"
+        )
+    )]
+    ScheduleKind {
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid {kind}: {reason}")]
+    #[diagnostic(code(opflow::deploy::invalid_schedule))]
+    InvalidSchedule {
+        kind: &'static str,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("unknown time zone `{name}`")]
+    #[diagnostic(code(opflow::deploy::unknown_timezone))]
+    UnknownTimezone {
+        name: String,
+        #[label("not an IANA time zone name")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("flow `{flow}` has no parameter `{param}`")]
+    #[diagnostic(code(opflow::deploy::unknown_parameter))]
+    UnknownScheduleParameter {
+        flow: String,
+        param: String,
+        #[label("not a parameter of `{flow}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{param}` of flow `{flow}` is `{ty}`: {reason}")]
+    #[diagnostic(
+        code(opflow::deploy::parameter_type_mismatch),
+        help("give `{param}` a value of type `{ty}`")
+    )]
+    ScheduleParameterType {
+        flow: String,
+        param: String,
+        ty: String,
+        reason: String,
+        #[label("not of type `{ty}`")]
+        span: SourceSpan,
+    },
+
+    #[error("scheduled runs of flow `{flow}` lack its required parameter{plural} {params}")]
+    #[diagnostic(
+        code(opflow::deploy::missing_parameter),
+        help("give them in the schedule's `parameters`, or give the parameters defaults")
+    )]
+    MissingScheduleParameter {
+        flow: String,
+        params: String,
+        plural: &'static str,
+        #[label("every run it starts would fail")]
+        span: SourceSpan,
+    },
+
+    #[error("value of `{what}` is not a literal: {reason}")]
+    #[diagnostic(
+        code(opflow::deploy::invalid_value),
+        help(
+            "write a string, number, boolean, array or table; a date-time can be given as a string"
+        )
+    )]
+    InvalidDeployValue {
+        what: String,
+        reason: String,
+        #[label("not a literal")]
+        span: SourceSpan,
+    },
+
+    #[error("`collision_strategy` without `concurrency_limit`")]
+    #[diagnostic(
+        code(opflow::deploy::collision_without_limit),
+        help("it says what happens to runs beyond the limit: set `concurrency_limit` too")
+    )]
+    CollisionWithoutLimit {
+        #[label("no limit to collide with")]
+        span: SourceSpan,
+    },
+
     // ---- graph ----
     #[error("dependency cycle `{path}`")]
     #[diagnostic(

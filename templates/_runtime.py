@@ -581,14 +581,50 @@ def _serve(package: Any) -> int:
     paths = [str((here / entry).resolve()) for entry in package._path.PYTHON_PATH]
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
-    deployments = [
-        flow.to_deployment(name=name) for name, flow in package.FLOWS.items()
-    ]
+    deployments = _deployments(package)
     try:
         serve(*deployments)
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _deployments(package: Any) -> list[Any]:
+    """Every deployment of `prefect.yaml`, beside this file, as `serve` takes
+    it: its flow (found by the entrypoint's function), name, parameters,
+    tags, schedules and concurrency limit. The work pool's settings are for
+    workers; served flows run here."""
+    from datetime import timedelta
+
+    import yaml
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.schedules import Schedule
+
+    flows = {flow.fn.__name__: (name, flow) for name, flow in package.FLOWS.items()}
+    text = (Path(__file__).resolve().parent / "prefect.yaml").read_text()
+    deployments = []
+    for spec in yaml.safe_load(text)["deployments"]:
+        name, flow = flows[spec["entrypoint"].rsplit(":", 1)[1]]
+        limit = spec.get("concurrency_limit")
+        if isinstance(limit, dict):
+            limit = ConcurrencyLimitConfig(**limit)
+        schedules = []
+        for schedule in spec.get("schedules") or []:
+            if "interval" in schedule:
+                schedule["interval"] = timedelta(seconds=schedule["interval"])
+            schedules.append(Schedule(**schedule))
+        deployments.append(
+            flow.to_deployment(
+                name=spec["name"],
+                # A flow's own deployment runs with its defaults, as written
+                # in the flow; others (presets) with theirs.
+                parameters=None if spec["name"] == name else spec.get("parameters"),
+                tags=spec.get("tags"),
+                schedules=schedules or None,
+                concurrency_limit=limit,
+            )
+        )
+    return deployments
 
 
 _interrupted = False

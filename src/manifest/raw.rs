@@ -103,6 +103,67 @@ pub struct RawFlow {
     pub description: Option<String>,
     /// Where the flow's tasks run. Default: `thread`.
     pub task_runner: Option<TaskRunner>,
+    /// How the flow is deployed: schedules, concurrency, tags, queue, job
+    /// variables; written into `prefect.yaml` and used by `opflow serve`.
+    pub deploy: Option<RawFlowDeploy>,
+}
+
+/// A flow's deployment settings (Prefect's own, under opflow's names).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "FlowDeploy")]
+pub struct RawFlowDeploy {
+    /// When Prefect starts runs of the flow: each schedule one of `cron`,
+    /// `interval_seconds` or `rrule`, with its own parameters.
+    #[serde(default)]
+    pub schedules: Vec<Spanned<RawSchedule>>,
+    /// How many runs of this deployment may be active at once.
+    #[schemars(range(min = 1))]
+    pub concurrency_limit: Option<Spanned<u32>>,
+    /// What happens to a run started beyond `concurrency_limit`: it waits
+    /// (`enqueue`, Prefect's default) or is cancelled (`cancel_new`).
+    pub collision_strategy: Option<Spanned<CollisionStrategy>>,
+    /// Prefect tags of the deployment and of its runs.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The work pool's queue the runs go to. Default: the pool's default queue.
+    #[schemars(length(min = 1))]
+    pub work_queue: Option<String>,
+    /// Job variables for the work pool's workers (`env`, `image`, ...),
+    /// merged over opflow's `env.PYTHONPATH`.
+    pub job_variables: Option<Spanned<AnyTable>>,
+}
+
+/// One schedule of a deployment.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Schedule")]
+pub struct RawSchedule {
+    /// A cron expression of five fields: minute, hour, day of month, month,
+    /// day of week (`0 6 * * 1-5`), or `@hourly`, `@daily`, `@weekly`,
+    /// `@monthly`, `@yearly`.
+    pub cron: Option<Spanned<String>>,
+    /// Seconds between runs.
+    #[schemars(range(min = 0))]
+    pub interval_seconds: Option<Spanned<f64>>,
+    /// An iCalendar recurrence rule (RFC 5545), e.g. `FREQ=WEEKLY;BYDAY=MO`.
+    pub rrule: Option<Spanned<String>>,
+    /// IANA time zone the schedule is read in, e.g. `Europe/Berlin`. Default: UTC.
+    pub timezone: Option<Spanned<String>>,
+    /// Parameters of the runs this schedule starts, over the flow's defaults.
+    pub parameters: Option<Entries<Spanned<AnyValue>>>,
+    /// Whether the schedule starts runs. Default: true.
+    pub active: Option<bool>,
+}
+
+/// What Prefect does with a run started beyond a deployment's concurrency limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CollisionStrategy {
+    /// The run waits until one of the active runs ends.
+    Enqueue,
+    /// The run is cancelled.
+    CancelNew,
 }
 
 /// Settings for the generated `prefect.yaml` deployments.
@@ -362,6 +423,28 @@ impl JsonSchema for AnyValue {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "description": "A literal: string, number, boolean, array or table of literals."
+        })
+    }
+}
+
+/// Any table; read from the document tree where it is needed (job variables).
+#[derive(Debug, Clone, Copy)]
+pub struct AnyTable;
+
+impl<'de> Deserialize<'de> for AnyTable {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de::IgnoredAny::deserialize(deserializer).map(|_| Self)
+    }
+}
+
+impl JsonSchema for AnyTable {
+    fn schema_name() -> Cow<'static, str> {
+        "LiteralTable".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A table of literals: strings, numbers, booleans, arrays, tables.",
+            "type": "object"
         })
     }
 }

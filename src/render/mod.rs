@@ -8,6 +8,7 @@
 //! the askama templates in `templates/`. Every file starts with the generated-by header
 //! and a digest of its body, so a file edited by hand can be told apart.
 
+mod deploy;
 mod flow;
 pub mod layout;
 pub mod python;
@@ -198,9 +199,6 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
         work_pool: yaml_string(&graph.manifest.work_pool),
         work_pool_plain: shell_word(&graph.manifest.work_pool),
         prefect_file: shell_word(&format!("{output}/prefect.yaml")),
-        // Workers run from the manifest's folder (the working directory
-        // `prefect deploy` records), where `python_path` is relative to.
-        python_path: yaml_string(&graph.manifest.project.python_path.join(":")),
         deployments: graph
             .flows
             .iter()
@@ -217,6 +215,9 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
                     .filter_map(|p| Some((yaml_string(&p.name), yaml_value(p.default.as_ref()?))))
                     .collect(),
                 description: flow.settings.description.as_deref().map(yaml_string),
+                // Workers run from the manifest's folder (the working directory
+                // `prefect deploy` records), where `python_path` is relative to.
+                deploy: deploy::lines(flow, &graph.manifest.project.python_path.join(":")),
             })
             .collect(),
     };
@@ -392,7 +393,6 @@ struct PrefectTemplate {
     work_pool: String,
     work_pool_plain: String,
     prefect_file: String,
-    python_path: String,
     deployments: Vec<Deployment>,
 }
 
@@ -401,6 +401,7 @@ struct Deployment {
     entrypoint: String,
     description: Option<String>,
     parameters: Vec<(String, String)>,
+    deploy: deploy::Lines,
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! defaults, and binds every parameter to its source by the rules of
 //! docs/DESIGN.md §4: explicit `from`, then name, then type, else a flow parameter.
 
+pub mod deploy;
 pub mod literal;
+mod schedule;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -79,6 +81,8 @@ pub struct Project {
 pub struct FlowSettings {
     pub description: Option<String>,
     pub task_runner: Option<TaskRunner>,
+    /// `[flows.X.deploy]`.
+    pub deploy: deploy::FlowDeploy,
 }
 
 /// Task settings after `[defaults]` are applied.
@@ -655,6 +659,11 @@ impl Resolver<'_> {
                 FlowSettings {
                     description: settings.description.clone(),
                     task_runner: settings.task_runner,
+                    deploy: settings
+                        .deploy
+                        .as_ref()
+                        .map(|deploy| self.flow_deploy(&key.value, deploy))
+                        .unwrap_or_default(),
                 },
             );
         }

@@ -1,0 +1,122 @@
+//! A flow's deployment settings (`[flows.X.deploy]`) as the lines of its
+//! deployment in `prefect.yaml`, in Prefect's own keys: `tags`,
+//! `concurrency_limit`, `schedules`, and in `work_pool` the
+//! `work_queue_name` and `job_variables`. `opflow serve` reads them back
+//! from there (`_runtime.py`), so both run the flow alike.
+
+use std::fmt::Write as _;
+
+use super::{yaml_string, yaml_value};
+use crate::graph::Flow;
+use crate::manifest::raw::CollisionStrategy;
+use crate::resolve::Literal;
+use crate::resolve::deploy::Every;
+
+/// The lines of one deployment, each starting with a newline (so an empty
+/// string adds none), ready for the template.
+pub(super) struct Lines {
+    /// `tags`, `concurrency_limit`, `schedules`: after `description`.
+    pub head: String,
+    /// `work_queue_name`: after the work pool's name.
+    pub queue: String,
+    /// `PYTHONPATH`: opflow's, unless the job variables' `env` sets it.
+    pub python_path: String,
+    /// The rest of `env`, then the other job variables.
+    pub variables: String,
+}
+
+pub(super) fn lines(flow: &Flow, python_path: &str) -> Lines {
+    let deploy = &flow.settings.deploy;
+    let mut head = String::new();
+    if !deploy.tags.is_empty() {
+        let tags: Vec<String> = deploy.tags.iter().map(|t| yaml_string(t)).collect();
+        let _ = write!(head, "\n    tags: [{}]", tags.join(", "));
+    }
+    if let Some(limit) = deploy.concurrency_limit {
+        match deploy.collision_strategy {
+            None => {
+                let _ = write!(head, "\n    concurrency_limit: {limit}");
+            }
+            Some(strategy) => {
+                let strategy = match strategy {
+                    CollisionStrategy::Enqueue => "ENQUEUE",
+                    CollisionStrategy::CancelNew => "CANCEL_NEW",
+                };
+                let _ = write!(
+                    head,
+                    "\n    concurrency_limit:\n      limit: {limit}\n      collision_strategy: {strategy}"
+                );
+            }
+        }
+    }
+    if !deploy.schedules.is_empty() {
+        head.push_str("\n    schedules:");
+    }
+    for schedule in &deploy.schedules {
+        let every = match &schedule.every {
+            Every::Cron(cron) => format!("cron: {}", yaml_string(cron)),
+            // Whole seconds as an integer, as one would write them.
+            Every::Seconds(seconds) if seconds.fract() == 0.0 && *seconds < 1e15 => {
+                format!("interval: {seconds:.0}")
+            }
+            Every::Seconds(seconds) => format!("interval: {seconds:?}"),
+            Every::RRule(rrule) => format!("rrule: {}", yaml_string(rrule)),
+        };
+        let _ = write!(head, "\n      - {every}");
+        if let Some(timezone) = &schedule.timezone {
+            let _ = write!(head, "\n        timezone: {}", yaml_string(timezone));
+        }
+        let _ = write!(head, "\n        active: {}", schedule.active);
+        if !schedule.parameters.is_empty() {
+            let parameters = Literal::Dict(
+                schedule
+                    .parameters
+                    .iter()
+                    .map(|p| (p.name.clone(), p.value.clone()))
+                    .collect(),
+            );
+            let _ = write!(head, "\n        parameters: {}", yaml_value(&parameters));
+        }
+    }
+    let queue = deploy
+        .work_queue
+        .as_ref()
+        .map(|q| format!("\n      work_queue_name: {}", yaml_string(q)))
+        .unwrap_or_default();
+    let mut python_path = yaml_string(python_path);
+    let mut variables = String::new();
+    let mut rest = String::new();
+    for (name, value) in &deploy.job_variables {
+        match (name.as_str(), value) {
+            ("env", Literal::Dict(env)) => {
+                for (key, value) in env {
+                    if key == "PYTHONPATH" {
+                        python_path = yaml_value(value);
+                    } else {
+                        let _ = write!(
+                            variables,
+                            "\n          {}: {}",
+                            yaml_string(key),
+                            yaml_value(value)
+                        );
+                    }
+                }
+            }
+            _ => {
+                let _ = write!(
+                    rest,
+                    "\n        {}: {}",
+                    yaml_string(name),
+                    yaml_value(value)
+                );
+            }
+        }
+    }
+    variables.push_str(&rest);
+    Lines {
+        head,
+        queue,
+        python_path,
+        variables,
+    }
+}

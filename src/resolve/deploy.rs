@@ -1,0 +1,340 @@
+//! `[flows.X.deploy]`: a flow's deployment settings, checked and lowered.
+//! Schedules' syntax is checked here (`schedule.rs`), at the line; their
+//! parameters, which need the flow's parameters, once the graph is built
+//! ([`check_parameters`]).
+
+use foldhash::HashMap;
+
+use super::literal::DefaultRead;
+use super::schedule;
+use super::{Literal, Resolver, types};
+use crate::diagnostic::{Diagnostic, at};
+use crate::graph::FlowGraph;
+use crate::manifest::raw::{CollisionStrategy, RawFlowDeploy, RawSchedule};
+use crate::manifest::{Document, Span, Spanned, Value};
+use crate::suggest::did_you_mean;
+
+/// A flow's deployment settings, checked.
+#[derive(Debug, Clone, Default)]
+pub struct FlowDeploy {
+    pub schedules: Vec<Schedule>,
+    pub concurrency_limit: Option<u32>,
+    pub collision_strategy: Option<CollisionStrategy>,
+    pub tags: Vec<String>,
+    pub work_queue: Option<String>,
+    /// The job variables' table, as written.
+    pub job_variables: Vec<(String, Literal)>,
+}
+
+/// When a schedule starts runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Every {
+    Cron(String),
+    Seconds(f64),
+    RRule(String),
+}
+
+/// One schedule, checked.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub every: Every,
+    pub timezone: Option<String>,
+    pub parameters: Vec<ScheduleParam>,
+    pub active: bool,
+    /// The schedule's table, where a missing parameter is reported.
+    pub span: Span,
+}
+
+/// A value a schedule gives a flow parameter.
+#[derive(Debug, Clone)]
+pub struct ScheduleParam {
+    pub name: String,
+    pub span: Span,
+    pub value: Literal,
+    pub value_span: Span,
+}
+
+/// Where a value of the deployment settings sits in the manifest.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Place {
+    Parameter {
+        flow: String,
+        schedule: usize,
+        name: String,
+    },
+    JobVariables {
+        flow: String,
+    },
+}
+
+/// The literal values of every flow's deployment settings, read from the
+/// document tree (as parameter defaults are: `null` kept, big integers exact).
+#[derive(Debug, Default)]
+pub struct Literals(HashMap<Place, DefaultRead>);
+
+impl Literals {
+    pub fn read(document: &Document) -> Self {
+        let mut literals = Self::default();
+        let Some(Value::Table(flows)) = document.root.get("flows").map(|n| &n.value) else {
+            return literals;
+        };
+        let read = |node: &crate::manifest::Node| {
+            Literal::from_node(node).map(|literal| (literal, node.span))
+        };
+        for (flow, settings) in flows {
+            let Some(deploy) = settings.get("deploy") else {
+                continue;
+            };
+            let flow = flow.name.to_string();
+            if let Some(Value::Array(schedules)) = deploy.get("schedules").map(|n| &n.value) {
+                for (i, schedule) in schedules.iter().enumerate() {
+                    let Some(Value::Table(params)) = schedule.get("parameters").map(|n| &n.value)
+                    else {
+                        continue;
+                    };
+                    for (key, value) in params {
+                        let place = Place::Parameter {
+                            flow: flow.clone(),
+                            schedule: i,
+                            name: key.name.to_string(),
+                        };
+                        literals.0.insert(place, read(value));
+                    }
+                }
+            }
+            if let Some(variables) = deploy.get("job_variables") {
+                let place = Place::JobVariables { flow: flow.clone() };
+                literals.0.insert(place, read(variables));
+            }
+        }
+        literals
+    }
+}
+
+impl Resolver<'_> {
+    /// Check and lower `[flows.<flow>.deploy]`.
+    pub(super) fn flow_deploy(&mut self, flow: &str, raw: &RawFlowDeploy) -> FlowDeploy {
+        let schedules = raw
+            .schedules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, schedule)| self.schedule(flow, i, schedule))
+            .collect();
+        if let (Some(strategy), None) = (&raw.collision_strategy, &raw.concurrency_limit) {
+            self.error(Diagnostic::CollisionWithoutLimit {
+                span: at(strategy.span),
+            });
+        }
+        let job_variables = match self.deploy_literal(&Place::JobVariables {
+            flow: flow.to_owned(),
+        }) {
+            Some((Literal::Dict(entries), _)) => entries,
+            _ => Vec::new(),
+        };
+        FlowDeploy {
+            schedules,
+            concurrency_limit: raw.concurrency_limit.as_ref().map(|l| l.value),
+            collision_strategy: raw.collision_strategy.as_ref().map(|s| s.value),
+            tags: raw.tags.clone(),
+            work_queue: raw.work_queue.clone(),
+            job_variables,
+        }
+    }
+
+    fn schedule(
+        &mut self,
+        flow: &str,
+        index: usize,
+        raw: &Spanned<RawSchedule>,
+    ) -> Option<Schedule> {
+        let kinds: Vec<&str> = [
+            raw.cron.as_ref().map(|_| "`cron`"),
+            raw.interval_seconds.as_ref().map(|_| "`interval_seconds`"),
+            raw.rrule.as_ref().map(|_| "`rrule`"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if kinds.len() != 1 {
+            let reason = if kinds.is_empty() {
+                "it has none".to_owned()
+            } else {
+                format!("it has {}", kinds.join(" and "))
+            };
+            self.error(Diagnostic::ScheduleKind {
+                reason,
+                span: at(raw.span),
+            });
+        }
+        let mut ok = kinds.len() == 1;
+        if let Some(cron) = &raw.cron {
+            ok &= self.check_syntax(cron, "cron expression", schedule::check_cron,
+                "five fields: minute (0-59), hour (0-23), day of month (1-31), month (1-12), day of week (0-7, 0 and 7 are Sunday)");
+        }
+        if let Some(rrule) = &raw.rrule {
+            ok &= self.check_syntax(
+                rrule,
+                "recurrence rule",
+                schedule::check_rrule,
+                "an RFC 5545 rule such as `FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9`",
+            );
+        }
+        if let Some(seconds) = &raw.interval_seconds
+            && !(seconds.value > 0.0 && seconds.value.is_finite())
+        {
+            self.error(Diagnostic::InvalidSchedule {
+                kind: "interval",
+                reason: format!("{} seconds", seconds.value),
+                span: at(seconds.span),
+                help: "an interval is a number of seconds above 0".to_owned(),
+            });
+            ok = false;
+        }
+        if let Some(timezone) = &raw.timezone
+            && !schedule::is_timezone(timezone)
+        {
+            let help = did_you_mean(timezone, schedule::timezones()).map_or_else(
+                || "an IANA name such as `Europe/Berlin`, `America/New_York` or `UTC`".to_owned(),
+                |close| format!("did you mean `{close}`?"),
+            );
+            self.error(Diagnostic::UnknownTimezone {
+                name: timezone.value.clone(),
+                span: at(timezone.span),
+                help,
+            });
+            ok = false;
+        }
+        let mut parameters = Vec::new();
+        for (key, _) in raw.parameters.iter().flat_map(|p| &p.0) {
+            let place = Place::Parameter {
+                flow: flow.to_owned(),
+                schedule: index,
+                name: key.value.clone(),
+            };
+            if let Some((value, value_span)) = self.deploy_literal(&place) {
+                parameters.push(ScheduleParam {
+                    name: key.value.clone(),
+                    span: key.span,
+                    value,
+                    value_span,
+                });
+            }
+        }
+        let every = match (&raw.cron, &raw.interval_seconds, &raw.rrule) {
+            (Some(cron), _, _) => Every::Cron(cron.value.trim().to_owned()),
+            (_, Some(seconds), _) => Every::Seconds(seconds.value),
+            (_, _, Some(rrule)) => Every::RRule(rrule.value.clone()),
+            _ => return None,
+        };
+        ok.then(|| Schedule {
+            every,
+            timezone: raw.timezone.as_ref().map(|t| t.value.clone()),
+            parameters,
+            active: raw.active.unwrap_or(true),
+            span: raw.span,
+        })
+    }
+
+    /// Check a schedule's text with `check`; report its problem at the span
+    /// inside the string.
+    fn check_syntax(
+        &mut self,
+        text: &Spanned<String>,
+        kind: &'static str,
+        check: fn(&str) -> Result<(), schedule::Problem>,
+        help: &str,
+    ) -> bool {
+        let Err((reason, range)) = check(text) else {
+            return true;
+        };
+        self.error(Diagnostic::InvalidSchedule {
+            kind,
+            reason,
+            span: at(self.sub(text, range)),
+            help: help.to_owned(),
+        });
+        false
+    }
+
+    fn deploy_literal(&mut self, place: &Place) -> Option<(Literal, Span)> {
+        let what = match place {
+            Place::Parameter { name, .. } => name.clone(),
+            Place::JobVariables { .. } => "job_variables".to_owned(),
+        };
+        match self.defaults.1.0.remove(place)? {
+            Ok(read) => Some(read),
+            Err((reason, span)) => {
+                self.error(Diagnostic::InvalidDeployValue {
+                    what,
+                    reason,
+                    span: at(span),
+                });
+                None
+            }
+        }
+    }
+}
+
+/// Check every schedule's parameters against its flow's: each one a
+/// parameter of the flow, of its type; every required one given.
+pub fn check_parameters(graph: &FlowGraph) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for flow in &graph.flows {
+        for schedule in &flow.settings.deploy.schedules {
+            for param in &schedule.parameters {
+                let Some(declared) = flow.params.iter().find(|p| p.name == param.name) else {
+                    let names = flow.params.iter().map(|p| p.name.as_str());
+                    let help = did_you_mean(&param.name, names).map_or_else(
+                        || {
+                            let all: Vec<String> = flow
+                                .params
+                                .iter()
+                                .map(|p| format!("`{}`", p.name))
+                                .collect();
+                            if all.is_empty() {
+                                format!("flow `{}` takes no parameters", flow.name)
+                            } else {
+                                format!("its parameters are {}", all.join(", "))
+                            }
+                        },
+                        |close| format!("did you mean `{close}`?"),
+                    );
+                    diagnostics.push(Diagnostic::UnknownScheduleParameter {
+                        flow: flow.name.clone(),
+                        param: param.name.clone(),
+                        span: at(param.span),
+                        help,
+                    });
+                    continue;
+                };
+                if let Some(ty) = &declared.ty
+                    && let Some(reason) = types::judge_default(ty, &param.value)
+                {
+                    diagnostics.push(Diagnostic::ScheduleParameterType {
+                        flow: flow.name.clone(),
+                        param: param.name.clone(),
+                        ty: ty.to_string(),
+                        reason,
+                        span: at(param.value_span),
+                    });
+                }
+            }
+            let missing: Vec<String> = flow
+                .params
+                .iter()
+                .filter(|p| p.default.is_none())
+                .filter(|p| !schedule.parameters.iter().any(|s| s.name == p.name))
+                .map(|p| format!("`{}`", p.name))
+                .collect();
+            if !missing.is_empty() {
+                diagnostics.push(Diagnostic::MissingScheduleParameter {
+                    flow: flow.name.clone(),
+                    plural: if missing.len() == 1 { "" } else { "s" },
+                    params: missing.join(", "),
+                    span: at(schedule.span),
+                });
+            }
+        }
+    }
+    diagnostics
+}

@@ -1,0 +1,216 @@
+"""End to end: a flow's deployment settings (`[flows.X.deploy]`) as Prefect
+sees them, through `opflow serve` and through `prefect deploy` of the
+generated `prefect.yaml`.
+
+Both use the session's Prefect server (conftest's `prefect_api`), so no other
+server starts; `serve` and every process a test starts bind 127.0.0.1 and are
+stopped by the test."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import OPFLOW
+from test_run import (
+    Opflow,
+    api_call,
+    create_process_pool,
+    prefect_cli,
+    start_background,
+    stop_background,
+    wait_for_deployment,
+    write_project,
+)
+
+
+@pytest.fixture(scope="module")
+def deployer(
+    prefect_api: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Opflow]:
+    """opflow pointed at the session's Prefect server."""
+    root = tmp_path_factory.mktemp("opflow-deploy")
+    yield Opflow(
+        root / "data",
+        root / "cache",
+        extra={
+            "PREFECT_API_URL": prefect_api,
+            # `serve` looks for scheduled runs every 2 s rather than 10.
+            "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        },
+    )
+
+
+def completed_runs(api: str, deployment: str) -> list[dict]:
+    runs = api_call(
+        api,
+        "POST",
+        "/flow_runs/filter",
+        {
+            "flow_runs": {
+                "deployment_id": {"any_": [deployment]},
+                "state": {"type": {"any_": ["COMPLETED"]}},
+            }
+        },
+    )
+    assert isinstance(runs, list)
+    return runs
+
+
+TICKS = """\
+version = 1
+
+[flows.ticks.deploy]
+schedules = [
+  {{ interval_seconds = 2, parameters = {{ out = "{out}" }} }},
+  {{ cron = "0 6 * * 1-5", timezone = "Europe/Berlin", active = false, parameters = {{ out = "{out}", label = "cron" }} }},
+]
+concurrency_limit = 1
+tags = ["prod"]
+
+[[operations]]
+name = "ticks.tick"
+call = "tick_ops:tick"
+params = {{ out = "str", label = {{ type = "str", default = "tick" }} }}
+returns = "str"
+"""
+
+TICK_PY = """\
+from pathlib import Path
+
+
+def tick(out: str, label: str = "tick") -> str:
+    with Path(out).open("a") as file:
+        file.write(label + "\\n")
+    return label
+"""
+
+
+def test_serve_runs_the_schedules_with_their_parameters(
+    deployer: Opflow, prefect_api: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "ticks.txt"
+    root = write_project(
+        tmp_path / "ticking",
+        TICKS.format(out=out),
+        {"tick_ops.py": TICK_PY},
+    )
+    log = tmp_path / "serve.log"
+    argv = [str(OPFLOW), "serve", "--python", sys.executable]
+    serve = start_background(argv, root, deployer.env, log)
+    try:
+        deployment = wait_for_deployment(prefect_api, "ticks/ticks", serve, log)
+        schedules = sorted(
+            deployment["schedules"], key=lambda s: "cron" in s["schedule"]
+        )
+        assert [s["schedule"].get("interval") for s in schedules] == [2.0, None]
+        assert schedules[0]["active"] is True
+        assert schedules[0]["parameters"] == {"out": str(out)}
+        cron = schedules[1]
+        assert cron["schedule"]["cron"] == "0 6 * * 1-5"
+        assert cron["schedule"]["timezone"] == "Europe/Berlin"
+        assert cron["active"] is False
+        assert cron["parameters"] == {"out": str(out), "label": "cron"}
+        assert deployment["tags"] == ["prod"]
+        assert deployment["global_concurrency_limit"]["limit"] == 1
+
+        # The interval schedule starts runs every 2 s, no one asking.
+        deadline = time.monotonic() + 120
+        while len(completed_runs(prefect_api, deployment["id"])) < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            assert serve.poll() is None, log.read_text()
+            time.sleep(1)
+    finally:
+        code, _ = stop_background(serve, signal.SIGINT, timeout=30)
+    assert code == 0, log.read_text()
+    runs = completed_runs(prefect_api, deployment["id"])
+    assert all(run["auto_scheduled"] for run in runs), runs
+    lines = out.read_text().splitlines()
+    assert len(lines) >= 2
+    assert set(lines) == {"tick"}, lines
+
+
+DEPLOYED = """\
+version = 1
+
+[project]
+name = "shop"
+
+[flows.etl.deploy]
+schedules = [
+  { cron = "30 5 * * mon-fri", timezone = "America/New_York", parameters = { since = "2024" } },
+  { interval_seconds = 900, active = false, parameters = { since = "2025", limit = 5 } },
+  { rrule = "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9", parameters = { since = "2026" } },
+]
+concurrency_limit = 2
+collision_strategy = "cancel_new"
+tags = ["prod", "etl"]
+work_queue = "nightly"
+job_variables = { env = { LOG_LEVEL = "debug" } }
+
+[[operations]]
+name = "etl.load"
+call = "shop_ops:load"
+params = { since = "str", limit = { type = "int", default = 10 } }
+returns = "str"
+"""
+
+
+def test_prefect_yaml_deploys_the_schedules_and_limits(
+    deployer: Opflow, prefect_api: str, tmp_path: Path
+) -> None:
+    root = write_project(
+        tmp_path / "deployed",
+        DEPLOYED,
+        {
+            "shop_ops.py": "def load(since: str, limit: int = 10) -> str:\n    return since\n"
+        },
+    )
+    built = deployer("build", cwd=root)
+    assert built.code == 0, str(built)
+    env = {**deployer.env, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+
+    create_process_pool(root, env)
+    deploy = prefect_cli(
+        root,
+        env,
+        "--no-prompt",
+        "deploy",
+        "--name",
+        "etl",
+        "--prefect-file",
+        "run_cache/orchestration/prefect.yaml",
+    )
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+
+    deployment = api_call(prefect_api, "GET", "/deployments/name/etl/etl")
+    assert isinstance(deployment, dict)
+    by_kind = {
+        next(k for k in ("cron", "interval", "rrule") if s["schedule"].get(k)): s
+        for s in deployment["schedules"]
+    }
+    assert by_kind["cron"]["schedule"]["cron"] == "30 5 * * mon-fri"
+    assert by_kind["cron"]["schedule"]["timezone"] == "America/New_York"
+    assert by_kind["cron"]["parameters"] == {"since": "2024"}
+    assert by_kind["cron"]["active"] is True
+    assert by_kind["interval"]["schedule"]["interval"] == 900.0
+    assert by_kind["interval"]["active"] is False
+    assert by_kind["interval"]["parameters"] == {"since": "2025", "limit": 5}
+    # Prefect anchors a rule without a start at 2020-01-01.
+    rrule = by_kind["rrule"]["schedule"]["rrule"]
+    assert rrule.splitlines()[-1] == "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9", rrule
+    assert deployment["global_concurrency_limit"]["limit"] == 2
+    assert deployment["concurrency_options"] == {
+        "collision_strategy": "CANCEL_NEW",
+        "grace_period_seconds": None,
+    }
+    assert sorted(deployment["tags"]) == ["etl", "prod"]
+    assert deployment["work_queue_name"] == "nightly"
+    assert deployment["job_variables"]["env"] == {
+        "PYTHONPATH": ".",
+        "LOG_LEVEL": "debug",
+    }
