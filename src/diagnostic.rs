@@ -579,6 +579,26 @@ pub enum Diagnostic {
         help: String,
     },
 
+    #[error("no preset `{name}`")]
+    #[diagnostic(code(opflow::runtime::unknown_preset))]
+    UnknownPreset {
+        name: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("a parameters file is a table of parameter values")]
+    #[diagnostic(
+        code(opflow::runtime::params_file_shape),
+        help(
+            "write `name = value` lines (TOML), `name: value` (YAML) or `{{\"name\": value}}` (JSON)"
+        )
+    )]
+    ParamsFileShape {
+        #[label("not a table")]
+        span: SourceSpan,
+    },
+
     #[error("`--param {given}` has no value")]
     #[diagnostic(
         code(opflow::runtime::param_without_value),
@@ -853,6 +873,17 @@ pub enum Diagnostic {
         reason: String,
         #[label("not a literal")]
         span: SourceSpan,
+    },
+
+    #[error("preset `{preset}` sets `{param}`, which no flow has")]
+    #[diagnostic(code(opflow::deploy::unknown_preset_parameter))]
+    UnknownPresetParameter {
+        preset: String,
+        param: String,
+        #[label("no flow has this parameter")]
+        span: SourceSpan,
+        #[help]
+        help: String,
     },
 
     #[error("`collision_strategy` without `concurrency_limit`")]

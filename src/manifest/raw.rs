@@ -37,6 +37,11 @@ pub struct RawManifest {
     /// The operations: each one a Python callable with its signature.
     #[serde(default)]
     pub operations: Vec<Spanned<RawOperation>>,
+    /// Named sets of parameter values (`[presets.nightly]`), for every flow
+    /// that has those parameters: `opflow run --preset NAME`, and one more
+    /// deployment per flow and preset in `prefect.yaml` (`scraping-nightly`).
+    #[serde(default)]
+    pub presets: Entries<Entries<Spanned<AnyValue>>>,
 }
 
 /// Project-wide settings.

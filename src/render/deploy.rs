@@ -7,10 +7,10 @@
 use std::fmt::Write as _;
 
 use super::{yaml_string, yaml_value};
-use crate::graph::Flow;
+use crate::graph::{Flow, FlowGraph};
 use crate::manifest::raw::CollisionStrategy;
 use crate::resolve::Literal;
-use crate::resolve::deploy::Every;
+use crate::resolve::deploy::{Every, Preset};
 
 /// The lines of one deployment, each starting with a newline (so an empty
 /// string adds none), ready for the template.
@@ -25,7 +25,25 @@ pub(super) struct Lines {
     pub variables: String,
 }
 
-pub(super) fn lines(flow: &Flow, python_path: &str) -> Lines {
+/// A flow's deployments: its own (named after it), then one per preset
+/// that sets any of its parameters (`scraping-nightly`).
+pub(super) fn variants<'g>(
+    graph: &'g FlowGraph,
+    flow: &'g Flow,
+) -> impl Iterator<Item = (String, Option<&'g Preset>)> + 'g {
+    let presets = graph.manifest.presets.iter().filter(|preset| {
+        preset
+            .values
+            .iter()
+            .any(|v| flow.params.iter().any(|p| p.name == v.name))
+    });
+    std::iter::once((flow.name.clone(), None))
+        .chain(presets.map(|preset| (format!("{}-{}", flow.name, preset.name), Some(preset))))
+}
+
+/// `schedules`: whether the flow's schedules are written (a preset's
+/// deployment has none: the flow's schedules would run twice).
+pub(super) fn lines(flow: &Flow, python_path: &str, schedules: bool) -> Lines {
     let deploy = &flow.settings.deploy;
     let mut head = String::new();
     if !deploy.tags.is_empty() {
@@ -49,10 +67,15 @@ pub(super) fn lines(flow: &Flow, python_path: &str) -> Lines {
             }
         }
     }
-    if !deploy.schedules.is_empty() {
+    let schedules = if schedules {
+        &deploy.schedules[..]
+    } else {
+        &[]
+    };
+    if !schedules.is_empty() {
         head.push_str("\n    schedules:");
     }
-    for schedule in &deploy.schedules {
+    for schedule in schedules {
         let every = match &schedule.every {
             Every::Cron(cron) => format!("cron: {}", yaml_string(cron)),
             // Whole seconds as an integer, as one would write them.

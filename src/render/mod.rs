@@ -203,21 +203,34 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
             .flows
             .iter()
             .zip(&functions)
-            .map(|(flow, function)| Deployment {
-                name: yaml_string(&flow.name),
-                entrypoint: yaml_string(&format!(
-                    "{output}/{}.py:{function}",
-                    module_name(&flow.name),
-                )),
-                parameters: flow
-                    .params
-                    .iter()
-                    .filter_map(|p| Some((yaml_string(&p.name), yaml_value(p.default.as_ref()?))))
-                    .collect(),
-                description: flow.settings.description.as_deref().map(yaml_string),
-                // Workers run from the manifest's folder (the working directory
-                // `prefect deploy` records), where `python_path` is relative to.
-                deploy: deploy::lines(flow, &graph.manifest.project.python_path.join(":")),
+            .flat_map(|(flow, function)| {
+                // The flow's own deployment, then one per preset it takes.
+                deploy::variants(graph, flow).map(move |(name, preset)| Deployment {
+                    name: yaml_string(&name),
+                    entrypoint: yaml_string(&format!(
+                        "{output}/{}.py:{function}",
+                        module_name(&flow.name),
+                    )),
+                    parameters: flow
+                        .params
+                        .iter()
+                        .filter_map(|p| {
+                            let value = preset
+                                .and_then(|preset| preset.values.iter().find(|v| v.name == p.name))
+                                .map(|v| &v.value)
+                                .or(p.default.as_ref())?;
+                            Some((yaml_string(&p.name), yaml_value(value)))
+                        })
+                        .collect(),
+                    description: flow.settings.description.as_deref().map(yaml_string),
+                    // Workers run from the manifest's folder (the working directory
+                    // `prefect deploy` records), where `python_path` is relative to.
+                    deploy: deploy::lines(
+                        flow,
+                        &graph.manifest.project.python_path.join(":"),
+                        preset.is_none(),
+                    ),
+                })
             })
             .collect(),
     };

@@ -39,19 +39,27 @@ pub enum Every {
 pub struct Schedule {
     pub every: Every,
     pub timezone: Option<String>,
-    pub parameters: Vec<ScheduleParam>,
+    pub parameters: Vec<ParamValue>,
     pub active: bool,
     /// The schedule's table, where a missing parameter is reported.
     pub span: Span,
 }
 
-/// A value a schedule gives a flow parameter.
+/// A value a schedule or a preset gives a flow parameter.
 #[derive(Debug, Clone)]
-pub struct ScheduleParam {
+pub struct ParamValue {
     pub name: String,
     pub span: Span,
     pub value: Literal,
     pub value_span: Span,
+}
+
+/// `[presets.NAME]`: parameter values by name.
+#[derive(Debug, Clone)]
+pub struct Preset {
+    pub name: String,
+    pub span: Span,
+    pub values: Vec<ParamValue>,
 }
 
 /// Where a value of the deployment settings sits in the manifest.
@@ -65,6 +73,10 @@ enum Place {
     JobVariables {
         flow: String,
     },
+    Preset {
+        preset: String,
+        name: String,
+    },
 }
 
 /// The literal values of every flow's deployment settings, read from the
@@ -75,11 +87,25 @@ pub struct Literals(HashMap<Place, DefaultRead>);
 impl Literals {
     pub fn read(document: &Document) -> Self {
         let mut literals = Self::default();
-        let Some(Value::Table(flows)) = document.root.get("flows").map(|n| &n.value) else {
-            return literals;
-        };
         let read = |node: &crate::manifest::Node| {
             Literal::from_node(node).map(|literal| (literal, node.span))
+        };
+        if let Some(Value::Table(presets)) = document.root.get("presets").map(|n| &n.value) {
+            for (preset, values) in presets {
+                let Value::Table(values) = &values.value else {
+                    continue;
+                };
+                for (key, value) in values {
+                    let place = Place::Preset {
+                        preset: preset.name.to_string(),
+                        name: key.name.to_string(),
+                    };
+                    literals.0.insert(place, read(value));
+                }
+            }
+        }
+        let Some(Value::Table(flows)) = document.root.get("flows").map(|n| &n.value) else {
+            return literals;
         };
         for (flow, settings) in flows {
             let Some(deploy) = settings.get("deploy") else {
@@ -212,7 +238,7 @@ impl Resolver<'_> {
                 name: key.value.clone(),
             };
             if let Some((value, value_span)) = self.deploy_literal(&place) {
-                parameters.push(ScheduleParam {
+                parameters.push(ParamValue {
                     name: key.value.clone(),
                     span: key.span,
                     value,
@@ -233,6 +259,46 @@ impl Resolver<'_> {
             active: raw.active.unwrap_or(true),
             span: raw.span,
         })
+    }
+
+    /// Check and lower `[presets]`: names that can name a deployment,
+    /// values that are literals.
+    pub(super) fn presets(&mut self, raw: &crate::manifest::RawManifest) -> Vec<Preset> {
+        let mut presets = Vec::new();
+        for (name, values) in &raw.presets.0 {
+            if let Some(reason) = crate::hierarchy::identifier_problem(name) {
+                self.error(Diagnostic::InvalidName {
+                    name: name.value.clone(),
+                    reason,
+                    span: at(name.span),
+                    help: "a preset's name names its deployments (`scraping-nightly`): a Python identifier such as `nightly`".to_owned(),
+                });
+                continue;
+            }
+            let values = values
+                .0
+                .iter()
+                .filter_map(|(key, _)| {
+                    let place = Place::Preset {
+                        preset: name.value.clone(),
+                        name: key.value.clone(),
+                    };
+                    let (value, value_span) = self.deploy_literal(&place)?;
+                    Some(ParamValue {
+                        name: key.value.clone(),
+                        span: key.span,
+                        value,
+                        value_span,
+                    })
+                })
+                .collect();
+            presets.push(Preset {
+                name: name.value.clone(),
+                span: name.span,
+                values,
+            });
+        }
+        presets
     }
 
     /// Check a schedule's text with `check`; report its problem at the span
@@ -258,7 +324,7 @@ impl Resolver<'_> {
 
     fn deploy_literal(&mut self, place: &Place) -> Option<(Literal, Span)> {
         let what = match place {
-            Place::Parameter { name, .. } => name.clone(),
+            Place::Parameter { name, .. } | Place::Preset { name, .. } => name.clone(),
             Place::JobVariables { .. } => "job_variables".to_owned(),
         };
         match self.defaults.1.0.remove(place)? {
@@ -276,7 +342,8 @@ impl Resolver<'_> {
 }
 
 /// Check every schedule's parameters against its flow's: each one a
-/// parameter of the flow, of its type; every required one given.
+/// parameter of the flow, of its type; every required one given. And every
+/// preset's: each one a parameter of some flow, of its type.
 pub fn check_parameters(graph: &FlowGraph) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for flow in &graph.flows {
@@ -284,40 +351,15 @@ pub fn check_parameters(graph: &FlowGraph) -> Vec<Diagnostic> {
             for param in &schedule.parameters {
                 let Some(declared) = flow.params.iter().find(|p| p.name == param.name) else {
                     let names = flow.params.iter().map(|p| p.name.as_str());
-                    let help = did_you_mean(&param.name, names).map_or_else(
-                        || {
-                            let all: Vec<String> = flow
-                                .params
-                                .iter()
-                                .map(|p| format!("`{}`", p.name))
-                                .collect();
-                            if all.is_empty() {
-                                format!("flow `{}` takes no parameters", flow.name)
-                            } else {
-                                format!("its parameters are {}", all.join(", "))
-                            }
-                        },
-                        |close| format!("did you mean `{close}`?"),
-                    );
                     diagnostics.push(Diagnostic::UnknownScheduleParameter {
                         flow: flow.name.clone(),
                         param: param.name.clone(),
                         span: at(param.span),
-                        help,
+                        help: unknown_help(&param.name, names, &format!("flow `{}`", flow.name)),
                     });
                     continue;
                 };
-                if let Some(ty) = &declared.ty
-                    && let Some(reason) = types::judge_default(ty, &param.value)
-                {
-                    diagnostics.push(Diagnostic::ScheduleParameterType {
-                        flow: flow.name.clone(),
-                        param: param.name.clone(),
-                        ty: ty.to_string(),
-                        reason,
-                        span: at(param.value_span),
-                    });
-                }
+                check_type(&flow.name, declared, param, &mut diagnostics);
             }
             let missing: Vec<String> = flow
                 .params
@@ -336,5 +378,68 @@ pub fn check_parameters(graph: &FlowGraph) -> Vec<Diagnostic> {
             }
         }
     }
+    // The root flow has every flow parameter.
+    let all = graph.flows.iter().find(|f| f.name == super::ROOT_FLOW);
+    for preset in &graph.manifest.presets {
+        for value in &preset.values {
+            let declared = all.and_then(|flow| {
+                flow.params
+                    .iter()
+                    .find(|p| p.name == value.name)
+                    .map(|p| (flow, p))
+            });
+            if let Some((flow, declared)) = declared {
+                check_type(&flow.name, declared, value, &mut diagnostics);
+                continue;
+            }
+            let names = all
+                .into_iter()
+                .flat_map(|f| f.params.iter().map(|p| p.name.as_str()));
+            diagnostics.push(Diagnostic::UnknownPresetParameter {
+                preset: preset.name.clone(),
+                param: value.name.clone(),
+                span: at(value.span),
+                help: unknown_help(&value.name, names, "any flow"),
+            });
+        }
+    }
     diagnostics
+}
+
+/// "Did you mean …?", else the parameters there are.
+fn unknown_help<'a>(
+    name: &str,
+    names: impl Iterator<Item = &'a str> + Clone,
+    whose: &str,
+) -> String {
+    did_you_mean(name, names.clone()).map_or_else(
+        || {
+            let all: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+            if all.is_empty() {
+                format!("{whose} takes no parameters")
+            } else {
+                format!("the parameters of {whose}: {}", all.join(", "))
+            }
+        },
+        |close| format!("did you mean `{close}`?"),
+    )
+}
+
+fn check_type(
+    flow: &str,
+    declared: &crate::graph::FlowParam,
+    value: &ParamValue,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if let Some(ty) = &declared.ty
+        && let Some(reason) = types::judge_default(ty, &value.value)
+    {
+        diagnostics.push(Diagnostic::ScheduleParameterType {
+            flow: flow.to_owned(),
+            param: value.name.clone(),
+            ty: ty.to_string(),
+            reason,
+            span: at(value.value_span),
+        });
+    }
 }

@@ -42,6 +42,8 @@ pub struct Manifest {
     pub operations: Vec<Operation>,
     /// Likely mistakes that do not stop the build (`opflow::resolve::likely_typo`).
     pub warnings: Vec<Diagnostic>,
+    /// `[presets.NAME]`, in the manifest's order.
+    pub presets: Vec<deploy::Preset>,
 }
 
 /// Where the operations' results are kept: a folder relative to the
@@ -566,6 +568,7 @@ impl Resolver<'_> {
             },
             operations,
             warnings: Vec::new(),
+            presets: self.presets(raw),
         }
     }
 

@@ -8,6 +8,7 @@ stopped by the test."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
 import time
@@ -214,3 +215,66 @@ def test_prefect_yaml_deploys_the_schedules_and_limits(
         "PYTHONPATH": ".",
         "LOG_LEVEL": "debug",
     }
+
+
+LAYERS = """\
+version = 1
+
+[presets.nightly]
+b = "preset"
+c = "preset"
+d = "preset"
+
+[[operations]]
+name = "layers.show"
+call = "layer_ops:show"
+params = { a = { type = "str", default = "default" }, b = { type = "str", default = "default" }, c = { type = "str", default = "default" }, d = { type = "str", default = "default" }, n = { type = "int", default = 0 } }
+returns = "dict[str, object]"
+"""
+
+LAYER_PY = """\
+def show(a: str, b: str, c: str, d: str, n: int) -> dict[str, object]:
+    return {"a": a, "b": b, "c": c, "d": d, "n": n}
+"""
+
+
+def test_preset_file_and_param_combine_in_order(
+    deployer: Opflow, tmp_path: Path
+) -> None:
+    root = write_project(tmp_path / "layers", LAYERS, {"layer_ops.py": LAYER_PY})
+    (root / "params.yaml").write_text("c: file\nd: file\nn: 3\n")
+    done = deployer(
+        "run",
+        "layers",
+        "--preset",
+        "nightly",
+        "--params-file",
+        "params.yaml",
+        "--param",
+        "d=param",
+        cwd=root,
+    )
+    assert done.code == 0, str(done)
+    assert done.result == {
+        "a": "default",
+        "b": "preset",
+        "c": "file",
+        "d": "param",
+        "n": 3,
+    }
+
+    # A file that does not fit the flow is refused, at its line, before
+    # anything is built or Python starts; so is a preset the manifest does
+    # not have.
+    shutil.rmtree(root / "run_cache")
+    (root / "bad.toml").write_text('c = "file"\nn = "three"\nf = 1\n')
+    bad = deployer("run", "layers", "--params-file", "bad.toml", cwd=root)
+    assert bad.code == 2, str(bad)
+    assert "bad.toml:2:5" in bad.stderr, bad.stderr
+    assert "opflow::deploy::parameter_type_mismatch" in bad.stderr, bad.stderr
+    assert "bad.toml:3:1" in bad.stderr, bad.stderr
+    assert "opflow::deploy::unknown_parameter" in bad.stderr, bad.stderr
+    missing = deployer("run", "layers", "--preset", "nigthly", cwd=root)
+    assert missing.code == 2, str(missing)
+    assert "did you mean `nightly`?" in missing.stderr, missing.stderr
+    assert not (root / "run_cache").exists()
