@@ -579,6 +579,19 @@ pub enum Diagnostic {
         help: String,
     },
 
+    #[error("`{name}` of flow `{flow}` breaks its rules: {reason}")]
+    #[diagnostic(
+        code(opflow::runtime::param_rule),
+        help(
+            "give `{name}` a value its rules allow (`opflow plan` shows them in the manifest's parameter table)"
+        )
+    )]
+    ParamRule {
+        name: String,
+        flow: String,
+        reason: String,
+    },
+
     #[error("no preset `{name}`")]
     #[diagnostic(code(opflow::runtime::unknown_preset))]
     UnknownPreset {
@@ -884,6 +897,99 @@ pub enum Diagnostic {
         span: SourceSpan,
         #[help]
         help: String,
+    },
+
+    #[error("rules of `{param}`, which is not a flow parameter")]
+    #[diagnostic(
+        code(opflow::resolve::rule_not_flow_parameter),
+        help(
+            "rules check the values a run is given; this parameter's value comes from an operation: remove them, or check in that operation"
+        )
+    )]
+    RuleNotFlowParameter {
+        param: String,
+        #[label("bound to an operation")]
+        span: SourceSpan,
+    },
+
+    #[error("the default of `{param}` breaks its rules: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::default_breaks_rule),
+        help("change the default or the rule")
+    )]
+    DefaultBreaksRule {
+        param: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("flow parameter `{param}` is given different rules")]
+    #[diagnostic(
+        code(opflow::resolve::conflicting_rules),
+        help(
+            "operations that share a flow parameter share its rules: write them once, or the same in both"
+        )
+    )]
+    ConflictingRules {
+        param: String,
+        #[label("these rules")]
+        span: SourceSpan,
+        #[label("differ from these")]
+        first: SourceSpan,
+    },
+
+    #[error("`{rule}` on `{param}`, whose type `{ty}` is not {takes}")]
+    #[diagnostic(
+        code(opflow::resolve::rule_type_mismatch),
+        help(
+            "`ge`, `gt`, `le` and `lt` are for numbers, `pattern` for strings, `min_length` and `max_length` for strings and collections"
+        )
+    )]
+    RuleMisfit {
+        param: String,
+        rule: String,
+        ty: String,
+        takes: String,
+        #[label("not for `{ty}`")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid `pattern`: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::invalid_pattern),
+        help(
+            "patterns are checked as pydantic checks them (Rust's `regex` syntax: no look-around, no backreferences)"
+        )
+    )]
+    InvalidPattern {
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid `choices`: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::invalid_choices),
+        help("write the values the parameter may take as a list: `choices = [\"a\", \"b\"]`")
+    )]
+    InvalidChoices {
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("`choices` of `{param}` do not fit its type `{ty}`: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::choice_type_mismatch),
+        help("each choice is a value of type `{ty}`")
+    )]
+    ChoiceTypeMismatch {
+        param: String,
+        ty: String,
+        reason: String,
+        #[label("not all of type `{ty}`")]
+        span: SourceSpan,
     },
 
     #[error("`collision_strategy` without `concurrency_limit`")]

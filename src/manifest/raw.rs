@@ -335,8 +335,9 @@ pub enum Cache {
 pub enum RawParam {
     /// `name = "type"`
     Type(Spanned<String>),
-    /// `name = { type = "...", default = ..., from = "..." }`
-    Table(RawParamTable),
+    /// `name = { type = "...", default = ..., from = "..." }` (boxed: the
+    /// rules make it many times the size of a type string)
+    Table(Box<RawParamTable>),
 }
 
 /// A parameter written as a table.
@@ -352,6 +353,25 @@ pub struct RawParamTable {
     /// Where the value comes from: an operation (`a.b.c`), a named output
     /// (`a.b.c.output`), or a flow parameter (`$name`).
     pub from: Option<Spanned<String>>,
+    /// A flow parameter's value is at least this.
+    pub ge: Option<Spanned<f64>>,
+    /// A flow parameter's value is above this.
+    pub gt: Option<Spanned<f64>>,
+    /// A flow parameter's value is at most this.
+    pub le: Option<Spanned<f64>>,
+    /// A flow parameter's value is below this.
+    pub lt: Option<Spanned<f64>>,
+    /// The values a flow parameter may take (literals of its type).
+    pub choices: Option<Spanned<AnyValue>>,
+    /// A regular expression a flow parameter's string matches somewhere
+    /// (anchor it with `^...$` to match whole), in the syntax pydantic
+    /// checks it with (Rust's `regex`: no look-around, no backreferences).
+    pub pattern: Option<Spanned<String>>,
+    /// A flow parameter's string or collection has at least this many
+    /// characters or items.
+    pub min_length: Option<Spanned<u64>>,
+    /// ... and at most this many.
+    pub max_length: Option<Spanned<u64>>,
 }
 
 // The schema of `RawParam`; its doc comment is what editors show.
@@ -364,7 +384,7 @@ enum RawParamSchema {
     /// Type of the parameter, e.g. `int` or `list[jobs.models.Listing]`.
     Type(String),
     /// A parameter with a default or an explicit source.
-    Table(RawParamTable),
+    Table(Box<RawParamTable>),
 }
 
 impl JsonSchema for RawParam {
@@ -388,7 +408,7 @@ impl<'de> Deserialize<'de> for RawParam {
 
 enum ParamShape {
     Type(String),
-    Table(RawParamTable),
+    Table(Box<RawParamTable>),
 }
 
 impl<'de> Deserialize<'de> for ParamShape {
@@ -404,7 +424,7 @@ impl<'de> Deserialize<'de> for ParamShape {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ParamShape, A::Error> {
                 RawParamTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(ParamShape::Table)
+                    .map(|table| ParamShape::Table(Box::new(table)))
             }
         }
         deserializer.deserialize_any(ShapeVisitor)

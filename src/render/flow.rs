@@ -102,6 +102,25 @@ pub(super) fn module(
     if returns.is_none() || flow.params.iter().any(|p| p.ty.is_none()) {
         typing.insert("Any".to_owned());
     }
+    // The parameters' rules, in their annotations (constraints.rs).
+    let rules: Vec<_> = flow
+        .params
+        .iter()
+        .map(|p| graph.manifest.rules.get(&p.name))
+        .collect();
+    let needs = super::constraints::Needs::of(rules.iter().copied());
+    if needs.field {
+        typing.insert("Annotated".to_owned());
+        names.reserve("Field");
+    }
+    if needs.literal {
+        typing.insert("Literal".to_owned());
+    }
+    let written: Vec<Option<TypeExpr>> = written
+        .iter()
+        .zip(&rules)
+        .map(|(ty, rules)| super::constraints::annotate(ty.as_ref(), *rules))
+        .collect();
     for param in flow.params.iter().map(|p| p.name.as_str()).chain(RESERVED) {
         names.reserve(param);
     }
@@ -373,6 +392,9 @@ pub(super) fn module(
         standard.from(module, member.into());
     }
     third.from("prefect", "flow".into());
+    if needs.field {
+        third.from("pydantic", "Field".into());
+    }
     match runner {
         "DaskTaskRunner" => third.from("prefect_dask", "DaskTaskRunner".into()),
         "RayTaskRunner" => third.from("prefect_ray", "RayTaskRunner".into()),

@@ -8,6 +8,7 @@
 //! the askama templates in `templates/`. Every file starts with the generated-by header
 //! and a digest of its body, so a file edited by hand can be told apart.
 
+mod constraints;
 mod deploy;
 mod flow;
 pub mod layout;

@@ -77,6 +77,10 @@ enum Place {
         preset: String,
         name: String,
     },
+    Choices {
+        op: usize,
+        name: String,
+    },
 }
 
 /// The literal values of every flow's deployment settings, read from the
@@ -90,6 +94,22 @@ impl Literals {
         let read = |node: &crate::manifest::Node| {
             Literal::from_node(node).map(|literal| (literal, node.span))
         };
+        if let Some(Value::Array(operations)) = document.root.get("operations").map(|n| &n.value) {
+            for (op, operation) in operations.iter().enumerate() {
+                let Some(Value::Table(params)) = operation.get("params").map(|n| &n.value) else {
+                    continue;
+                };
+                for (key, param) in params {
+                    if let Some(choices) = param.get("choices") {
+                        let place = Place::Choices {
+                            op,
+                            name: key.name.to_string(),
+                        };
+                        literals.0.insert(place, read(choices));
+                    }
+                }
+            }
+        }
         if let Some(Value::Table(presets)) = document.root.get("presets").map(|n| &n.value) {
             for (preset, values) in presets {
                 let Value::Table(values) = &values.value else {
@@ -301,6 +321,14 @@ impl Resolver<'_> {
         presets
     }
 
+    /// The `choices` of parameter `name` of operation `op`, as written.
+    pub(super) fn choices(&mut self, op: usize, name: &str) -> Option<(Literal, Span)> {
+        self.deploy_literal(&Place::Choices {
+            op,
+            name: name.to_owned(),
+        })
+    }
+
     /// Check a schedule's text with `check`; report its problem at the span
     /// inside the string.
     fn check_syntax(
@@ -326,6 +354,7 @@ impl Resolver<'_> {
         let what = match place {
             Place::Parameter { name, .. } | Place::Preset { name, .. } => name.clone(),
             Place::JobVariables { .. } => "job_variables".to_owned(),
+            Place::Choices { .. } => "choices".to_owned(),
         };
         match self.defaults.1.0.remove(place)? {
             Ok(read) => Some(read),

@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod literal;
+pub mod rules;
 mod schedule;
 pub mod types;
 
@@ -44,6 +45,8 @@ pub struct Manifest {
     pub warnings: Vec<Diagnostic>,
     /// `[presets.NAME]`, in the manifest's order.
     pub presets: Vec<deploy::Preset>,
+    /// Each flow parameter's rules (`ge`, `choices`, ...), by its name.
+    pub rules: BTreeMap<String, rules::Rules>,
 }
 
 /// Where the operations' results are kept: a folder relative to the
@@ -547,6 +550,7 @@ impl Resolver<'_> {
         let mut lowered =
             self.each_operation(raw, |resolver, i, op| resolver.lower(i, op, &index, &names));
         let operations = self.bind(raw, &mut lowered, &index, &valid);
+        let rules = self.param_rules(raw, &operations);
         self.check_flow_params(&operations);
         let flows = self.flow_settings(raw, &names, &project);
         self.check_flow_modules(raw, &valid, &project, &flows);
@@ -569,6 +573,7 @@ impl Resolver<'_> {
             operations,
             warnings: Vec::new(),
             presets: self.presets(raw),
+            rules,
         }
     }
 

@@ -65,7 +65,47 @@ pub fn gather(
             set(&name, &value);
         }
     }
-    super::params::convert_over(flow, given.params, base, required).map_err(failure)
+    let params =
+        super::params::convert_over(flow, given.params, base, required).map_err(failure)?;
+    let broken: Vec<Diagnostic> = params
+        .iter()
+        .filter_map(|(name, text)| {
+            let rules = graph.manifest.rules.get(name)?;
+            let value = serde_json::from_str::<serde_json::Value>(text).ok()?;
+            let reason = rules.check(&literal(&value))?;
+            Some(Diagnostic::ParamRule {
+                name: name.clone(),
+                flow: flow.name.clone(),
+                reason,
+            })
+        })
+        .collect();
+    if broken.is_empty() {
+        Ok(params)
+    } else {
+        Err(failure(broken))
+    }
+}
+
+/// A JSON value as a literal, to check rules on.
+fn literal(value: &serde_json::Value) -> Literal {
+    use serde_json::Value as J;
+    match value {
+        J::Null => Literal::None,
+        J::Bool(b) => Literal::Bool(*b),
+        J::Number(n) => n.as_i64().map_or_else(
+            || Literal::Float(n.as_f64().unwrap_or(f64::NAN)),
+            Literal::Int,
+        ),
+        J::String(s) => Literal::Str(s.clone()),
+        J::Array(items) => Literal::List(items.iter().map(literal).collect()),
+        J::Object(entries) => Literal::Dict(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), literal(v)))
+                .collect(),
+        ),
+    }
 }
 
 fn failure(diagnostics: Vec<Diagnostic>) -> Failure {

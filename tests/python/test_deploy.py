@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -278,3 +279,53 @@ def test_preset_file_and_param_combine_in_order(
     assert missing.code == 2, str(missing)
     assert "did you mean `nightly`?" in missing.stderr, missing.stderr
     assert not (root / "run_cache").exists()
+
+
+RULED = """\
+version = 1
+
+[[operations]]
+name = "ruled.pick"
+call = "ruled_ops:pick"
+params = { pages = { type = "int", default = 2, ge = 1 }, region = { type = "str", default = "eu", choices = ["eu", "us"] } }
+returns = "str"
+"""
+
+RULED_PY = """\
+def pick(pages: int, region: str) -> str:
+    return f"{region}:{pages}"
+"""
+
+
+def test_parameter_rules_are_checked_before_python_and_by_prefect(
+    deployer: Opflow, tmp_path: Path
+) -> None:
+    root = write_project(tmp_path / "ruled", RULED, {"ruled_ops.py": RULED_PY})
+    done = deployer(
+        "run", "ruled", "--param", "pages=3", "--param", "region=us", cwd=root
+    )
+    assert done.result == "us:3"
+
+    shutil.rmtree(root / "run_cache")
+    for param, rule in [("pages=0", "`ge = 1`"), ("region=mars", "`choices`")]:
+        refused = deployer("run", "ruled", "--param", param, cwd=root)
+        assert refused.code == 2, str(refused)
+        assert "opflow::runtime::param_rule" in refused.stderr, refused.stderr
+        assert rule in refused.stderr, refused.stderr
+        assert not (root / "run_cache").exists()
+
+    # The flow's signature carries the rules: a run that does not go through
+    # opflow's check (the package's own runner) is refused by Prefect.
+    assert deployer("build", cwd=root).code == 0
+    for param in ("pages=0", "region=mars"):
+        direct = subprocess.run(
+            [sys.executable, "-m", "orchestration", "ruled", "--param", param],
+            cwd=root / "run_cache",
+            env=deployer.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert direct.returncode != 0, direct.stdout + direct.stderr
+        assert "ParameterTypeError" in direct.stderr, direct.stderr
