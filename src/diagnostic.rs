@@ -992,6 +992,16 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("unknown limit `{name}`")]
+    #[diagnostic(code(opflow::deploy::unknown_limit))]
+    UnknownLimit {
+        name: String,
+        #[label("no `[limits.{name}]`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     #[error("`collision_strategy` without `concurrency_limit`")]
     #[diagnostic(
         code(opflow::deploy::collision_without_limit),

@@ -71,6 +71,7 @@ class Operation(Task):
     and whose results are kept (see `Results`)."""
 
     results: "Results | None" = None
+    limits: dict[str, list[Any]] = {}  # noqa: RUF012 - replaced, never changed
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         planning = _planning.get()
@@ -127,12 +128,15 @@ class Results:
         *,
         persist: bool = True,
         results: "Results | None" = None,
+        limits: dict[str, list[Any]] | None = None,
         **options: Any,
     ) -> Operation:
         """`prefect.task(fn, **options)`, recorded (see `Operation`), its
-        result kept here (or in `results`) unless `persist` is false."""
-        operation = Operation(fn=fn, **options)
+        result kept here (or in `results`) unless `persist` is false, holding
+        its shared `limits` while it runs (see `limited`)."""
+        operation = Operation(fn=limited(fn, limits) if limits else fn, **options)
         operation.results = (results or self) if persist else None
+        operation.limits = limits or {}
         return operation
 
     def storage(self) -> Any:
@@ -487,6 +491,98 @@ def pick(value: Any, name: str, index: int) -> Any:
     elif hasattr(value, name):
         return getattr(value, name)
     raise LookupError(f"the result has no output `{name}`: {value!r:.200}")
+
+
+_limits_known: set[str] = set()
+_limits_lock = threading.Lock()
+
+
+def ensure_limits(limits: Mapping[str, list[Any]], update: bool = False) -> None:
+    """Create each shared limit (name: [concurrency, per second or None]) the
+    Prefect server lacks, once per process; with `update`, also set those it
+    has to these numbers. Prefect does not limit at all by a limit its server
+    lacks."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import (
+        GlobalConcurrencyLimitCreate,
+        GlobalConcurrencyLimitUpdate,
+    )
+    from prefect.exceptions import ObjectNotFound
+
+    with _limits_lock:
+        todo = {n: v for n, v in limits.items() if update or n not in _limits_known}
+        if not todo:
+            return
+        with get_client(sync_client=True) as client:
+            for name, (limit, per_second) in todo.items():
+                decay = float(per_second or 0)
+                try:
+                    have = client.read_global_concurrency_limit_by_name(name)
+                except ObjectNotFound:
+                    create = GlobalConcurrencyLimitCreate(
+                        name=name, limit=limit, slot_decay_per_second=decay
+                    )
+                    client.create_global_concurrency_limit(create)
+                else:
+                    if update and (have.limit, have.slot_decay_per_second) != (
+                        limit,
+                        decay,
+                    ):
+                        change = GlobalConcurrencyLimitUpdate(
+                            limit=limit, slot_decay_per_second=decay
+                        )
+                        client.update_global_concurrency_limit(name, change)
+                _limits_known.add(name)
+
+
+def limited(
+    function: Callable[..., Any], limits: dict[str, list[Any]]
+) -> Callable[..., Any]:
+    """`function`, holding its shared limits: a limit without a rate is held
+    while it runs (Prefect's `concurrency`); one with a rate is taken when it
+    starts, and its slot comes back at that rate (`rate_limit`)."""
+    held = [name for name, (_, rate) in limits.items() if not rate]
+    rated = [name for name, (_, rate) in limits.items() if rate]
+
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            from prefect.concurrency.asyncio import concurrency, rate_limit
+
+            ensure_limits(limits)
+            if rated:
+                await rate_limit(rated)
+            if not held:
+                return await function(*args, **kwargs)
+            async with concurrency(held):
+                return await function(*args, **kwargs)
+
+        return run_async
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from prefect.concurrency.sync import concurrency, rate_limit
+
+        ensure_limits(limits)
+        if rated:
+            rate_limit(rated)
+        if not held:
+            return function(*args, **kwargs)
+        with concurrency(held):
+            return function(*args, **kwargs)
+
+    return run
+
+
+def _declared_limits(package: Any) -> dict[str, list[Any]]:
+    """Every shared limit an operation of the package holds."""
+    tasks = importlib.import_module(f"{package.__name__}._tasks")
+    limits: dict[str, list[Any]] = {}
+    for value in vars(tasks).values():
+        if isinstance(value, Operation):
+            limits.update(value.limits)
+    return limits
 
 
 _processes: ProcessPoolExecutor | None = None
@@ -849,6 +945,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     package = _package()
+    # opflow's numbers for the shared limits, on the server before any run.
+    limits = _declared_limits(package)
+    if limits:
+        ensure_limits(limits, update=True)
     if args.serve:
         return _serve(package)
     if args.flow is None:

@@ -42,6 +42,26 @@ pub struct RawManifest {
     /// deployment per flow and preset in `prefect.yaml` (`scraping-nightly`).
     #[serde(default)]
     pub presets: Entries<Entries<Spanned<AnyValue>>>,
+    /// Limits shared by operations across all runs (Prefect's global
+    /// concurrency limits): `[limits.stepstone] concurrency = 2`.
+    #[serde(default)]
+    pub limits: Entries<RawLimit>,
+}
+
+/// A shared limit: how many operations may hold it at once, and optionally
+/// how fast it refills.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Limit")]
+pub struct RawLimit {
+    /// How many operations hold the limit at once, across all runs.
+    #[schemars(range(min = 1))]
+    pub concurrency: u32,
+    /// A rate instead: each operation takes a slot when it starts, and slots
+    /// come back at this many per second (Prefect's slot decay), so at most
+    /// `concurrency` start at once and then `per_second` a second.
+    #[schemars(range(min = 0))]
+    pub per_second: Option<Spanned<f64>>,
 }
 
 /// Project-wide settings.
@@ -87,6 +107,9 @@ pub struct RawDefaults {
     pub cache_expiration_seconds: Option<f64>,
     /// Prefect tags added to every task run.
     pub tags: Option<Vec<String>>,
+    /// Shared limits (`[limits.NAME]`) every operation holds while it runs;
+    /// an operation's own `limits` add to these.
+    pub limits: Option<Vec<Spanned<String>>>,
     /// Whether each operation's last result is kept, so part of a flow can run
     /// alone and a failed run can resume. Default: true.
     pub persist: Option<bool>,
@@ -226,6 +249,9 @@ pub struct RawOperation {
     pub cache_expiration_seconds: Option<f64>,
     /// Prefect tags added to this operation's task runs.
     pub tags: Option<Vec<String>>,
+    /// Shared limits (`[limits.NAME]`) this operation holds while it runs,
+    /// after the defaults'.
+    pub limits: Option<Vec<Spanned<String>>>,
     /// Whether this operation's last result is kept (false for results that
     /// must not be). Default: the defaults', else true.
     pub persist: Option<bool>,

@@ -17,11 +17,38 @@ pub(super) struct Needs {
     pub literal: bool,
 }
 
+/// The bounds, pattern and lengths as `Field`'s keywords, in a fixed order.
+fn field_arguments(rules: &Rules) -> Vec<String> {
+    let mut args = Vec::new();
+    for (key, value) in [
+        ("ge", rules.ge),
+        ("gt", rules.gt),
+        ("le", rules.le),
+        ("lt", rules.lt),
+    ] {
+        if let Some(value) = value {
+            args.push(format!("{key}={}", super::tasks::number(value)));
+        }
+    }
+    if let Some(pattern) = &rules.pattern {
+        args.push(format!("pattern={}", python::string(pattern)));
+    }
+    for (key, value) in [
+        ("min_length", rules.min_length),
+        ("max_length", rules.max_length),
+    ] {
+        if let Some(value) = value {
+            args.push(format!("{key}={value}"));
+        }
+    }
+    args
+}
+
 impl Needs {
     pub(super) fn of<'r>(rules: impl IntoIterator<Item = Option<&'r Rules>>) -> Self {
         let mut needs = Self::default();
         for rules in rules.into_iter().flatten() {
-            needs.field |= !rules.field_arguments().is_empty();
+            needs.field |= !field_arguments(rules).is_empty();
             needs.literal |= rules.choices.is_some();
         }
         needs
@@ -67,7 +94,7 @@ pub(super) fn annotate(ty: Option<&TypeExpr>, rules: Option<&Rules>) -> Option<T
         (None, Some(ty)) => ty.clone(),
         (None, None) => name("Any".to_owned(), None),
     };
-    let field = rules.field_arguments();
+    let field = field_arguments(rules);
     if !field.is_empty() {
         base = name(
             "Annotated".to_owned(),

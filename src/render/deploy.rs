@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use super::{yaml_string, yaml_value};
 use crate::graph::{Flow, FlowGraph};
 use crate::manifest::raw::CollisionStrategy;
-use crate::resolve::Literal;
 use crate::resolve::deploy::{Every, Preset};
+use crate::resolve::{Literal, Operation};
 
 /// The lines of one deployment, each starting with a newline (so an empty
 /// string adds none), ready for the template.
@@ -23,6 +23,39 @@ pub(super) struct Lines {
     pub python_path: String,
     /// The rest of `env`, then the other job variables.
     pub variables: String,
+}
+
+/// The `limits=` argument of an operation's task: each shared limit it
+/// holds, with its concurrency and rate (`{"stepstone": [2, None]}`), so
+/// the task can create a limit the server lacks (`_runtime.py`).
+pub(super) fn limits_arg(graph: &FlowGraph, operation: &Operation) -> Option<String> {
+    if operation.settings.limits.is_empty() {
+        return None;
+    }
+    let limits = Literal::Dict(
+        operation
+            .settings
+            .limits
+            .iter()
+            .map(|name| {
+                let (concurrency, rate) = graph
+                    .manifest
+                    .limits
+                    .get(name)
+                    .copied()
+                    .unwrap_or((1, None));
+                let rate = rate.map_or(Literal::None, Literal::Float);
+                (
+                    name.clone(),
+                    Literal::List(vec![Literal::Int(concurrency.into()), rate]),
+                )
+            })
+            .collect(),
+    );
+    Some(format!(
+        "limits={}",
+        super::layout::expression(&limits, 4, 4 + "limits=".len(), 1)
+    ))
 }
 
 /// A flow's deployments: its own (named after it), then one per preset
@@ -78,11 +111,7 @@ pub(super) fn lines(flow: &Flow, python_path: &str, schedules: bool) -> Lines {
     for schedule in schedules {
         let every = match &schedule.every {
             Every::Cron(cron) => format!("cron: {}", yaml_string(cron)),
-            // Whole seconds as an integer, as one would write them.
-            Every::Seconds(seconds) if seconds.fract() == 0.0 && *seconds < 1e15 => {
-                format!("interval: {seconds:.0}")
-            }
-            Every::Seconds(seconds) => format!("interval: {seconds:?}"),
+            Every::Seconds(seconds) => format!("interval: {}", super::tasks::number(*seconds)),
             Every::RRule(rrule) => format!("rrule: {}", yaml_string(rrule)),
         };
         let _ = write!(head, "\n      - {every}");

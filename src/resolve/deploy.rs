@@ -62,6 +62,20 @@ pub struct Preset {
     pub values: Vec<ParamValue>,
 }
 
+/// An operation's limits: the defaults', then its own, each once.
+pub(super) fn limits_of(
+    defaults: Option<&[Spanned<String>]>,
+    own: Option<&[Spanned<String>]>,
+) -> Vec<String> {
+    let mut limits: Vec<String> = Vec::new();
+    for name in defaults.into_iter().chain(own).flatten() {
+        if !limits.contains(&name.value) {
+            limits.push(name.value.clone());
+        }
+    }
+    limits
+}
+
 /// Where a value of the deployment settings sits in the manifest.
 #[derive(Debug, PartialEq, Eq, Hash)]
 enum Place {
@@ -319,6 +333,68 @@ impl Resolver<'_> {
             });
         }
         presets
+    }
+
+    /// `[limits]`, and every name an operation or `[defaults]` gives in
+    /// its `limits` one of them.
+    pub(super) fn limits(
+        &mut self,
+        raw: &crate::manifest::RawManifest,
+    ) -> std::collections::BTreeMap<String, (u32, Option<f64>)> {
+        let mut limits = std::collections::BTreeMap::new();
+        for (name, limit) in &raw.limits.0 {
+            if name.is_empty() || name.chars().any(|c| c.is_control() || "/%&><".contains(c)) {
+                self.error(Diagnostic::InvalidName {
+                    name: name.value.clone(),
+                    reason: "empty, or with a control character or one of `/%&><`, which Prefect refuses in names".to_owned(),
+                    span: at(name.span),
+                    help: "a limit's name is how Prefect knows it: `stepstone`, `openai-api`".to_owned(),
+                });
+                continue;
+            }
+            if let Some(rate) = &limit.per_second
+                && !(rate.value > 0.0 && rate.value.is_finite())
+            {
+                self.error(Diagnostic::InvalidSchedule {
+                    kind: "rate",
+                    reason: format!("{} per second", rate.value),
+                    span: at(rate.span),
+                    help: "a rate is a number of slots per second above 0; leave `per_second` out for a limit held while operations run".to_owned(),
+                });
+            }
+            limits.insert(
+                name.value.clone(),
+                (
+                    limit.concurrency,
+                    limit.per_second.as_ref().map(|r| r.value),
+                ),
+            );
+        }
+        let used = raw
+            .defaults
+            .limits
+            .iter()
+            .chain(raw.operations.iter().filter_map(|op| op.limits.as_ref()))
+            .flatten();
+        for name in used {
+            if !limits.contains_key(&name.value) {
+                let help = did_you_mean(name, limits.keys().map(String::as_str)).map_or_else(
+                    || {
+                        format!(
+                            "declare it: `[limits.{}]` with `concurrency = N`",
+                            name.value
+                        )
+                    },
+                    |close| format!("did you mean `{close}`?"),
+                );
+                self.error(Diagnostic::UnknownLimit {
+                    name: name.value.clone(),
+                    span: at(name.span),
+                    help,
+                });
+            }
+        }
+        limits
     }
 
     /// The `choices` of parameter `name` of operation `op`, as written.

@@ -47,6 +47,8 @@ pub struct Manifest {
     pub presets: Vec<deploy::Preset>,
     /// Each flow parameter's rules (`ge`, `choices`, ...), by its name.
     pub rules: BTreeMap<String, rules::Rules>,
+    /// `[limits.NAME]`: (concurrency, per second), by name.
+    pub limits: BTreeMap<String, (u32, Option<f64>)>,
 }
 
 /// Where the operations' results are kept: a folder relative to the
@@ -106,6 +108,8 @@ pub struct TaskSettings {
     /// Where, when not where the manifest's defaults say, and how.
     pub result_storage: Option<String>,
     pub serializer: Option<Serializer>,
+    /// Shared limits held while the operation runs (`[limits]` names).
+    pub limits: Vec<String>,
 }
 
 /// `module.path:qualname`.
@@ -574,6 +578,7 @@ impl Resolver<'_> {
             warnings: Vec::new(),
             presets: self.presets(raw),
             rules,
+            limits: self.limits(raw),
         }
     }
 

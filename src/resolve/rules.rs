@@ -27,46 +27,7 @@ pub struct Rules {
     pub max_length: Option<u64>,
 }
 
-/// A bound as Python writes it: `1` for a whole number, else `0.5`.
-pub fn number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:?}")
-    }
-}
-
 impl Rules {
-    /// The bounds and lengths as `Field`'s keywords, in a fixed order.
-    pub fn field_arguments(&self) -> Vec<String> {
-        let mut args = Vec::new();
-        for (key, value) in [
-            ("ge", self.ge),
-            ("gt", self.gt),
-            ("le", self.le),
-            ("lt", self.lt),
-        ] {
-            if let Some(value) = value {
-                args.push(format!("{key}={}", number(value)));
-            }
-        }
-        if let Some(pattern) = &self.pattern {
-            args.push(format!(
-                "pattern={}",
-                crate::render::python::string(pattern)
-            ));
-        }
-        for (key, value) in [
-            ("min_length", self.min_length),
-            ("max_length", self.max_length),
-        ] {
-            if let Some(value) = value {
-                args.push(format!("{key}={value}"));
-            }
-        }
-        args
-    }
-
     /// Why `value` breaks one of the rules, naming it; `None` when it keeps
     /// them all. `None` (Python's) keeps every rule: an optional
     /// parameter's rules are about its other values.
@@ -103,7 +64,7 @@ impl Rules {
                 if let Some(bound) = bound
                     && !keeps(n, bound)
                 {
-                    return Some(format!("{value} is {how} `{key} = {}`", number(bound)));
+                    return Some(format!("{value} is {how} `{key} = {bound}`"));
                 }
             }
         }

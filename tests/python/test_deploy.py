@@ -329,3 +329,41 @@ def test_parameter_rules_are_checked_before_python_and_by_prefect(
         )
         assert direct.returncode != 0, direct.stdout + direct.stderr
         assert "ParameterTypeError" in direct.stderr, direct.stderr
+
+
+LIMITED = "version = 1\n\n[limits.scarce]\nconcurrency = 2\n" + "".join(
+    f"""
+[[operations]]
+name = "limited.op{i}"
+call = "limited_ops:hold"
+limits = ["scarce"]
+returns = "list[float]"
+"""
+    for i in range(6)
+)
+
+LIMITED_PY = """\
+import time
+
+
+def hold() -> list[float]:
+    start = time.time()
+    time.sleep(0.6)
+    return [start, time.time()]
+"""
+
+
+def test_a_shared_limit_bounds_operations_across_the_flow(
+    deployer: Opflow, prefect_api: str, tmp_path: Path
+) -> None:
+    root = write_project(tmp_path / "limited", LIMITED, {"limited_ops.py": LIMITED_PY})
+    done = deployer("run", "limited", cwd=root)
+    assert done.code == 0, str(done)
+    spans = sorted(done.result.values())
+    assert len(spans) == 6
+    # At every start, how many operations were running (itself included).
+    most = max(sum(s <= start < e for s, e in spans) for start, _ in spans)
+    assert most == 2, spans
+    limit = api_call(prefect_api, "GET", "/v2/concurrency_limits/scarce")
+    assert isinstance(limit, dict)
+    assert limit["limit"] == 2
