@@ -992,6 +992,47 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("`[flows.X.{table}]` on a flow whose `task_runner` is `{runner}`")]
+    #[diagnostic(
+        code(opflow::deploy::cluster_runner_mismatch),
+        help(
+            "a `{table}` table says where the `{table}` runner's tasks run: set `task_runner = \"{table}\"`, or leave it out"
+        )
+    )]
+    ClusterRunnerMismatch {
+        table: String,
+        runner: String,
+        #[label("for the `{table}` runner")]
+        span: SourceSpan,
+    },
+
+    #[error("a local cluster's size beside an existing cluster's `address`")]
+    #[diagnostic(
+        code(opflow::deploy::address_with_local_cluster),
+        help(
+            "`n_workers` and `threads_per_worker` size the cluster opflow starts; with an `address` the cluster is yours: remove one or the other"
+        )
+    )]
+    AddressWithLocalCluster {
+        #[label("for a local cluster")]
+        span: SourceSpan,
+        #[label("an existing cluster")]
+        address: SourceSpan,
+    },
+
+    #[error("invalid cluster address `{address}`")]
+    #[diagnostic(
+        code(opflow::deploy::invalid_address),
+        help(
+            "write the scheduler's address, e.g. `tcp://10.0.0.5:8786` (Dask) or `ray://10.0.0.5:10001` (Ray)"
+        )
+    )]
+    InvalidAddress {
+        address: String,
+        #[label("empty, or with spaces or control characters")]
+        span: SourceSpan,
+    },
+
     #[error("unknown limit `{name}`")]
     #[diagnostic(code(opflow::deploy::unknown_limit))]
     UnknownLimit {

@@ -640,7 +640,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _task_runner(name: str) -> Any:
+def _task_runner(name: str, address: str | None = None) -> Any:
     if name == "thread":
         from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -652,12 +652,14 @@ def _task_runner(name: str) -> Any:
     if name == "dask":
         from prefect_dask import DaskTaskRunner
 
+        if address:
+            return DaskTaskRunner(address=address)
         return DaskTaskRunner(
             cluster_kwargs={"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
         )
     from prefect_ray import RayTaskRunner
 
-    return RayTaskRunner()
+    return RayTaskRunner(address=address) if address else RayTaskRunner()
 
 
 def _package() -> Any:
@@ -933,6 +935,9 @@ def main(argv: list[str] | None = None) -> int:
         help="run again what did not complete in the flow's last run",
     )
     parser.add_argument("--task-runner", choices=TASK_RUNNERS)
+    parser.add_argument(
+        "--address", help="the Dask or Ray cluster of --task-runner, by its address"
+    )
     parser.add_argument("--serve", action="store_true", help="serve every flow")
     parser.add_argument(
         "--output",
@@ -997,7 +1002,8 @@ def main(argv: list[str] | None = None) -> int:
         ).strip()
         params["opflow_exclude"] = " ".join(args.exclude)
     if args.task_runner:
-        flow = flow.with_options(task_runner=_task_runner(args.task_runner))
+        runner = _task_runner(args.task_runner, args.address)
+        flow = flow.with_options(task_runner=runner)
 
     _logging(args.output, args.log)
     signal.signal(signal.SIGINT, _interrupt)

@@ -146,6 +146,10 @@ enum Command {
         /// Run the flow's tasks on this task runner instead of its own.
         #[arg(long, value_enum)]
         task_runner: Option<RunnerArg>,
+        /// The cluster `--task-runner dask` or `ray` runs on, over the
+        /// manifest's (`tcp://host:8786`, `ray://host:10001`).
+        #[arg(long, value_name = "URL", requires = "task_runner")]
+        address: Option<String>,
         #[command(flatten)]
         runtime: RuntimeArgs,
         /// Use Prefect's temporary server instead of opflow's local one.
@@ -470,6 +474,7 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             preset,
             params_file,
             task_runner,
+            address,
             runtime,
             ephemeral,
             json,
@@ -491,6 +496,7 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
                     &selection,
                     resume,
                     task_runner.map(Into::into),
+                    address.as_deref(),
                     &options,
                     json,
                     out,

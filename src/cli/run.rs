@@ -129,6 +129,7 @@ pub(super) fn run(
     selection: &super::SelectArgs,
     resume: bool,
     task_runner: Option<TaskRunner>,
+    address: Option<&str>,
     options: &Options,
     json: bool,
     out: &mut dyn Write,
@@ -151,6 +152,9 @@ pub(super) fn run(
     }
     if resume {
         extra.push("--resume".to_owned());
+    }
+    if let Some(address) = address {
+        extra.extend(["--address".to_owned(), address.to_owned()]);
     }
     let params = match runtime::layers::gather(&compiled.graph, flow, given, !resume) {
         Ok(params) => params,

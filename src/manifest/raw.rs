@@ -134,6 +134,40 @@ pub struct RawFlow {
     /// How the flow is deployed: schedules, concurrency, tags, queue, job
     /// variables; written into `prefect.yaml` and used by `opflow serve`.
     pub deploy: Option<RawFlowDeploy>,
+    /// The Dask cluster the flow's tasks run on (implies `task_runner =
+    /// "dask"`): an existing one by `address`, or a local one of
+    /// `n_workers` processes.
+    pub dask: Option<RawDask>,
+    /// The Ray cluster the flow's tasks run on (implies `task_runner = "ray"`).
+    pub ray: Option<RawRay>,
+}
+
+/// A Dask cluster. Its scheduler and every worker must be able to import
+/// the operations' modules.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Dask")]
+pub struct RawDask {
+    /// The scheduler of an existing cluster, e.g. `tcp://10.0.0.5:8786`.
+    #[schemars(length(min = 1))]
+    pub address: Option<Spanned<String>>,
+    /// Worker processes of a local cluster started for each run. Default: Dask's.
+    #[schemars(range(min = 1))]
+    pub n_workers: Option<Spanned<u32>>,
+    /// Threads of each worker of a local cluster. Default: Dask's.
+    #[schemars(range(min = 1))]
+    pub threads_per_worker: Option<Spanned<u32>>,
+}
+
+/// A Ray cluster.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Ray")]
+pub struct RawRay {
+    /// The cluster's address, e.g. `ray://10.0.0.5:10001`. Default: a local
+    /// Ray started for each run.
+    #[schemars(length(min = 1))]
+    pub address: Option<Spanned<String>>,
 }
 
 /// A flow's deployment settings (Prefect's own, under opflow's names).

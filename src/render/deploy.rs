@@ -25,6 +25,51 @@ pub(super) struct Lines {
     pub variables: String,
 }
 
+/// The flow's `task_runner=` argument: `runner` (the class) on its
+/// cluster (`[flows.X.dask]`, `[flows.X.ray]`). A local Dask cluster
+/// listens on loopback only, dashboard included.
+pub(super) fn task_runner_arg(flow: &Flow, runner: &str) -> String {
+    let cluster = &flow.settings.cluster;
+    let args = match (runner, &cluster.address) {
+        (_, Some(address))
+            if runner != "ThreadPoolTaskRunner" && runner != "ProcessPoolTaskRunner" =>
+        {
+            format!("address={}", super::python::string(address))
+        }
+        ("DaskTaskRunner", _) => {
+            let mut kwargs =
+                String::from(r#"{"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0""#);
+            for (key, value) in [
+                ("n_workers", cluster.n_workers),
+                ("threads_per_worker", cluster.threads_per_worker),
+            ] {
+                if let Some(value) = value {
+                    let _ = write!(kwargs, r#", "{key}": {value}"#);
+                }
+            }
+            kwargs.push('}');
+            let inline = format!("cluster_kwargs={kwargs}");
+            // ruff's layout: the dict whole on its line when it fits, else
+            // one item a line.
+            if 8 + inline.len() < super::layout::LINE {
+                inline
+            } else {
+                let items: Vec<&str> = kwargs[1..kwargs.len() - 1].split(", ").collect();
+                format!(
+                    "cluster_kwargs={{\n            {},\n        }}",
+                    items.join(",\n            ")
+                )
+            }
+        }
+        _ => String::new(),
+    };
+    if args.is_empty() {
+        format!("task_runner={runner}()")
+    } else {
+        format!("task_runner={runner}(\n        {args},\n    )")
+    }
+}
+
 /// The `limits=` argument of an operation's task: each shared limit it
 /// holds, with its concurrency and rate (`{"stepstone": [2, None]}`), so
 /// the task can create a limit the server lacks (`_runtime.py`).

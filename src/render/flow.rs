@@ -369,15 +369,7 @@ pub(super) fn module(
     if let Some(description) = description {
         flow_args.push(format!("description={}", python::string(description)));
     }
-    if runner == "DaskTaskRunner" {
-        // A local cluster listens on loopback only, dashboard included.
-        flow_args.push(
-            "task_runner=DaskTaskRunner(\n        cluster_kwargs={\"host\": \"127.0.0.1\", \"dashboard_address\": \"127.0.0.1:0\"},\n    )"
-                .to_owned(),
-        );
-    } else {
-        flow_args.push(format!("task_runner={runner}()"));
-    }
+    flow_args.push(super::deploy::task_runner_arg(flow, runner));
 
     // Imports, as isort orders them (see `layout::Section`).
     let mut future = Section::default();

@@ -54,6 +54,32 @@ pub struct ParamValue {
     pub value_span: Span,
 }
 
+/// Where a flow's Dask or Ray tasks run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cluster {
+    /// The scheduler's (Dask) or cluster's (Ray) address.
+    pub address: Option<String>,
+    /// A local Dask cluster's size.
+    pub n_workers: Option<u32>,
+    pub threads_per_worker: Option<u32>,
+}
+
+impl Cluster {
+    pub(super) fn of(flow: &crate::manifest::raw::RawFlow) -> Self {
+        let dask = flow.dask.as_ref();
+        Self {
+            address: dask
+                .and_then(|d| d.address.as_ref())
+                .or_else(|| flow.ray.as_ref().and_then(|r| r.address.as_ref()))
+                .map(|a| a.value.clone()),
+            n_workers: dask.and_then(|d| d.n_workers.as_ref()).map(|n| n.value),
+            threads_per_worker: dask
+                .and_then(|d| d.threads_per_worker.as_ref())
+                .map(|n| n.value),
+        }
+    }
+}
+
 /// `[presets.NAME]`: parameter values by name.
 #[derive(Debug, Clone)]
 pub struct Preset {
@@ -395,6 +421,77 @@ impl Resolver<'_> {
             }
         }
         limits
+    }
+
+    /// A flow's task runner: as set, or the one its `[flows.X.dask]` or
+    /// `[flows.X.ray]` table implies; a table for another runner, both
+    /// tables, or an address beside a local cluster's size are errors.
+    pub(super) fn task_runner(
+        &mut self,
+        flow: &crate::manifest::raw::RawFlow,
+    ) -> Option<crate::manifest::raw::TaskRunner> {
+        use crate::manifest::raw::TaskRunner;
+        let mut runner = flow.task_runner;
+        for (table, implied, span) in [
+            (
+                "dask",
+                TaskRunner::Dask,
+                flow.dask.as_ref().and_then(|d| {
+                    d.address
+                        .as_ref()
+                        .map(|a| a.span)
+                        .or(d.n_workers.as_ref().map(|n| n.span))
+                        .or(d.threads_per_worker.as_ref().map(|n| n.span))
+                }),
+            ),
+            (
+                "ray",
+                TaskRunner::Ray,
+                flow.ray
+                    .as_ref()
+                    .and_then(|r| r.address.as_ref().map(|a| a.span)),
+            ),
+        ] {
+            let Some(span) = span else {
+                continue;
+            };
+            match runner {
+                Some(other) if other != implied => {
+                    self.error(Diagnostic::ClusterRunnerMismatch {
+                        table: table.to_owned(),
+                        runner: format!("{other:?}").to_lowercase(),
+                        span: at(span),
+                    });
+                }
+                _ => runner = Some(implied),
+            }
+        }
+        if let Some(dask) = &flow.dask
+            && let Some(address) = &dask.address
+            && let Some(size) = dask.n_workers.as_ref().or(dask.threads_per_worker.as_ref())
+        {
+            self.error(Diagnostic::AddressWithLocalCluster {
+                span: at(size.span),
+                address: at(address.span),
+            });
+        }
+        for address in [
+            flow.dask.as_ref().and_then(|d| d.address.as_ref()),
+            flow.ray.as_ref().and_then(|r| r.address.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if address.trim().is_empty()
+                || address.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                self.error(Diagnostic::InvalidAddress {
+                    address: address.value.clone(),
+                    span: at(address.span),
+                });
+            }
+        }
+        runner
     }
 
     /// The `choices` of parameter `name` of operation `op`, as written.

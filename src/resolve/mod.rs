@@ -90,6 +90,8 @@ pub struct FlowSettings {
     pub task_runner: Option<TaskRunner>,
     /// `[flows.X.deploy]`.
     pub deploy: deploy::FlowDeploy,
+    /// `[flows.X.dask]` or `[flows.X.ray]`.
+    pub cluster: deploy::Cluster,
 }
 
 /// Task settings after `[defaults]` are applied.
@@ -671,7 +673,8 @@ impl Resolver<'_> {
                 key.value.clone(),
                 FlowSettings {
                     description: settings.description.clone(),
-                    task_runner: settings.task_runner,
+                    task_runner: self.task_runner(settings),
+                    cluster: deploy::Cluster::of(settings),
                     deploy: settings
                         .deploy
                         .as_ref()

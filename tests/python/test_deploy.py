@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import OPFLOW
+from conftest import OPFLOW, _free_port
 from test_run import (
     Opflow,
     api_call,
@@ -367,3 +367,81 @@ def test_a_shared_limit_bounds_operations_across_the_flow(
     limit = api_call(prefect_api, "GET", "/v2/concurrency_limits/scarce")
     assert isinstance(limit, dict)
     assert limit["limit"] == 2
+
+
+CLUSTERED = """\
+version = 1
+
+[flows.d.dask]
+address = "tcp://127.0.0.1:{port}"
+""" + "".join(
+    f"""
+[[operations]]
+name = "{flow}.{step}"
+call = "pid_ops:{step}"
+returns = "int"
+"""
+    for flow in ("d", "t")
+    for step in ("a", "b", "c", "e")
+)
+
+PID_PY = "import os\nimport time\n" + "".join(
+    f"""
+
+def {step}() -> int:
+    time.sleep(0.5)
+    return os.getpid()
+"""
+    for step in ("a", "b", "c", "e")
+)
+
+
+def test_flows_run_on_a_dask_cluster_at_its_address(
+    deployer: Opflow, tmp_path: Path
+) -> None:
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    root = write_project(
+        tmp_path / "clustered", CLUSTERED.format(port=port), {"pid_ops.py": PID_PY}
+    )
+    built = deployer("build", cwd=root)
+    assert built.code == 0, str(built)
+    # The scheduler and every worker import the operations' modules and
+    # the generated package (the tasks are pickled by reference).
+    env = {**deployer.env, "PYTHONPATH": f"{root}:{root / 'run_cache'}"}
+    dask = str(Path(sys.executable).parent / "dask")
+    local = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
+    started = [
+        start_background(
+            [dask, "scheduler", "--port", str(port), "--no-show", *local],
+            root,
+            env,
+            tmp_path / "scheduler.log",
+        )
+    ]
+    try:
+        for i in range(2):
+            argv = [dask, "worker", address, "--no-nanny", "--nthreads", "1", *local]
+            started.append(
+                start_background(argv, root, env, tmp_path / f"worker{i}.log")
+            )
+        workers = {process.pid for process in started[1:]}
+        deadline = time.monotonic() + 120
+        for i in range(2):
+            log = tmp_path / f"worker{i}.log"
+            while "Registered to" not in log.read_text():
+                assert time.monotonic() < deadline, log.read_text()
+                assert started[i + 1].poll() is None, log.read_text()
+                time.sleep(0.5)
+
+        # The manifest's address, and the command line's for another flow.
+        for argv in (["d"], ["t", "--task-runner", "dask", "--address", address]):
+            done = deployer("run", *argv, cwd=root)
+            assert done.code == 0, str(done)
+            pids = set(done.result.values())
+            assert pids <= workers, (pids, workers)
+            assert len(pids) == 2, pids
+    finally:
+        for process in reversed(started):
+            stop_background(process, signal.SIGTERM, timeout=30)
+    assert all(process.poll() is not None for process in started)
