@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import OPFLOW, _free_port
 from test_run import (
+    DASK_PY,
     Opflow,
     api_call,
     create_process_pool,
@@ -385,16 +386,6 @@ returns = "int"
     for step in ("a", "b", "c", "e")
 )
 
-PID_PY = "import os\nimport time\n" + "".join(
-    f"""
-
-def {step}() -> int:
-    time.sleep(0.5)
-    return os.getpid()
-"""
-    for step in ("a", "b", "c", "e")
-)
-
 
 def test_flows_run_on_a_dask_cluster_at_its_address(
     deployer: Opflow, tmp_path: Path
@@ -402,7 +393,7 @@ def test_flows_run_on_a_dask_cluster_at_its_address(
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     root = write_project(
-        tmp_path / "clustered", CLUSTERED.format(port=port), {"pid_ops.py": PID_PY}
+        tmp_path / "clustered", CLUSTERED.format(port=port), {"pid_ops.py": DASK_PY}
     )
     built = deployer("build", cwd=root)
     assert built.code == 0, str(built)
