@@ -39,6 +39,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 from prefect import Task
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, wait
@@ -50,8 +51,17 @@ TASK_RUNNERS = ("thread", "process", "dask", "ray")
 # The final state of every operation of the last run, by name.
 LAST_RUN: dict[str, str] = {}
 
-# The futures each flow run submitted, by run, in the order submitted.
-_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = {}
+
+class _Local(dict):
+    """A dict of this process: pickled, it arrives empty."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), ())
+
+
+# The futures each flow run submitted, by run, in the order submitted, until
+# the run ends (`outcome`, or a submit that fails).
+_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = _Local()
 # The futures of the run submitted last (the runner reports them when the
 # run ends before `outcome`).
 _last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = {}
@@ -68,7 +78,14 @@ class OperationFailed(RuntimeError):
 
 class Operation(Task):
     """A Prefect task whose submits are recorded for the flow run making them,
-    and whose results are kept (see `Results`)."""
+    and whose results are kept (see `Results`).
+
+    Sent to another process (a process or Dask task runner pickles it), an
+    operation is Prefect's own `Task`: only the flow's process records
+    submits and keeps results, and this package may not be importable there
+    by the name it has here (Prefect loads a deployment's flow from its file,
+    as a package named after the file).
+    """
 
     results: "Results | None" = None
     limits: dict[str, list[Any]] = {}  # noqa: RUF012 - replaced, never changed
@@ -83,19 +100,40 @@ class Operation(Task):
             # Not selected: its last kept result, when a selected operation
             # takes it; else nothing (no selected operation depends on it).
             if self.name in run.plan.stored:
-                return run.stored(self.name)
+                value = run.stored(self.name)
+                run.origins[id(value)] = self.name
+                return value
             return _Skipped(self.name)
+        fingerprint = _fingerprint(self, args, kwargs, run.origins if run else {})
         if "wait_for" in kwargs:
             waits = [w for w in kwargs["wait_for"] if isinstance(w, PrefectFuture)]
             kwargs["wait_for"] = waits
-        future = super().submit(*args, **kwargs)
-        if context is not None and context.flow_run is not None:
-            runs = _submitted.setdefault(context.flow_run.id, [])
+        flow_run = _flow_run()
+        try:
+            future = super().submit(*args, **kwargs)
+        except BaseException:
+            # The flow ends here, before `outcome`: keep nothing of its run.
+            _submitted.pop(flow_run, None)
+            raise
+        if flow_run is not None:
+            runs = _submitted.setdefault(flow_run, [])
             runs.append((self.name, future))
             _last["run"] = runs
         if run is not None:
-            run.watch(self, future)
+            run.origins[id(future)] = self.name
+            run.watch(self, future, fingerprint)
         return future
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = dict(self.__dict__)
+        state.pop("results", None)  # kept by the flow's process only
+        return (object.__new__, (Task,), state)
+
+
+def _flow_run() -> Any:
+    """The id of the flow run being made here, or None outside of one."""
+    context = FlowRunContext.get()
+    return context.flow_run.id if context is not None and context.flow_run else None
 
 
 class Results:
@@ -169,15 +207,45 @@ class Results:
         return self._store().read(name).result
 
     def last_run(self, flow: str) -> dict[str, Any] | None:
-        """What the state file says of `flow`'s last run, if there was one."""
+        """What the state file says of `flow`'s last run, if there was one:
+        its first line, each operation's last record, its status."""
         try:
-            return json.loads(self.storage().read_path(f".runs/{flow}.json"))
+            text = self.storage().read_path(f".runs/{flow}.jsonl").decode()
         except Exception:  # noqa: BLE001 - no state file, or one unreadable
             return None
+        state: dict[str, Any] | None = None
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut short when the process was killed
+            if state is None:
+                state = {**record, "operations": {}}
+            elif "operation" in record:
+                state["operations"][record.pop("operation")] = record
+            else:
+                state.update(record)
+        return state
 
-    def write_run(self, flow: str, state: dict[str, Any]) -> None:
-        text = json.dumps(state, indent=1, default=str).encode()
-        self.storage().write_path(f".runs/{flow}.json", text)
+    def record_run(self, flow: str, record: dict[str, Any], first: bool) -> None:
+        """Add a line to `flow`'s state file (`first`: start it anew). A
+        folder's file is appended to; a block's is written whole."""
+        line = json.dumps(record, default=str) + "\n"
+        path = f".runs/{flow}.jsonl"
+        if self.block:
+            storage = self.storage()
+            old = b""
+            if not first:
+                try:
+                    old = storage.read_path(path)
+                except Exception:  # noqa: BLE001 - none yet
+                    old = b""
+            storage.write_path(path, old + line.encode())
+            return
+        file = Path(self.storage().basepath) / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with file.open("w" if first else "a", encoding="utf-8") as out:
+            out.write(line)
 
 
 def _results() -> Results:
@@ -185,25 +253,37 @@ def _results() -> Results:
     return importlib.import_module(f"{__package__}._tasks").RESULTS
 
 
-def _fingerprint(operation: Operation, args: Any, kwargs: Any) -> str:
-    """What an operation's run depends on besides its inputs' values: its
-    code, its settings, and where each input comes from."""
+@functools.cache
+def _source(fn: Callable[..., Any]) -> str:
+    """A callable's source (its name when there is none), read once."""
     try:
-        source = inspect.getsource(operation.fn)
+        return inspect.getsource(fn)
     except (OSError, TypeError):
-        source = getattr(operation.fn, "__qualname__", repr(operation.fn))
-    inputs = [_origin(value) for value in args]
-    inputs += [f"{key}={_origin(value)}" for key, value in sorted(kwargs.items())]
+        return getattr(fn, "__qualname__", repr(fn))
+
+
+def _fingerprint(
+    operation: Operation, args: Any, kwargs: Any, origins: Mapping[int, str]
+) -> str:
+    """What an operation's run depends on besides its inputs' values: its
+    code, its settings, and where each input comes from (an operation, by
+    name: a future, a value read for it, or a stand-in while planning, in
+    `origins` by id; else the value itself)."""
+    source = _source(operation.fn)
+
+    def origin(value: Any) -> str:
+        if isinstance(value, _Planned):
+            return f"<{value.name}>"
+        if id(value) in origins:
+            return f"<{origins[id(value)]}>"
+        if isinstance(value, list):
+            return "[" + ", ".join(origin(v) for v in value) + "]"
+        return repr(value)
+
+    inputs = [origin(value) for value in args]
+    inputs += [f"{key}={origin(value)}" for key, value in sorted(kwargs.items())]
     text = "\n".join([source, operation.name, repr(operation.retries), *inputs])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _origin(value: Any) -> str:
-    if isinstance(value, _Planned):
-        return f"<{value.name}>"
-    if isinstance(value, list) and any(isinstance(v, _Planned) for v in value):
-        return "[" + ", ".join(_origin(v) for v in value) + "]"
-    return repr(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,15 +327,37 @@ class _Planning:
             upstream=upstream,
             tags=sorted(operation.tags),
             pick=getattr(operation.fn, "__wrapped__", operation.fn) is pick,
-            fingerprint=_fingerprint(operation, args, kwargs),
+            fingerprint=_fingerprint(operation, args, kwargs, {}),
             results=operation.results,
         )
         return _Planned(operation.name)
 
 
-_planning: contextvars.ContextVar[_Planning | None] = contextvars.ContextVar(
-    "opflow_planning", default=None
-)
+class _Var:
+    """A context variable of this process: pickled, it arrives new (only the
+    flow's process plans)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.var: contextvars.ContextVar[Any] = contextvars.ContextVar(
+            name, default=None
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.name,))
+
+    def get(self) -> Any:
+        return self.var.get()
+
+    def set(self, value: Any) -> contextvars.Token[Any]:
+        return self.var.set(value)
+
+    def reset(self, token: contextvars.Token[Any]) -> None:
+        self.var.reset(token)
+
+
+# The operations being listed, while a flow's body is planned.
+_planning = _Var("opflow_planning")
 
 
 def operations_of(flow: Any, parameters: dict[str, Any]) -> dict[str, _Node]:
@@ -336,20 +438,23 @@ class _Run:
     """A flow run: its operations, its plan, its state file."""
 
     def __init__(self, flow: str, run_id: Any, parameters: dict[str, Any]) -> None:
+        self.id = run_id
         self.flow = flow
         self.nodes: dict[str, _Node] = {}
         self.plan: _Plan | None = None
         self.results = _results()
         self.lock = threading.Condition()
         self.values: dict[str, Any] = {}
+        # The operation each future (or value read) stands for, by id.
+        self.origins: dict[int, str] = {}
         self.watched = 0
         self.ended = 0
+        self.ended_as = ""
         self.state: dict[str, Any] = {
             "run": str(run_id),
             "flow": flow,
             "parameters": parameters,
             "status": "RUNNING",
-            "operations": {},
         }
 
     def stored(self, name: str) -> Any:
@@ -358,10 +463,8 @@ class _Run:
                 self.values[name] = self.nodes[name].results.load(name)
             return self.values[name]
 
-    def watch(self, operation: Operation, future: Any) -> None:
+    def watch(self, operation: Operation, future: Any, fingerprint: str) -> None:
         """Keep the operation's result and state once it ends."""
-        node = self.nodes.get(operation.name)
-        fingerprint = node.fingerprint if node is not None else ""
         with self.lock:
             self.watched += 1
 
@@ -378,19 +481,17 @@ class _Run:
                     )
                     kind = "NOT_KEPT"
             with self.lock:
-                self.state["operations"][operation.name] = {
-                    "state": kind,
-                    "fingerprint": fingerprint,
-                }
-                self.save()
+                record = {"operation": operation.name, "state": kind}
+                self.save({**record, "fingerprint": fingerprint})
                 self.ended += 1
                 self.lock.notify_all()
 
         future.add_done_callback(done)
 
-    def save(self) -> None:
+    def save(self, record: dict[str, Any] | None = None) -> None:
+        """Start the state file (no `record`), or add `record` to it."""
         try:
-            self.results.write_run(self.flow, self.state)
+            self.results.record_run(self.flow, record or self.state, record is None)
         except Exception as error:  # noqa: BLE001 - reported, the run goes on
             logging.getLogger("opflow").warning("the run state was not kept: %s", error)
 
@@ -398,20 +499,22 @@ class _Run:
         """Wait (a little) for the results being kept, then record how the run ended."""
         with self.lock:
             self.lock.wait_for(lambda: self.ended >= self.watched, timeout=30)
-            self.state["status"] = status
-            self.save()
+            if not self.ended_as:
+                self.ended_as = status
+                self.save({"status": status})
+        _runs.pop(self.id, None)
 
 
 # Each flow run's `_Run` until its `outcome`, by run id; and the last one made.
-_runs: dict[Any, _Run] = {}
-_current: dict[str, _Run] = {}
+_runs: dict[Any, _Run] = _Local()
+_current: dict[str, _Run] = _Local()
 
 RESERVED = ("opflow_select", "opflow_exclude")
 
 
 def _run_of(context: Any) -> _Run | None:
-    """The run of `context`, made (its operations listed, its selection
-    planned) on its first submit."""
+    """The run of `context`, made on its first submit (with a selection, its
+    operations are listed and the selection planned first)."""
     if context is None or context.flow_run is None:
         return None
     run_id = context.flow_run.id
@@ -424,8 +527,8 @@ def _run_of(context: Any) -> _Run | None:
     run = _Run(context.flow.name, run_id, parameters)
     _runs[run_id] = run
     _current["run"] = run
-    run.nodes = operations_of(context.flow, dict(context.parameters or {}))
     if chosen.strip() or exclude.strip():
+        run.nodes = operations_of(context.flow, dict(context.parameters or {}))
         run.plan = plan(run.nodes, context.flow.name, chosen, exclude)
         run.state["selected"] = sorted(run.plan.run)
     run.save()
@@ -446,8 +549,7 @@ def outcome(sinks: Any) -> Any:
     run (not selected) is left out; a result read instead is given."""
     if _planning.get() is not None:
         return None
-    context = FlowRunContext.get()
-    run_id = context.flow_run.id if context is not None and context.flow_run else None
+    run_id = _flow_run()
     futures = _submitted.pop(run_id, [])
     run = _runs.pop(run_id, None)
     wait([future for _, future in futures])
@@ -493,8 +595,10 @@ def pick(value: Any, name: str, index: int) -> Any:
     raise LookupError(f"the result has no output `{name}`: {value!r:.200}")
 
 
+# The shared limits this process found or made on the server. No lock: two
+# threads may both create one, and the second finds it made (`limited`
+# travels by value to other processes, where a lock could not go).
 _limits_known: set[str] = set()
-_limits_lock = threading.Lock()
 
 
 def ensure_limits(limits: Mapping[str, list[Any]], update: bool = False) -> None:
@@ -502,37 +606,39 @@ def ensure_limits(limits: Mapping[str, list[Any]], update: bool = False) -> None
     Prefect server lacks, once per process; with `update`, also set those it
     has to these numbers. Prefect does not limit at all by a limit its server
     lacks."""
+    todo = {n: v for n, v in limits.items() if update or n not in _limits_known}
+    if not todo:
+        return
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import (
         GlobalConcurrencyLimitCreate,
         GlobalConcurrencyLimitUpdate,
     )
-    from prefect.exceptions import ObjectNotFound
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-    with _limits_lock:
-        todo = {n: v for n, v in limits.items() if update or n not in _limits_known}
-        if not todo:
-            return
-        with get_client(sync_client=True) as client:
-            for name, (limit, per_second) in todo.items():
-                decay = float(per_second or 0)
+    with get_client(sync_client=True) as client:
+        for name, (limit, per_second) in todo.items():
+            decay = float(per_second or 0)
+            try:
+                have = client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                create = GlobalConcurrencyLimitCreate(
+                    name=name, limit=limit, slot_decay_per_second=decay
+                )
                 try:
-                    have = client.read_global_concurrency_limit_by_name(name)
-                except ObjectNotFound:
-                    create = GlobalConcurrencyLimitCreate(
-                        name=name, limit=limit, slot_decay_per_second=decay
-                    )
                     client.create_global_concurrency_limit(create)
-                else:
-                    if update and (have.limit, have.slot_decay_per_second) != (
-                        limit,
-                        decay,
-                    ):
-                        change = GlobalConcurrencyLimitUpdate(
-                            limit=limit, slot_decay_per_second=decay
-                        )
-                        client.update_global_concurrency_limit(name, change)
-                _limits_known.add(name)
+                except ObjectAlreadyExists:
+                    pass  # made meanwhile, by another thread or process
+            else:
+                if update and (have.limit, have.slot_decay_per_second) != (
+                    limit,
+                    decay,
+                ):
+                    change = GlobalConcurrencyLimitUpdate(
+                        limit=limit, slot_decay_per_second=decay
+                    )
+                    client.update_global_concurrency_limit(name, change)
+            _limits_known.add(name)
 
 
 def limited(
@@ -591,18 +697,43 @@ _processes_lock = threading.Lock()
 
 def in_process(function: Callable[..., Any]) -> Callable[..., Any]:
     """Run a CPU-bound sync operation in a worker process; its thread only waits."""
+    return _InProcess(function)
 
-    @functools.wraps(function)
-    def run(*args: Any, **kwargs: Any) -> Any:
+
+class _InProcess:
+    """An operation that `in_process` runs in a worker process.
+
+    Sent to another process (a process or Dask task runner pickles it), it is
+    the operation's own function: there it already runs outside the flow's
+    process, so it runs where it lands.
+    """
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, function)
+        self.function = function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         global _processes
         with _processes_lock:
             if _processes is None:
                 # Fresh interpreters, not forks of this one and its threads.
                 context = multiprocessing.get_context("spawn")
                 _processes = ProcessPoolExecutor(mp_context=context)
-        return _processes.submit(function, *args, **kwargs).result()
+        return _processes.submit(self.function, *args, **kwargs).result()
 
-    return run
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_itself, (self.function,))
+
+
+def _itself(value: Any) -> Any:
+    return value
+
+
+# A process or Dask task runner pickles each task, and the flow with it, for
+# another process, where this package may not be importable by the name it
+# has here: what they reach of this module (`pick`, `outcome`, `_itself`)
+# travels by value. `_submitted`, which holds the run's futures, arrives empty.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 # ---- the runner ----
@@ -1024,7 +1155,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # noqa: BLE001 - any failure of the run is reported the same way
-        if "run" in _current and _current["run"].state["status"] == "RUNNING":
+        if "run" in _current:
             _current["run"].end("FAILED")
         if not isinstance(error, OperationFailed):
             # The run ended before `outcome`: record what its operations did,

@@ -771,7 +771,7 @@ fn clean(compiled: &Compiled) -> u8 {
     }
     for dir in &folders {
         for flow in &compiled.graph.flows {
-            let state = dir.join(".runs").join(format!("{}.json", flow.name));
+            let state = dir.join(".runs").join(format!("{}.jsonl", flow.name));
             removed += usize::from(std::fs::remove_file(state).is_ok());
         }
         let _ = std::fs::remove_dir(dir.join(".runs"));

@@ -588,10 +588,14 @@ fn parameter_type(ty: &TypeExpr, default: Option<&Literal>) -> TypeExpr {
     let modern = ty.modern();
     let takes_none = |member: &TypeExpr| match member {
         TypeExpr::None => true,
-        TypeExpr::Name { name, args: None } => matches!(
-            name.as_str(),
-            "Any" | "typing.Any" | "object" | "builtins.object"
-        ),
+        // A bare `Optional` or `Union` says nothing, and `| None` after it
+        // would fail when Python evaluates the annotation.
+        TypeExpr::Name { name, args: None } => {
+            matches!(
+                name.strip_prefix("typing.").unwrap_or(name),
+                "Any" | "Optional" | "Union"
+            ) || matches!(name.as_str(), "object" | "builtins.object")
+        }
         _ => false,
     };
     let optional = match &modern {
@@ -679,7 +683,15 @@ mod tests {
         assert_eq!(written("int | str", none()), "int | str | None");
         assert_eq!(written("Never", none()), "None");
         assert_eq!(written("Optional[bytes]", none()), "bytes | None");
-        for open in ["Any", "typing.Any", "object", "None", "int | Any"] {
+        for open in [
+            "Any",
+            "typing.Any",
+            "object",
+            "None",
+            "int | Any",
+            "Optional",
+            "typing.Union",
+        ] {
             assert_eq!(written(open, none()), parse(open).unwrap().to_string());
         }
         assert_eq!(written("bytes", Some(Literal::Int(1))), "bytes");

@@ -92,10 +92,41 @@ const STDLIB: &str = "\
     warnings wave weakref webbrowser winreg winsound wsgiref xdrlib xml xmlrpc zipapp \
     zipfile zipimport zlib zoneinfo";
 
+/// Builtins that ruff (UP029) says need no import, `from builtins import
+/// open` (or `from io import open`) being the builtin itself: a callable of
+/// one of these names is imported under another (`open as open_2`).
+pub const BUILTIN_IMPORTS: &[&str] = &[
+    "ascii",
+    "bytes",
+    "chr",
+    "dict",
+    "filter",
+    "hex",
+    "input",
+    "int",
+    "isinstance",
+    "list",
+    "map",
+    "max",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "open",
+    "pow",
+    "range",
+    "round",
+    "str",
+    "super",
+    "zip",
+];
+
 /// Is `module` (or the package it is in) part of the standard library?
 pub fn is_stdlib(module: &str) -> bool {
-    let root = root_module(module);
-    STDLIB.split_ascii_whitespace().any(|name| name == root)
+    // Asked once for every callable: a set, not a walk through the list.
+    static NAMES: std::sync::LazyLock<foldhash::HashSet<&str>> =
+        std::sync::LazyLock::new(|| STDLIB.split_ascii_whitespace().collect());
+    NAMES.contains(root_module(module))
 }
 
 /// One isort section.

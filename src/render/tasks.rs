@@ -65,7 +65,7 @@ impl TaskNames {
         let order = &graph.by_name;
         let fixed = || {
             let mut names = Names::with_capacity(ops.len() + FIXED.len());
-            for name in FIXED {
+            for name in FIXED.iter().chain(layout::BUILTIN_IMPORTS) {
                 names.reserve(name);
             }
             names

@@ -77,7 +77,17 @@ STDLIB_TYPES = [
     "builtins.list[int]",
 ]
 # Callables of the standard library sort with it in `_tasks.py`.
-STDLIB_CALLS = ["os.path:join", "json:dumps", "datetime:timedelta", "typing:cast"]
+STDLIB_CALLS = [
+    "os.path:join",
+    "json:dumps",
+    "datetime:timedelta",
+    "typing:cast",
+    # A builtin imported by name is the builtin (ruff's UP029).
+    "builtins:open",
+    "io:open",
+    "builtins:str.upper",
+    "builtins:print",
+]
 # Flow parameters Prefect takes that are near the ones it refuses.
 ODD_NAMES = ["model_name", "args", "kwargs", "cls", "fn", "v_args", "flow", "outcome"]
 

@@ -370,8 +370,16 @@ def test_a_shared_limit_bounds_operations_across_the_flow(
     assert limit["limit"] == 2
 
 
+# The operations hold a shared limit: the wrapper that holds it travels to
+# the workers with them.
 CLUSTERED = """\
 version = 1
+
+[limits.cluster]
+concurrency = 2
+
+[defaults]
+limits = ["cluster"]
 
 [flows.d.dask]
 address = "tcp://127.0.0.1:{port}"

@@ -8,6 +8,7 @@ checks several things per run. Side effects go to a folder given to the flow as 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -657,3 +658,185 @@ def test_optional_text_parameter_that_looks_like_a_number(project) -> None:
     built = project(OPTIONAL_TEXT, {"echo.py": OPTIONAL_TEXT_PY})
 
     assert completed(built.run("s", tag="123")) == "123"
+
+
+# 13. The same Python process runs flows again and again -------------------------
+
+SUBMIT_FAILS = """\
+version = 1
+
+[[operations]]
+name = "f.first"
+call = "submit_fails:first"
+returns = "int"
+
+[[operations]]
+name = "f.second"
+call = "submit_fails:second"
+params = { n = "int" }
+returns = "int"
+"""
+
+# `second` takes no `n`: its submit fails (Prefect binds the arguments), after
+# `first` was submitted and before the flow reaches `outcome`.
+SUBMIT_FAILS_PY = """\
+def first() -> int:
+    return 1
+
+
+def second() -> int:
+    return 2
+"""
+
+AGAIN_AND_AGAIN = """\
+import json
+import sys
+
+sys.path.insert(0, "run_cache")
+import orchestration  # noqa: E402
+from orchestration import _runtime  # noqa: E402
+
+errors = []
+for _ in range(2):
+    try:
+        orchestration.FLOWS["f"](n=1)
+    except Exception as error:  # noqa: BLE001
+        errors.append(type(error).__name__)
+kept = {
+    str(run): [name for name, _ in futures] for run, futures in _runtime._submitted.items()
+}
+print(json.dumps({"errors": errors, "kept": kept}))
+"""
+
+
+def test_a_flow_failing_before_its_outcome_keeps_nothing(project) -> None:
+    built = project(SUBMIT_FAILS, {"submit_fails.py": SUBMIT_FAILS_PY})
+
+    done = subprocess.run(
+        [sys.executable, "-c", AGAIN_AND_AGAIN],
+        cwd=built.root,
+        env={**os.environ, "PREFECT_API_URL": built.api},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert json.loads(last) == {"errors": ["ParameterBindError"] * 2, "kept": {}}
+
+
+# 14. Tasks and flows pickle for a process that cannot import the package ----------
+
+PICKLED = """\
+version = 1
+
+[flows.x]
+task_runner = "process"
+
+[[operations]]
+name = "x.split"
+call = "work_split:split"
+params = { n = "int" }
+outputs = { low = "int", high = "int" }
+
+[[operations]]
+name = "x.crunch"
+call = "work_split:crunch"
+executor = "process"
+params = { low = "int", high = "int" }
+depends_on = ["x.split"]
+returns = "int"
+"""
+
+PICKLED_PY = """\
+def split(n: int) -> dict[str, int]:
+    return {"low": n, "high": n * 10}
+
+
+def crunch(low: int, high: int) -> int:
+    return sum(range(low, high))
+"""
+
+# As a process worker does: the flow loaded from its file (a package named
+# after the file), pickled while a run of it is in progress.
+PICKLE_FROM_FILE = """\
+import sys
+import threading
+
+import cloudpickle
+from prefect.flows import load_flow_from_entrypoint
+
+flow = load_flow_from_entrypoint("run_cache/orchestration/x.py:x_flow")
+runtime = next(m for n, m in sys.modules.items() if n.endswith("._runtime"))
+runtime._submitted["a run"] = [("x.split", threading.Lock())]
+tasks = {n: v for n, v in flow.fn.__globals__.items() if n.endswith("_task")}
+sys.stdout.buffer.write(cloudpickle.dumps((flow, tasks)))
+"""
+
+# A fresh process elsewhere, with only the operations' modules on its path.
+UNPICKLE_ELSEWHERE = """\
+import json
+import pickle
+import sys
+
+from prefect import Task
+
+import work_split
+
+flow, tasks = pickle.loads(sys.stdin.buffer.read())
+print(json.dumps({
+    "flow": flow.name,
+    "tasks": sorted(n for n, t in tasks.items() if type(t) is Task),
+    "crunch is the function": tasks["x_crunch_task"].fn is work_split.crunch,
+    "high": tasks["x_split_high_task"].fn({"low": 3, "high": 30}, "high", 1),
+    "crunch": tasks["x_crunch_task"].fn(3, 30),
+    "package imported": [
+        n for n in sys.modules if n == "x" or n.startswith(("x.", "orchestration"))
+    ],
+}))
+"""
+
+
+def test_tasks_and_flows_pickle_for_a_process_without_the_package(
+    project, tmp_path: Path
+) -> None:
+    built = project(PICKLED, {"work_split.py": PICKLED_PY})
+    env = {"PYTHONPATH": str(built.root)}
+    pickled = subprocess.run(
+        [sys.executable, "-c", PICKLE_FROM_FILE],
+        cwd=built.root,
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert pickled.returncode == 0, pickled.stderr.decode()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", UNPICKLE_ELSEWHERE],
+        cwd=elsewhere,
+        env={**os.environ, **env},
+        input=pickled.stdout,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert loaded.returncode == 0, loaded.stderr.decode()
+    assert json.loads(loaded.stdout) == {
+        "flow": "x",
+        "tasks": [
+            "x_crunch_task",
+            "x_split_high_task",
+            "x_split_low_task",
+            "x_split_task",
+        ],
+        "crunch is the function": True,
+        "high": 30,
+        "crunch": 432,
+        "package imported": [],
+    }

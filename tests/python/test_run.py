@@ -841,6 +841,23 @@ def record(square: int, out: str) -> int:
 """
 
 
+def group_members(group: int) -> list[int]:
+    """The live processes of a process group."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) == group:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 def side_effect_project(root: Path, name: str) -> Path:
     # The operations live in a package beside the manifest: flow runs of a
     # deployment start in fresh processes that must find it too.
@@ -851,11 +868,12 @@ def side_effect_project(root: Path, name: str) -> Path:
     )
 
 
-def test_serve_runs_deployments_until_interrupted(
-    opflow: Opflow, tmp_path: Path
-) -> None:
-    root = side_effect_project(tmp_path / "served", "serving")
-    out = tmp_path / "result.json"
+def serve_and_run(
+    opflow: Opflow, root: Path, tmp_path: Path, runs: dict[str, dict[str, object]]
+) -> int:
+    """`opflow serve` the project at `root`, run each deployment of `runs`
+    (name: its parameters), wait until every run completed, then interrupt
+    the server. Returns the pid of `opflow serve`."""
     log = tmp_path / "serve.log"
     argv = [str(OPFLOW), "serve", "--python", sys.executable]
     serve = start_background(argv, root, opflow.env, log)
@@ -865,43 +883,59 @@ def test_serve_runs_deployments_until_interrupted(
             assert serve.poll() is None, log.read_text()
             time.sleep(0.5)
         api = opflow.api()
-        deployment = wait_for_deployment(api, "serving/serving", serve, log)
         wait_for_deployment(api, "all/all", serve, log)
-
-        flow_run = api_call(
-            api,
-            "POST",
-            f"/deployments/{deployment['id']}/create_flow_run",
-            {"parameters": {"n": 12, "out": str(out)}},
-        )
-        wait_for_flow_run(api, flow_run["id"], log)
-
-        assert json.loads(out.read_text())["square"] == 144
-        assert json.loads(out.read_text())["pid"] != serve.pid
+        for name, parameters in runs.items():
+            deployment = wait_for_deployment(api, name, serve, log)
+            flow_run = api_call(
+                api,
+                "POST",
+                f"/deployments/{deployment['id']}/create_flow_run",
+                {"parameters": parameters},
+            )
+            wait_for_flow_run(api, flow_run["id"], log)
+        # A run is complete before its process has exited (a Dask cluster
+        # takes a moment to stop): Ctrl-C once they are gone, as a user would.
+        deadline = time.monotonic() + 60
+        while group_members(serve.pid) != [serve.pid] and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         code, seconds = stop_background(serve, signal.SIGINT, timeout=30)
     assert code is not None, f"serve ignored SIGINT for 30 s:\n{log.read_text()}"
     assert seconds < 30
     assert code == 0, log.read_text()
     assert "Traceback" not in log.read_text(), log.read_text()
+    return serve.pid
+
+
+def test_serve_runs_deployments_until_interrupted(
+    opflow: Opflow, tmp_path: Path
+) -> None:
+    root = side_effect_project(tmp_path / "served", "serving")
+    out = tmp_path / "result.json"
+
+    pid = serve_and_run(
+        opflow, root, tmp_path, {"serving/serving": {"n": 12, "out": str(out)}}
+    )
+
+    assert json.loads(out.read_text())["square"] == 144
+    assert json.loads(out.read_text())["pid"] != pid
 
 
 # 9. Deployments from the generated prefect.yaml ----------------------------------------
 
 
-def test_generated_prefect_yaml_deploys_to_a_process_worker(
-    opflow: Opflow, tmp_path: Path, prefect_api: str
+def deploy_and_run_on_a_process_worker(
+    root: Path, tmp_path: Path, api: str, runs: list[tuple[str, list[str]]]
 ) -> None:
-    root = side_effect_project(tmp_path / "deployed", "deployed")
-    out = tmp_path / "deployed-result.json"
-    built = opflow("build", cwd=root)
-    assert built.code == 0, str(built)
+    """Deploy every flow of the project at `root` with its generated
+    `prefect.yaml` to the process work pool `opflow`, start a worker in another
+    folder, run each deployment of `runs` in turn (name, its `--param` values) and wait
+    until every run completed."""
     prefect_yaml = root / "run_cache" / "orchestration" / "prefect.yaml"
     assert prefect_yaml.exists()
-
     env = {
         **_clean_env(),
-        "PREFECT_API_URL": prefect_api,
+        "PREFECT_API_URL": api,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
     }
 
@@ -917,7 +951,7 @@ def test_generated_prefect_yaml_deploys_to_a_process_worker(
         "run_cache/orchestration/prefect.yaml",
     )
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-    for name in ("deployed/deployed", "all/all"):
+    for name in [*runs, "all/all"]:
         assert f"Deployment '{name}' successfully created" in deploy.stdout
 
     # The worker starts elsewhere: the deployment alone must find the code.
@@ -927,44 +961,43 @@ def test_generated_prefect_yaml_deploys_to_a_process_worker(
     worker_argv = [str(PREFECT), "worker", "start", "--pool", "opflow"]
     worker = start_background(worker_argv, elsewhere, env, log)
     try:
-        started = prefect(
-            "deployment",
-            "run",
-            "deployed/deployed",
-            "--param",
-            "n=9",
-            "--param",
-            f"out={out}",
-        )
-        assert started.returncode == 0, started.stdout + started.stderr
-        found = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout)
-        assert found, started.stdout
-        wait_for_flow_run(prefect_api, found[1], log)
-
-        assert json.loads(out.read_text())["square"] == 81
-
-        # A run started from Prefect can run part of the flow: `record`
-        # alone reads the square the first run kept (81), not 5 * 5.
-        part = tmp_path / "deployed-part.json"
-        started = prefect(
-            "deployment",
-            "run",
-            "deployed/deployed",
-            "--param",
-            "n=5",
-            "--param",
-            f"out={part}",
-            "--param",
-            "opflow_select=deployed.record",
-        )
-        assert started.returncode == 0, started.stdout + started.stderr
-        found = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout)
-        assert found, started.stdout
-        wait_for_flow_run(prefect_api, found[1], log)
-        assert json.loads(part.read_text())["square"] == 81
+        for name, values in runs:
+            started = prefect("deployment", "run", name, *params(*values))
+            assert started.returncode == 0, started.stdout + started.stderr
+            found = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout)
+            assert found, started.stdout
+            wait_for_flow_run(api, found[1], log)
     finally:
         code, _ = stop_background(worker, signal.SIGINT, timeout=30)
     assert code is not None, f"the worker ignored SIGINT:\n{log.read_text()}"
+
+
+def test_generated_prefect_yaml_deploys_to_a_process_worker(
+    opflow: Opflow, tmp_path: Path, prefect_api: str
+) -> None:
+    root = side_effect_project(tmp_path / "deployed", "deployed")
+    out = tmp_path / "deployed-result.json"
+    built = opflow("build", cwd=root)
+    assert built.code == 0, str(built)
+
+    # The second run, started from Prefect, runs part of the flow: `record`
+    # alone, reading the square the first run kept (81), not 5 * 5.
+    part = tmp_path / "deployed-part.json"
+    deploy_and_run_on_a_process_worker(
+        root,
+        tmp_path,
+        prefect_api,
+        [
+            ("deployed/deployed", ["n=9", f"out={out}"]),
+            (
+                "deployed/deployed",
+                ["n=5", f"out={part}", "opflow_select=deployed.record"],
+            ),
+        ],
+    )
+
+    assert json.loads(out.read_text())["square"] == 81
+    assert json.loads(part.read_text())["square"] == 81
 
 
 def prefect_cli(
@@ -1123,11 +1156,14 @@ def test_resume_runs_only_what_did_not_complete(opflow: Opflow, chain: Path) -> 
     assert failed.code == 1, str(failed)
     assert "operation `chain.d` failed" in failed.stderr
     assert sorted(ran(chain)) == ["a", "b", "c", "d", "side"]
-    state = json.loads((chain / ".opflow/results/.runs/chain.json").read_text())
-    assert state["status"] == "FAILED"
-    assert state["parameters"] == {"seed": 1}
-    assert state["operations"]["chain.c"]["state"] == "COMPLETED"
-    assert state["operations"]["chain.d"]["state"] == "FAILED"
+    lines = (chain / ".opflow/results/.runs/chain.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert records[0]["status"] == "RUNNING"
+    assert records[0]["parameters"] == {"seed": 1}
+    assert records[-1] == {"status": "FAILED"}
+    states = {r["operation"]: r["state"] for r in records if "operation" in r}
+    assert states["chain.c"] == "COMPLETED"
+    assert states["chain.d"] == "FAILED"
     # Each completed operation's result is kept under its name.
     for name in ("chain.a", "chain.b", "chain.c", "chain.side"):
         assert (chain / ".opflow/results" / name).is_file(), name
@@ -1201,7 +1237,7 @@ def test_a_selection_whose_input_was_never_kept_runs_nothing(
     assert "`chain.d`, an input of chain.e" in done.stderr
     assert "--select '+chain.e'" in done.stderr
     assert ran(chain) == []
-    assert not (chain / ".opflow/results/.runs/chain.json").exists()
+    assert not (chain / ".opflow/results/.runs/chain.jsonl").exists()
 
 
 def test_clean_removes_kept_results_only(opflow: Opflow, chain: Path) -> None:
@@ -1237,3 +1273,123 @@ def test_cache_policies_compose(opflow: Opflow, chain: Path) -> None:
     changed = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
     assert changed.result["chain.e"] == ((1 + 1) * 2 + 4) * 10 - 1
     assert ran(chain) == ["c", "d", "e"]
+
+
+# 11. Process and Dask task runners, however Prefect loads the flow ---------------------
+#
+# `opflow run` imports the package by name; a process worker (from `prefect.yaml`)
+# and `opflow serve` load each flow from its file, as a package named after the
+# file. Either way the tasks, the named-output picks and the `executor = "process"`
+# operation are pickled to other processes, which may not import the package.
+
+SPREAD = (
+    'version = 1\n\n[project]\nname = "spread"\n'
+    + "".join(
+        f'\n[flows.{flow}]\ntask_runner = "{runner}"\n'
+        for flow, runner in (("p", "process"), ("d", "dask"))
+    )
+    + "".join(
+        dedent(f"""
+        [[operations]]
+        name = "{flow}.split"
+        call = "work.spread:split"
+        params = {{ n = "int" }}
+        outputs = {{ low = "int", high = "int" }}
+
+        [[operations]]
+        name = "{flow}.crunch"
+        call = "work.spread:crunch"
+        executor = "process"
+        params = {{ low = "int", high = "int" }}
+        depends_on = ["{flow}.split"]
+        returns = "int"
+
+        [[operations]]
+        name = "{flow}.report"
+        call = "work.spread:report"
+        params = {{ crunch = "int", low = "int", out = {{ type = "str", default = "" }} }}
+        depends_on = ["{flow}.split", "{flow}.crunch"]
+        returns = "list[int]"
+        """)
+        for flow in ("p", "d")
+    )
+)
+
+SPREAD_PY = """\
+import json
+import multiprocessing
+from pathlib import Path
+
+
+def split(n: int) -> dict[str, int]:
+    return {"low": n, "high": n * 10}
+
+
+def crunch(low: int, high: int) -> int:
+    return sum(range(low, high))
+
+
+def report(crunch: int, low: int, out: str = "") -> list[int]:
+    # Whether this ran in a child process of the flow's (a task runner's worker).
+    in_child = multiprocessing.parent_process() is not None
+    result = [crunch, low, int(in_child)]
+    if out:
+        Path(out).write_text(json.dumps(result))
+    return result
+"""
+
+# For n = 3: crunch = sum(range(3, 30)), low = 3, and `report` ran in a child.
+SPREAD_RESULT = [432, 3, 1]
+
+
+def spread_project(root: Path) -> Path:
+    return write_project(
+        root, SPREAD, {"work/__init__.py": "", "work/spread.py": SPREAD_PY}
+    )
+
+
+def test_process_and_dask_task_runners_under_opflow_run(
+    opflow: Opflow, tmp_path: Path
+) -> None:
+    root = spread_project(tmp_path / "spread")
+
+    for flow in ("p", "d"):
+        done = opflow("run", flow, "--param", "n=3", "--json", cwd=root)
+        assert done.result == SPREAD_RESULT, str(done)
+        assert done.summary["all"] == "3", str(done)
+
+
+def test_process_and_dask_task_runners_deployed_to_a_process_worker(
+    opflow: Opflow, tmp_path: Path, prefect_api: str
+) -> None:
+    root = spread_project(tmp_path / "spread")
+    built = opflow("build", cwd=root)
+    assert built.code == 0, str(built)
+    outs = {flow: tmp_path / f"{flow}.json" for flow in ("p", "d")}
+
+    deploy_and_run_on_a_process_worker(
+        root,
+        tmp_path,
+        prefect_api,
+        [(f"{flow}/{flow}", ["n=3", f"out={out}"]) for flow, out in outs.items()],
+    )
+
+    for out in outs.values():
+        assert json.loads(out.read_text()) == SPREAD_RESULT
+
+
+def test_process_and_dask_task_runners_under_opflow_serve(
+    opflow: Opflow, tmp_path: Path
+) -> None:
+    root = spread_project(tmp_path / "spread")
+    outs = {flow: tmp_path / f"{flow}.json" for flow in ("p", "d")}
+
+    serve_and_run(
+        opflow,
+        root,
+        tmp_path,
+        {f"{flow}/{flow}": {"n": 3, "out": str(out)} for flow, out in outs.items()},
+    )
+
+    for out in outs.values():
+        assert json.loads(out.read_text()) == SPREAD_RESULT
