@@ -35,7 +35,7 @@ import traceback
 import types
 import typing
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +48,45 @@ from ._select import SelectionError, select
 
 TASK_RUNNERS = ("thread", "process", "dask", "ray")
 
-# The final state of every operation of the last run, by name.
-LAST_RUN: dict[str, str] = {}
+
+def _here(name: str, make: Callable[[], Any]) -> Any:
+    """The object of this process named `name`, made on first use.
+
+    A task runner may pickle this module's functions by value (see the end of
+    the module) and unpickle them in this process too, which sets the
+    module's names anew: the state kept here is looked up by name, so every
+    copy finds the same; another process makes its own.
+    """
+    kept = sys.__dict__.setdefault("_opflow_runtime", {})
+    key = f"{__package__}.{name}"
+    if key not in kept:
+        kept[key] = make()
+    return kept[key]
 
 
 class _Local(dict):
-    """A dict of this process: pickled, it arrives empty."""
+    """A dict of this process (see `_here`): pickled, the receiver's own."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), ())
+        return (_local, (self.name,))
+
+
+def _local(name: str) -> Any:
+    return _here(name, lambda: _Local(name))
 
 
 # The futures each flow run submitted, by run, in the order submitted, until
 # the run ends (`outcome`, or a submit that fails).
-_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = _Local()
+_submitted: dict[Any, list[tuple[str, PrefectFuture[Any]]]] = _local("submitted")
 # The futures of the run submitted last (the runner reports them when the
 # run ends before `outcome`).
-_last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = {}
+_last: dict[str, list[tuple[str, PrefectFuture[Any]]]] = _local("last")
+# The final state of every operation of the last run, by name.
+LAST_RUN: dict[str, str] = _local("last_run")
 
 
 class OperationFailed(RuntimeError):
@@ -334,8 +356,7 @@ class _Planning:
 
 
 class _Var:
-    """A context variable of this process: pickled, it arrives new (only the
-    flow's process plans)."""
+    """A context variable of this process (see `_here`)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -344,7 +365,7 @@ class _Var:
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.name,))
+        return (_var, (self.name,))
 
     def get(self) -> Any:
         return self.var.get()
@@ -356,8 +377,12 @@ class _Var:
         self.var.reset(token)
 
 
+def _var(name: str) -> Any:
+    return _here(name, lambda: _Var(name))
+
+
 # The operations being listed, while a flow's body is planned.
-_planning = _Var("opflow_planning")
+_planning = _var("opflow_planning")
 
 
 def operations_of(flow: Any, parameters: dict[str, Any]) -> dict[str, _Node]:
@@ -450,6 +475,9 @@ class _Run:
         self.watched = 0
         self.ended = 0
         self.ended_as = ""
+        self.keeper = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="opflow-keep"
+        )
         self.state: dict[str, Any] = {
             "run": str(run_id),
             "flow": flow,
@@ -468,7 +496,7 @@ class _Run:
         with self.lock:
             self.watched += 1
 
-        def done(future: Any) -> None:
+        def keep(future: Any) -> None:
             future.wait()  # done: this only takes its final state
             state = future.state
             kind = state.type.value if state is not None else "PENDING"
@@ -486,7 +514,9 @@ class _Run:
                 self.ended += 1
                 self.lock.notify_all()
 
-        future.add_done_callback(done)
+        # A done callback may run on a task runner's own loop (Dask's), which
+        # must not wait: the keeping is done on the run's own thread.
+        future.add_done_callback(lambda future: self.keeper.submit(keep, future))
 
     def save(self, record: dict[str, Any] | None = None) -> None:
         """Start the state file (no `record`), or add `record` to it."""
@@ -502,12 +532,13 @@ class _Run:
             if not self.ended_as:
                 self.ended_as = status
                 self.save({"status": status})
+        self.keeper.shutdown(wait=False)
         _runs.pop(self.id, None)
 
 
 # Each flow run's `_Run` until its `outcome`, by run id; and the last one made.
-_runs: dict[Any, _Run] = _Local()
-_current: dict[str, _Run] = _Local()
+_runs: dict[Any, _Run] = _local("runs")
+_current: dict[str, _Run] = _local("current")
 
 RESERVED = ("opflow_select", "opflow_exclude")
 

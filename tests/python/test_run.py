@@ -680,7 +680,12 @@ def test_prefect_api_url_is_used_and_no_server_started(
     assert prefect_api == f"http://127.0.0.1:{port}/api"
     flow_run = api_call(prefect_api, "GET", f"/flow_runs/{run_id}")
     assert flow_run["state"]["type"] == "COMPLETED"
-    assert flow_run["parameters"] == {"n": 21}
+    # With opflow's own parameters, empty: the whole flow ran.
+    assert flow_run["parameters"] == {
+        "n": 21,
+        "opflow_select": "",
+        "opflow_exclude": "",
+    }
 
 
 # 7. The managed environment ----------------------------------------------------------
@@ -951,7 +956,7 @@ def deploy_and_run_on_a_process_worker(
         "run_cache/orchestration/prefect.yaml",
     )
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-    for name in [*runs, "all/all"]:
+    for name in {*(name for name, _ in runs), "all/all"}:
         assert f"Deployment '{name}' successfully created" in deploy.stdout
 
     # The worker starts elsewhere: the deployment alone must find the code.
