@@ -626,10 +626,9 @@ def pick(value: Any, name: str, index: int) -> Any:
     raise LookupError(f"the result has no output `{name}`: {value!r:.200}")
 
 
-# The shared limits this process found or made on the server. No lock: two
-# threads may both create one, and the second finds it made (`limited`
-# travels by value to other processes, where a lock could not go).
-_limits_known: set[str] = set()
+# The shared limits this process found or made on the server (see `_here`).
+# No lock: two threads may both create one, and the second finds it made.
+_limits_known: set[str] = _here("limits_known", set)
 
 
 def ensure_limits(limits: Mapping[str, list[Any]], update: bool = False) -> None:
