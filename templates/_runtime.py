@@ -136,6 +136,8 @@ class Operation(Task):
         except BaseException:
             # The flow ends here, before `outcome`: keep nothing of its run.
             _submitted.pop(flow_run, None)
+            if run is not None:
+                run.end("FAILED")
             raise
         if flow_run is not None:
             runs = _submitted.setdefault(flow_run, [])
@@ -179,8 +181,14 @@ class Results:
         self.serializer = serializer
         self._storage: Any = None
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_storage": None}
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to another process (with a task), only its settings: results
+        # are kept by the flow's process. As a `Results`, it would carry this
+        # module's classes by value, and a Dask scheduler in the flow's process
+        # unpickling them would replace their methods (`Operation.submit`)
+        # with copies bound to copies of this module's state.
+        state = {**self.__dict__, "_storage": None}
+        return (types.SimpleNamespace, (), state)
 
     def task(
         self,
@@ -762,7 +770,9 @@ def _itself(value: Any) -> Any:
 # A process or Dask task runner pickles each task, and the flow with it, for
 # another process, where this package may not be importable by the name it
 # has here: what they reach of this module (`pick`, `outcome`, `_itself`)
-# travels by value. `_submitted`, which holds the run's futures, arrives empty.
+# travels by value. The state that holds runs is the receiving process's own
+# (`_Local`, `_Var`: see `_here`), and nothing sent carries a class with state
+# (`Operation` pickles as a `Task`, `Results` as its settings).
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 

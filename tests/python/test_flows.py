@@ -703,7 +703,8 @@ for _ in range(2):
     except Exception as error:  # noqa: BLE001
         errors.append(type(error).__name__)
 kept = {
-    str(run): [name for name, _ in futures] for run, futures in _runtime._submitted.items()
+    "futures": {str(run): len(futures) for run, futures in _runtime._submitted.items()},
+    "runs": [str(run) for run in _runtime._runs],
 }
 print(json.dumps({"errors": errors, "kept": kept}))
 """
@@ -724,7 +725,10 @@ def test_a_flow_failing_before_its_outcome_keeps_nothing(project) -> None:
 
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()[-1]
-    assert json.loads(last) == {"errors": ["ParameterBindError"] * 2, "kept": {}}
+    assert json.loads(last) == {
+        "errors": ["ParameterBindError"] * 2,
+        "kept": {"futures": {}, "runs": []},
+    }
 
 
 # 14. Tasks and flows pickle for a process that cannot import the package ----------
