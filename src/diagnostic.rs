@@ -694,6 +694,39 @@ pub enum Diagnostic {
         help: String,
     },
 
+    #[error("`{name}` of flow `{flow}` breaks its rules: {reason}")]
+    #[diagnostic(
+        code(opflow::runtime::param_rule),
+        help(
+            "give `{name}` a value its rules allow (`opflow plan` shows them in the manifest's parameter table)"
+        )
+    )]
+    ParamRule {
+        name: String,
+        flow: String,
+        reason: String,
+    },
+
+    #[error("no preset `{name}`")]
+    #[diagnostic(code(opflow::runtime::unknown_preset))]
+    UnknownPreset {
+        name: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("a parameters file is a table of parameter values")]
+    #[diagnostic(
+        code(opflow::runtime::params_file_shape),
+        help(
+            "write `name = value` lines (TOML), `name: value` (YAML) or `{{\"name\": value}}` (JSON)"
+        )
+    )]
+    ParamsFileShape {
+        #[label("not a table")]
+        span: SourceSpan,
+    },
+
     #[error("`--param {given}` has no value")]
     #[diagnostic(
         code(opflow::runtime::param_without_value),
@@ -881,6 +914,258 @@ pub enum Diagnostic {
         span: SourceSpan,
         #[help]
         help: String,
+    },
+
+    // ---- deploy: `[flows.X.deploy]` ----
+    #[error("a schedule needs exactly one of `cron`, `interval_seconds` and `rrule`; {reason}")]
+    #[diagnostic(
+        code(opflow::deploy::schedule_kind),
+        help(
+            "write one schedule per kind: `{{ cron = \"0 6 * * *\" }}`, `{{ interval_seconds = 3600 }}`, `{{ rrule = \"FREQ=DAILY\" }}`"
+        )
+    )]
+    ScheduleKind {
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid {kind}: {reason}")]
+    #[diagnostic(code(opflow::deploy::invalid_schedule))]
+    InvalidSchedule {
+        kind: &'static str,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("unknown time zone `{name}`")]
+    #[diagnostic(code(opflow::deploy::unknown_timezone))]
+    UnknownTimezone {
+        name: String,
+        #[label("not an IANA time zone name")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("flow `{flow}` has no parameter `{param}`")]
+    #[diagnostic(code(opflow::deploy::unknown_parameter))]
+    UnknownScheduleParameter {
+        flow: String,
+        param: String,
+        #[label("not a parameter of `{flow}`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{param}` of flow `{flow}` is `{ty}`: {reason}")]
+    #[diagnostic(
+        code(opflow::deploy::parameter_type_mismatch),
+        help("give `{param}` a value of type `{ty}`")
+    )]
+    ScheduleParameterType {
+        flow: String,
+        param: String,
+        ty: String,
+        reason: String,
+        #[label("not of type `{ty}`")]
+        span: SourceSpan,
+    },
+
+    #[error("scheduled runs of flow `{flow}` lack its required parameter{plural} {params}")]
+    #[diagnostic(
+        code(opflow::deploy::missing_parameter),
+        help("give them in the schedule's `parameters`, or give the parameters defaults")
+    )]
+    MissingScheduleParameter {
+        flow: String,
+        params: String,
+        plural: &'static str,
+        #[label("every run it starts would fail")]
+        span: SourceSpan,
+    },
+
+    #[error("value of `{what}` is not a literal: {reason}")]
+    #[diagnostic(
+        code(opflow::deploy::invalid_value),
+        help(
+            "write a string, number, boolean, array or table; a date-time can be given as a string"
+        )
+    )]
+    InvalidDeployValue {
+        what: String,
+        reason: String,
+        #[label("not a literal")]
+        span: SourceSpan,
+    },
+
+    #[error("preset `{preset}` sets `{param}`, which no flow has")]
+    #[diagnostic(code(opflow::deploy::unknown_preset_parameter))]
+    UnknownPresetParameter {
+        preset: String,
+        param: String,
+        #[label("no flow has this parameter")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("rules of `{param}`, which is not a flow parameter")]
+    #[diagnostic(
+        code(opflow::resolve::rule_not_flow_parameter),
+        help(
+            "rules check the values a run is given; this parameter's value comes from an operation: remove them, or check in that operation"
+        )
+    )]
+    RuleNotFlowParameter {
+        param: String,
+        #[label("bound to an operation")]
+        span: SourceSpan,
+    },
+
+    #[error("the default of `{param}` breaks its rules: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::default_breaks_rule),
+        help("change the default or the rule")
+    )]
+    DefaultBreaksRule {
+        param: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("flow parameter `{param}` is given different rules")]
+    #[diagnostic(
+        code(opflow::resolve::conflicting_rules),
+        help(
+            "operations that share a flow parameter share its rules: write them once, or the same in both"
+        )
+    )]
+    ConflictingRules {
+        param: String,
+        #[label("these rules")]
+        span: SourceSpan,
+        #[label("differ from these")]
+        first: SourceSpan,
+    },
+
+    #[error("`{rule}` on `{param}`, whose type `{ty}` is not {takes}")]
+    #[diagnostic(
+        code(opflow::resolve::rule_type_mismatch),
+        help(
+            "`ge`, `gt`, `le` and `lt` are for numbers, `pattern` for strings, `min_length` and `max_length` for strings and collections"
+        )
+    )]
+    RuleMisfit {
+        param: String,
+        rule: String,
+        ty: String,
+        takes: String,
+        #[label("not for `{ty}`")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid `pattern`: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::invalid_pattern),
+        help(
+            "patterns are checked as pydantic checks them (Rust's `regex` syntax: no look-around, no backreferences)"
+        )
+    )]
+    InvalidPattern {
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid `choices`: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::invalid_choices),
+        help("write the values the parameter may take as a list: `choices = [\"a\", \"b\"]`")
+    )]
+    InvalidChoices {
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("`choices` of `{param}` do not fit its type `{ty}`: {reason}")]
+    #[diagnostic(
+        code(opflow::resolve::choice_type_mismatch),
+        help("each choice is a value of type `{ty}`")
+    )]
+    ChoiceTypeMismatch {
+        param: String,
+        ty: String,
+        reason: String,
+        #[label("not all of type `{ty}`")]
+        span: SourceSpan,
+    },
+
+    #[error("`[flows.X.{table}]` on a flow whose `task_runner` is `{runner}`")]
+    #[diagnostic(
+        code(opflow::deploy::cluster_runner_mismatch),
+        help(
+            "a `{table}` table says where the `{table}` runner's tasks run: set `task_runner = \"{table}\"`, or leave it out"
+        )
+    )]
+    ClusterRunnerMismatch {
+        table: String,
+        runner: String,
+        #[label("for the `{table}` runner")]
+        span: SourceSpan,
+    },
+
+    #[error("a local cluster's size beside an existing cluster's `address`")]
+    #[diagnostic(
+        code(opflow::deploy::address_with_local_cluster),
+        help(
+            "`n_workers` and `threads_per_worker` size the cluster opflow starts; with an `address` the cluster is yours: remove one or the other"
+        )
+    )]
+    AddressWithLocalCluster {
+        #[label("for a local cluster")]
+        span: SourceSpan,
+        #[label("an existing cluster")]
+        address: SourceSpan,
+    },
+
+    #[error("invalid cluster address `{address}`")]
+    #[diagnostic(
+        code(opflow::deploy::invalid_address),
+        help(
+            "write the scheduler's address, e.g. `tcp://10.0.0.5:8786` (Dask) or `ray://10.0.0.5:10001` (Ray)"
+        )
+    )]
+    InvalidAddress {
+        address: String,
+        #[label("empty, or with spaces or control characters")]
+        span: SourceSpan,
+    },
+
+    #[error("unknown limit `{name}`")]
+    #[diagnostic(code(opflow::deploy::unknown_limit))]
+    UnknownLimit {
+        name: String,
+        #[label("no `[limits.{name}]`")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("`collision_strategy` without `concurrency_limit`")]
+    #[diagnostic(
+        code(opflow::deploy::collision_without_limit),
+        help("it says what happens to runs beyond the limit: set `concurrency_limit` too")
+    )]
+    CollisionWithoutLimit {
+        #[label("no limit to collide with")]
+        span: SourceSpan,
     },
 
     // ---- graph ----

@@ -105,6 +105,14 @@ fn compile_document(document: Document) -> Result<Compiled, Failure> {
         .and_then(|mut manifest| {
             warnings = std::mem::take(&mut manifest.warnings);
             graph::build(manifest)
+        })
+        .and_then(|graph| {
+            let problems = resolve::deploy::check_parameters(&graph);
+            if problems.is_empty() {
+                Ok(graph)
+            } else {
+                Err(problems)
+            }
         });
     match graph {
         Ok(graph) => {

@@ -114,6 +114,7 @@ class Operation(Task):
     """
 
     results: "Results | None" = None
+    limits: dict[str, list[Any]] = {}  # noqa: RUF012 - replaced, never changed
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         return self._start(args, kwargs, mapped=False)
@@ -327,15 +328,18 @@ class Results:
         persist: bool = True,
         results: "Results | None" = None,
         all_done: bool = False,
+        limits: dict[str, list[Any]] | None = None,
         **options: Any,
     ) -> Operation:
         """`prefect.task(fn, **options)`, recorded (see `Operation`), its
-        result kept here (or in `results`) unless `persist` is false. With
-        `all_done`, an argument whose upstream failed is `None`."""
+        result kept here (or in `results`) unless `persist` is false, holding
+        its shared `limits` while it runs (see `limited`). With `all_done`,
+        an argument whose upstream failed is `None`."""
         if all_done:
             fn = _failed_as_none(fn)
-        operation = Operation(fn=fn, **options)
+        operation = Operation(fn=limited(fn, limits) if limits else fn, **options)
         operation.results = (results or self) if persist else None
+        operation.limits = limits or {}
         return operation
 
     def storage(self) -> Any:
@@ -813,6 +817,101 @@ def pick(value: Any, name: str, index: int) -> Any:
     raise LookupError(f"the result has no output `{name}`: {value!r:.200}")
 
 
+# The shared limits this process found or made on the server (see `_here`).
+# No lock: two threads may both create one, and the second finds it made.
+_limits_known: set[str] = _here("limits_known", set)
+
+
+def ensure_limits(limits: Mapping[str, list[Any]], update: bool = False) -> None:
+    """Create each shared limit (name: [concurrency, per second or None]) the
+    Prefect server lacks, once per process; with `update`, also set those it
+    has to these numbers. Prefect does not limit at all by a limit its server
+    lacks."""
+    todo = {n: v for n, v in limits.items() if update or n not in _limits_known}
+    if not todo:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import (
+        GlobalConcurrencyLimitCreate,
+        GlobalConcurrencyLimitUpdate,
+    )
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        for name, (limit, per_second) in todo.items():
+            decay = float(per_second or 0)
+            try:
+                have = client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                create = GlobalConcurrencyLimitCreate(
+                    name=name, limit=limit, slot_decay_per_second=decay
+                )
+                try:
+                    client.create_global_concurrency_limit(create)
+                except ObjectAlreadyExists:
+                    pass  # made meanwhile, by another thread or process
+            else:
+                if update and (have.limit, have.slot_decay_per_second) != (
+                    limit,
+                    decay,
+                ):
+                    change = GlobalConcurrencyLimitUpdate(
+                        limit=limit, slot_decay_per_second=decay
+                    )
+                    client.update_global_concurrency_limit(name, change)
+            _limits_known.add(name)
+
+
+def limited(
+    function: Callable[..., Any], limits: dict[str, list[Any]]
+) -> Callable[..., Any]:
+    """`function`, holding its shared limits: a limit without a rate is held
+    while it runs (Prefect's `concurrency`); one with a rate is taken when it
+    starts, and its slot comes back at that rate (`rate_limit`)."""
+    held = [name for name, (_, rate) in limits.items() if not rate]
+    rated = [name for name, (_, rate) in limits.items() if rate]
+
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            from prefect.concurrency.asyncio import concurrency, rate_limit
+
+            ensure_limits(limits)
+            if rated:
+                await rate_limit(rated)
+            if not held:
+                return await function(*args, **kwargs)
+            async with concurrency(held):
+                return await function(*args, **kwargs)
+
+        return run_async
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from prefect.concurrency.sync import concurrency, rate_limit
+
+        ensure_limits(limits)
+        if rated:
+            rate_limit(rated)
+        if not held:
+            return function(*args, **kwargs)
+        with concurrency(held):
+            return function(*args, **kwargs)
+
+    return run
+
+
+def _declared_limits(package: Any) -> dict[str, list[Any]]:
+    """Every shared limit an operation of the package holds."""
+    tasks = importlib.import_module(f"{package.__name__}._tasks")
+    limits: dict[str, list[Any]] = {}
+    for value in vars(tasks).values():
+        if isinstance(value, Operation):
+            limits.update(value.limits)
+    return limits
+
+
 _processes: ProcessPoolExecutor | None = None
 _processes_lock = threading.Lock()
 
@@ -896,7 +995,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _task_runner(name: str) -> Any:
+def _task_runner(name: str, address: str | None = None) -> Any:
     if name == "thread":
         from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -908,12 +1007,14 @@ def _task_runner(name: str) -> Any:
     if name == "dask":
         from prefect_dask import DaskTaskRunner
 
+        if address:
+            return DaskTaskRunner(address=address)
         return DaskTaskRunner(
             cluster_kwargs={"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
         )
     from prefect_ray import RayTaskRunner
 
-    return RayTaskRunner()
+    return RayTaskRunner(address=address) if address else RayTaskRunner()
 
 
 def _package() -> Any:
@@ -933,14 +1034,50 @@ def _serve(package: Any) -> int:
     paths = [str((here / entry).resolve()) for entry in package._path.PYTHON_PATH]
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
-    deployments = [
-        flow.to_deployment(name=name) for name, flow in package.FLOWS.items()
-    ]
+    deployments = _deployments(package)
     try:
         serve(*deployments)
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _deployments(package: Any) -> list[Any]:
+    """Every deployment of `prefect.yaml`, beside this file, as `serve` takes
+    it: its flow (found by the entrypoint's function), name, parameters,
+    tags, schedules and concurrency limit. The work pool's settings are for
+    workers; served flows run here."""
+    from datetime import timedelta
+
+    import yaml
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.schedules import Schedule
+
+    flows = {flow.fn.__name__: (name, flow) for name, flow in package.FLOWS.items()}
+    text = (Path(__file__).resolve().parent / "prefect.yaml").read_text()
+    deployments = []
+    for spec in yaml.safe_load(text)["deployments"]:
+        name, flow = flows[spec["entrypoint"].rsplit(":", 1)[1]]
+        limit = spec.get("concurrency_limit")
+        if isinstance(limit, dict):
+            limit = ConcurrencyLimitConfig(**limit)
+        schedules = []
+        for schedule in spec.get("schedules") or []:
+            if "interval" in schedule:
+                schedule["interval"] = timedelta(seconds=schedule["interval"])
+            schedules.append(Schedule(**schedule))
+        deployments.append(
+            flow.to_deployment(
+                name=spec["name"],
+                # A flow's own deployment runs with its defaults, as written
+                # in the flow; others (presets) with theirs.
+                parameters=None if spec["name"] == name else spec.get("parameters"),
+                tags=spec.get("tags"),
+                schedules=schedules or None,
+                concurrency_limit=limit,
+            )
+        )
+    return deployments
 
 
 _interrupted = False
@@ -1153,6 +1290,9 @@ def main(argv: list[str] | None = None) -> int:
         help="run again what did not complete in the flow's last run",
     )
     parser.add_argument("--task-runner", choices=TASK_RUNNERS)
+    parser.add_argument(
+        "--address", help="the Dask or Ray cluster of --task-runner, by its address"
+    )
     parser.add_argument("--serve", action="store_true", help="serve every flow")
     parser.add_argument(
         "--output",
@@ -1165,6 +1305,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     package = _package()
+    # opflow's numbers for the shared limits, on the server before any run.
+    limits = _declared_limits(package)
+    if limits:
+        ensure_limits(limits, update=True)
     if args.serve:
         return _serve(package)
     if args.flow is None:
@@ -1213,7 +1357,8 @@ def main(argv: list[str] | None = None) -> int:
         ).strip()
         params["opflow_exclude"] = " ".join(args.exclude)
     if args.task_runner:
-        flow = flow.with_options(task_runner=_task_runner(args.task_runner))
+        runner = _task_runner(args.task_runner, args.address)
+        flow = flow.with_options(task_runner=runner)
 
     _logging(args.output, args.log)
     signal.signal(signal.SIGINT, _interrupt)

@@ -549,7 +549,7 @@ fn check_json_lists_every_diagnostic_sorted_by_position() {
     assert_eq!(first["message"], "unknown field `colour`");
     assert_eq!(
         first["help"],
-        "fields allowed here: `version`, `project`, `defaults`, `flows`, `deploy`, `operations`"
+        "fields allowed here: `version`, `project`, `defaults`, `flows`, `deploy`, `operations`, `presets`, `limits`"
     );
     assert_eq!(
         first["labels"],

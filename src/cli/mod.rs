@@ -136,9 +136,20 @@ enum Command {
         /// A flow parameter, converted by its type (repeatable).
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
+        /// Parameter values of `[presets.NAME]`, under `--params-file` and `--param`.
+        #[arg(long, value_name = "NAME")]
+        preset: Option<String>,
+        /// Parameter values from a TOML, YAML or JSON file, over `--preset`
+        /// and under `--param`.
+        #[arg(long, value_name = "FILE")]
+        params_file: Option<PathBuf>,
         /// Run the flow's tasks on this task runner instead of its own.
         #[arg(long, value_enum)]
         task_runner: Option<RunnerArg>,
+        /// The cluster `--task-runner dask` or `ray` runs on, over the
+        /// manifest's (`tcp://host:8786`, `ray://host:10001`).
+        #[arg(long, value_name = "URL", requires = "task_runner")]
+        address: Option<String>,
         #[command(flatten)]
         runtime: RuntimeArgs,
         /// Use Prefect's temporary server instead of opflow's local one.
@@ -460,7 +471,10 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
         Command::Run {
             targets,
             params,
+            preset,
+            params_file,
             task_runner,
+            address,
             runtime,
             ephemeral,
             json,
@@ -470,13 +484,19 @@ fn execute(command: Command, out: &mut dyn Write) -> u8 {
             let (manifest, flow) = split_targets(&targets);
             with_compiled(manifest.as_deref(), Style::Human, out, |compiled, out| {
                 let options = runtime_options(&runtime, ephemeral);
+                let given = crate::runtime::layers::Given {
+                    params: &params,
+                    preset: preset.as_deref(),
+                    file: params_file.as_deref(),
+                };
                 run::run(
                     compiled,
                     flow.as_deref(),
-                    &params,
+                    given,
                     &selection,
                     resume,
                     task_runner.map(Into::into),
+                    address.as_deref(),
                     &options,
                     json,
                     out,

@@ -125,10 +125,11 @@ fn choose<'g>(compiled: &'g Compiled, name: Option<&str>) -> Result<&'g Flow, Di
 pub(super) fn run(
     compiled: &Compiled,
     flow: Option<&str>,
-    params: &[String],
+    given: runtime::layers::Given<'_>,
     selection: &super::SelectArgs,
     resume: bool,
     task_runner: Option<TaskRunner>,
+    address: Option<&str>,
     options: &Options,
     json: bool,
     out: &mut dyn Write,
@@ -152,9 +153,15 @@ pub(super) fn run(
     if resume {
         extra.push("--resume".to_owned());
     }
-    let params = match runtime::params::convert(flow, params, !resume) {
+    if let Some(address) = address {
+        extra.extend(["--address".to_owned(), address.to_owned()]);
+    }
+    let params = match runtime::layers::gather(&compiled.graph, flow, given, !resume) {
         Ok(params) => params,
-        Err(diagnostics) => return fail(diagnostics, out, 2),
+        Err(failure) => {
+            super::report(&failure, Style::Human, out, None);
+            return 2;
+        }
     };
     let package = match build_if_stale(compiled, out) {
         Ok(dir) => dir,

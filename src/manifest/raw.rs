@@ -37,6 +37,31 @@ pub struct RawManifest {
     /// The operations: each one a Python callable with its signature.
     #[serde(default)]
     pub operations: Vec<Spanned<RawOperation>>,
+    /// Named sets of parameter values (`[presets.nightly]`), for every flow
+    /// that has those parameters: `opflow run --preset NAME`, and one more
+    /// deployment per flow and preset in `prefect.yaml` (`scraping-nightly`).
+    #[serde(default)]
+    pub presets: Entries<Entries<Spanned<AnyValue>>>,
+    /// Limits shared by operations across all runs (Prefect's global
+    /// concurrency limits): `[limits.stepstone] concurrency = 2`.
+    #[serde(default)]
+    pub limits: Entries<RawLimit>,
+}
+
+/// A shared limit: how many operations may hold it at once, and optionally
+/// how fast it refills.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Limit")]
+pub struct RawLimit {
+    /// How many operations hold the limit at once, across all runs.
+    #[schemars(range(min = 1))]
+    pub concurrency: u32,
+    /// A rate instead: each operation takes a slot when it starts, and slots
+    /// come back at this many per second (Prefect's slot decay), so at most
+    /// `concurrency` start at once and then `per_second` a second.
+    #[schemars(range(min = 0))]
+    pub per_second: Option<Spanned<f64>>,
 }
 
 /// Project-wide settings.
@@ -82,6 +107,9 @@ pub struct RawDefaults {
     pub cache_expiration_seconds: Option<f64>,
     /// Prefect tags added to every task run.
     pub tags: Option<Vec<String>>,
+    /// Shared limits (`[limits.NAME]`) every operation holds while it runs;
+    /// an operation's own `limits` add to these.
+    pub limits: Option<Vec<Spanned<String>>>,
     /// Whether each operation's last result is kept, so part of a flow can run
     /// alone and a failed run can resume. Default: true.
     pub persist: Option<bool>,
@@ -110,6 +138,101 @@ pub struct RawFlow {
     pub on_completion: Option<Vec<Spanned<String>>>,
     /// Likewise when a run is cancelled.
     pub on_cancellation: Option<Vec<Spanned<String>>>,
+    /// How the flow is deployed: schedules, concurrency, tags, queue, job
+    /// variables; written into `prefect.yaml` and used by `opflow serve`.
+    pub deploy: Option<RawFlowDeploy>,
+    /// The Dask cluster the flow's tasks run on (implies `task_runner =
+    /// "dask"`): an existing one by `address`, or a local one of
+    /// `n_workers` processes.
+    pub dask: Option<RawDask>,
+    /// The Ray cluster the flow's tasks run on (implies `task_runner = "ray"`).
+    pub ray: Option<RawRay>,
+}
+
+/// A Dask cluster. Its scheduler and every worker must be able to import
+/// the operations' modules.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Dask")]
+pub struct RawDask {
+    /// The scheduler of an existing cluster, e.g. `tcp://10.0.0.5:8786`.
+    #[schemars(length(min = 1))]
+    pub address: Option<Spanned<String>>,
+    /// Worker processes of a local cluster started for each run. Default: Dask's.
+    #[schemars(range(min = 1))]
+    pub n_workers: Option<Spanned<u32>>,
+    /// Threads of each worker of a local cluster. Default: Dask's.
+    #[schemars(range(min = 1))]
+    pub threads_per_worker: Option<Spanned<u32>>,
+}
+
+/// A Ray cluster.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Ray")]
+pub struct RawRay {
+    /// The cluster's address, e.g. `ray://10.0.0.5:10001`. Default: a local
+    /// Ray started for each run.
+    #[schemars(length(min = 1))]
+    pub address: Option<Spanned<String>>,
+}
+
+/// A flow's deployment settings (Prefect's own, under opflow's names).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "FlowDeploy")]
+pub struct RawFlowDeploy {
+    /// When Prefect starts runs of the flow: each schedule one of `cron`,
+    /// `interval_seconds` or `rrule`, with its own parameters.
+    #[serde(default)]
+    pub schedules: Vec<Spanned<RawSchedule>>,
+    /// How many runs of this deployment may be active at once.
+    #[schemars(range(min = 1))]
+    pub concurrency_limit: Option<Spanned<u32>>,
+    /// What happens to a run started beyond `concurrency_limit`: it waits
+    /// (`enqueue`, Prefect's default) or is cancelled (`cancel_new`).
+    pub collision_strategy: Option<Spanned<CollisionStrategy>>,
+    /// Prefect tags of the deployment and of its runs.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The work pool's queue the runs go to. Default: the pool's default queue.
+    #[schemars(length(min = 1))]
+    pub work_queue: Option<String>,
+    /// Job variables for the work pool's workers (`env`, `image`, ...),
+    /// merged over opflow's `env.PYTHONPATH`.
+    pub job_variables: Option<Spanned<AnyTable>>,
+}
+
+/// One schedule of a deployment.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Schedule")]
+pub struct RawSchedule {
+    /// A cron expression of five fields: minute, hour, day of month, month,
+    /// day of week (`0 6 * * 1-5`), or `@hourly`, `@daily`, `@weekly`,
+    /// `@monthly`, `@yearly`.
+    pub cron: Option<Spanned<String>>,
+    /// Seconds between runs.
+    #[schemars(range(min = 0))]
+    pub interval_seconds: Option<Spanned<f64>>,
+    /// An iCalendar recurrence rule (RFC 5545), e.g. `FREQ=WEEKLY;BYDAY=MO`.
+    pub rrule: Option<Spanned<String>>,
+    /// IANA time zone the schedule is read in, e.g. `Europe/Berlin`. Default: UTC.
+    pub timezone: Option<Spanned<String>>,
+    /// Parameters of the runs this schedule starts, over the flow's defaults.
+    pub parameters: Option<Entries<Spanned<AnyValue>>>,
+    /// Whether the schedule starts runs. Default: true.
+    pub active: Option<bool>,
+}
+
+/// What Prefect does with a run started beyond a deployment's concurrency limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CollisionStrategy {
+    /// The run waits until one of the active runs ends.
+    Enqueue,
+    /// The run is cancelled.
+    CancelNew,
 }
 
 /// Settings for the generated `prefect.yaml` deployments.
@@ -167,6 +290,9 @@ pub struct RawOperation {
     pub cache_expiration_seconds: Option<f64>,
     /// Prefect tags added to this operation's task runs.
     pub tags: Option<Vec<String>>,
+    /// Shared limits (`[limits.NAME]`) this operation holds while it runs,
+    /// after the defaults'.
+    pub limits: Option<Vec<Spanned<String>>>,
     /// Whether this operation's last result is kept (false for results that
     /// must not be). Default: the defaults', else true.
     pub persist: Option<bool>,
@@ -303,8 +429,9 @@ pub enum Cache {
 pub enum RawParam {
     /// `name = "type"`
     Type(Spanned<String>),
-    /// `name = { type = "...", default = ..., from = "..." }`
-    Table(RawParamTable),
+    /// `name = { type = "...", default = ..., from = "..." }` (boxed: the
+    /// rules make it many times the size of a type string)
+    Table(Box<RawParamTable>),
 }
 
 /// A parameter written as a table.
@@ -320,6 +447,25 @@ pub struct RawParamTable {
     /// Where the value comes from: an operation (`a.b.c`), a named output
     /// (`a.b.c.output`), or a flow parameter (`$name`).
     pub from: Option<Spanned<String>>,
+    /// A flow parameter's value is at least this.
+    pub ge: Option<Spanned<f64>>,
+    /// A flow parameter's value is above this.
+    pub gt: Option<Spanned<f64>>,
+    /// A flow parameter's value is at most this.
+    pub le: Option<Spanned<f64>>,
+    /// A flow parameter's value is below this.
+    pub lt: Option<Spanned<f64>>,
+    /// The values a flow parameter may take (literals of its type).
+    pub choices: Option<Spanned<AnyValue>>,
+    /// A regular expression a flow parameter's string matches somewhere
+    /// (anchor it with `^...$` to match whole), in the syntax pydantic
+    /// checks it with (Rust's `regex`: no look-around, no backreferences).
+    pub pattern: Option<Spanned<String>>,
+    /// A flow parameter's string or collection has at least this many
+    /// characters or items.
+    pub min_length: Option<Spanned<u64>>,
+    /// ... and at most this many.
+    pub max_length: Option<Spanned<u64>>,
 }
 
 // The schema of `RawParam`; its doc comment is what editors show.
@@ -332,7 +478,7 @@ enum RawParamSchema {
     /// Type of the parameter, e.g. `int` or `list[jobs.models.Listing]`.
     Type(String),
     /// A parameter with a default or an explicit source.
-    Table(RawParamTable),
+    Table(Box<RawParamTable>),
 }
 
 impl JsonSchema for RawParam {
@@ -356,7 +502,7 @@ impl<'de> Deserialize<'de> for RawParam {
 
 enum ParamShape {
     Type(String),
-    Table(RawParamTable),
+    Table(Box<RawParamTable>),
 }
 
 impl<'de> Deserialize<'de> for ParamShape {
@@ -372,7 +518,7 @@ impl<'de> Deserialize<'de> for ParamShape {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ParamShape, A::Error> {
                 RawParamTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(ParamShape::Table)
+                    .map(|table| ParamShape::Table(Box::new(table)))
             }
         }
         deserializer.deserialize_any(ShapeVisitor)
@@ -396,6 +542,28 @@ impl JsonSchema for AnyValue {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "description": "A literal: string, number, boolean, array or table of literals."
+        })
+    }
+}
+
+/// Any table; read from the document tree where it is needed (job variables).
+#[derive(Debug, Clone, Copy)]
+pub struct AnyTable;
+
+impl<'de> Deserialize<'de> for AnyTable {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de::IgnoredAny::deserialize(deserializer).map(|_| Self)
+    }
+}
+
+impl JsonSchema for AnyTable {
+    fn schema_name() -> Cow<'static, str> {
+        "LiteralTable".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A table of literals: strings, numbers, booleans, arrays, tables.",
+            "type": "object"
         })
     }
 }

@@ -102,6 +102,25 @@ pub(super) fn module(
     if returns.is_none() || flow.params.iter().any(|p| p.ty.is_none()) {
         typing.insert("Any".to_owned());
     }
+    // The parameters' rules, in their annotations (constraints.rs).
+    let rules: Vec<_> = flow
+        .params
+        .iter()
+        .map(|p| graph.manifest.rules.get(&p.name))
+        .collect();
+    let needs = super::constraints::Needs::of(rules.iter().copied());
+    if needs.field {
+        typing.insert("Annotated".to_owned());
+        names.reserve("Field");
+    }
+    if needs.literal {
+        typing.insert("Literal".to_owned());
+    }
+    let written: Vec<Option<TypeExpr>> = written
+        .iter()
+        .zip(&rules)
+        .map(|(ty, rules)| super::constraints::annotate(ty.as_ref(), *rules))
+        .collect();
     for param in flow.params.iter().map(|p| p.name.as_str()).chain(RESERVED) {
         names.reserve(param);
     }
@@ -393,15 +412,7 @@ pub(super) fn module(
     if let Some(description) = description {
         flow_args.push(format!("description={}", python::string(description)));
     }
-    if runner == "DaskTaskRunner" {
-        // A local cluster listens on loopback only, dashboard included.
-        flow_args.push(
-            "task_runner=DaskTaskRunner(\n        cluster_kwargs={\"host\": \"127.0.0.1\", \"dashboard_address\": \"127.0.0.1:0\"},\n    )"
-                .to_owned(),
-        );
-    } else {
-        flow_args.push(format!("task_runner={runner}()"));
-    }
+    flow_args.push(super::deploy::task_runner_arg(flow, runner));
     if let Some(hook) = &hook {
         flow_args.extend(super::hooks::arguments(&flow.settings.hooks, hook));
     }
@@ -424,6 +435,9 @@ pub(super) fn module(
     }
     if uses_allow_failure {
         third.from("prefect", "allow_failure".into());
+    }
+    if needs.field {
+        third.from("pydantic", "Field".into());
     }
     match runner {
         "DaskTaskRunner" => third.from("prefect_dask", "DaskTaskRunner".into()),

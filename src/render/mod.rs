@@ -8,6 +8,8 @@
 //! the askama templates in `templates/`. Every file starts with the generated-by header
 //! and a digest of its body, so a file edited by hand can be told apart.
 
+mod constraints;
+mod deploy;
 mod flow;
 mod hooks;
 pub mod layout;
@@ -199,25 +201,38 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
         work_pool: yaml_string(&graph.manifest.work_pool),
         work_pool_plain: shell_word(&graph.manifest.work_pool),
         prefect_file: shell_word(&format!("{output}/prefect.yaml")),
-        // Workers run from the manifest's folder (the working directory
-        // `prefect deploy` records), where `python_path` is relative to.
-        python_path: yaml_string(&graph.manifest.project.python_path.join(":")),
         deployments: graph
             .flows
             .iter()
             .zip(&functions)
-            .map(|(flow, function)| Deployment {
-                name: yaml_string(&flow.name),
-                entrypoint: yaml_string(&format!(
-                    "{output}/{}.py:{function}",
-                    module_name(&flow.name),
-                )),
-                parameters: flow
-                    .params
-                    .iter()
-                    .filter_map(|p| Some((yaml_string(&p.name), yaml_value(p.default.as_ref()?))))
-                    .collect(),
-                description: flow.settings.description.as_deref().map(yaml_string),
+            .flat_map(|(flow, function)| {
+                // The flow's own deployment, then one per preset it takes.
+                deploy::variants(graph, flow).map(move |(name, preset)| Deployment {
+                    name: yaml_string(&name),
+                    entrypoint: yaml_string(&format!(
+                        "{output}/{}.py:{function}",
+                        module_name(&flow.name),
+                    )),
+                    parameters: flow
+                        .params
+                        .iter()
+                        .filter_map(|p| {
+                            let value = preset
+                                .and_then(|preset| preset.values.iter().find(|v| v.name == p.name))
+                                .map(|v| &v.value)
+                                .or(p.default.as_ref())?;
+                            Some((yaml_string(&p.name), yaml_value(value)))
+                        })
+                        .collect(),
+                    description: flow.settings.description.as_deref().map(yaml_string),
+                    // Workers run from the manifest's folder (the working directory
+                    // `prefect deploy` records), where `python_path` is relative to.
+                    deploy: deploy::lines(
+                        flow,
+                        &graph.manifest.project.python_path.join(":"),
+                        preset.is_none(),
+                    ),
+                })
             })
             .collect(),
     };
@@ -393,7 +408,6 @@ struct PrefectTemplate {
     work_pool: String,
     work_pool_plain: String,
     prefect_file: String,
-    python_path: String,
     deployments: Vec<Deployment>,
 }
 
@@ -402,6 +416,7 @@ struct Deployment {
     entrypoint: String,
     description: Option<String>,
     parameters: Vec<(String, String)>,
+    deploy: deploy::Lines,
 }
 
 #[cfg(test)]

@@ -313,6 +313,7 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
                     .map(Cow::Owned),
             );
         }
+        args.extend(super::deploy::limits_arg(graph, operation).map(Cow::Owned));
         if !operation.settings.persist {
             args.push("persist=False".into());
         } else if operation.settings.result_storage.is_some()
@@ -459,7 +460,7 @@ fn settings_args(operation: &Operation, args: &mut Vec<Cow<'_, str>>) {
 }
 
 /// A number of seconds: integral values without a fraction.
-fn number(value: f64) -> String {
+pub(super) fn number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         format!("{value:.0}")
     } else {

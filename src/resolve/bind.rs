@@ -854,6 +854,7 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
             .map(|s| s.value.clone())
             .filter(|s| Some(s) != d.result_storage.as_ref().map(|d| &d.value)),
         serializer: op.serializer.filter(|&s| Some(s) != d.serializer),
+        limits: super::deploy::limits_of(d.limits.as_deref(), op.limits.as_deref()),
     }
 }
 

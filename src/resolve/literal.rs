@@ -8,8 +8,12 @@ use crate::manifest::{Document, Node, Span, Value};
 /// Every parameter default of a manifest, read from its document tree, so
 /// the tree can be dropped before binding: keyed by operation index and
 /// parameter name; an `Err` says why the value is not a literal, and where.
+/// The values of the flows' deployment settings are read with them.
 #[derive(Debug, Default)]
-pub struct Defaults(HashMap<(usize, String), DefaultRead>);
+pub struct Defaults(
+    HashMap<(usize, String), DefaultRead>,
+    pub(super) super::deploy::Literals,
+);
 
 /// A default as read: the literal and its span, or why it is not one and where.
 pub type DefaultRead = Result<(Literal, Span), (String, Span)>;
@@ -19,7 +23,7 @@ impl Defaults {
     /// read, not the raw model: an explicit `null` (YAML, JSON) is a default
     /// of None, which serde would read as "absent".
     pub fn read(document: &Document) -> Self {
-        let mut defaults = Self::default();
+        let mut defaults = Self(HashMap::default(), super::deploy::Literals::read(document));
         let Some(Value::Array(operations)) = document.root.get("operations").map(|n| &n.value)
         else {
             return defaults;

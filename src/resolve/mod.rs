@@ -2,9 +2,12 @@
 //! defaults, and binds every parameter to its source by the rules of
 //! docs/DESIGN.md §4: explicit `from`, then name, then type, else a flow parameter.
 
+pub mod deploy;
 pub mod literal;
 mod map;
 mod trigger;
+pub mod rules;
+mod schedule;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -42,6 +45,12 @@ pub struct Manifest {
     pub operations: Vec<Operation>,
     /// Likely mistakes that do not stop the build (`opflow::resolve::likely_typo`).
     pub warnings: Vec<Diagnostic>,
+    /// `[presets.NAME]`, in the manifest's order.
+    pub presets: Vec<deploy::Preset>,
+    /// Each flow parameter's rules (`ge`, `choices`, ...), by its name.
+    pub rules: BTreeMap<String, rules::Rules>,
+    /// `[limits.NAME]`: (concurrency, per second), by name.
+    pub limits: BTreeMap<String, (u32, Option<f64>)>,
 }
 
 /// Where the operations' results are kept: a folder relative to the
@@ -83,6 +92,10 @@ pub struct FlowSettings {
     pub task_runner: Option<TaskRunner>,
     /// State hooks: `module.path:function` references, checked like `call`.
     pub hooks: Hooks,
+    /// `[flows.X.deploy]`.
+    pub deploy: deploy::FlowDeploy,
+    /// `[flows.X.dask]` or `[flows.X.ray]`.
+    pub cluster: deploy::Cluster,
 }
 
 /// Prefect state hooks, by the state that calls them: (`on_failure`, the
@@ -105,6 +118,8 @@ pub struct TaskSettings {
     /// Where, when not where the manifest's defaults say, and how.
     pub result_storage: Option<String>,
     pub serializer: Option<Serializer>,
+    /// Shared limits held while the operation runs (`[limits]` names).
+    pub limits: Vec<String>,
 }
 
 /// `module.path:qualname`.
@@ -600,6 +615,7 @@ impl Resolver<'_> {
         let operations = self.bind(raw, &mut lowered, &index, &valid);
         self.check_maps(raw, &operations);
         self.check_triggers(raw, &operations);
+        let rules = self.param_rules(raw, &operations);
         self.check_flow_params(&operations);
         let flows = self.flow_settings(raw, &names, &project);
         self.check_flow_modules(raw, &valid, &project, &flows);
@@ -621,6 +637,9 @@ impl Resolver<'_> {
             },
             operations,
             warnings: Vec::new(),
+            presets: self.presets(raw),
+            rules,
+            limits: self.limits(raw),
         }
     }
 
@@ -713,7 +732,13 @@ impl Resolver<'_> {
                 key.value.clone(),
                 FlowSettings {
                     description: settings.description.clone(),
-                    task_runner: settings.task_runner,
+                    task_runner: self.task_runner(settings),
+                    cluster: deploy::Cluster::of(settings),
+                    deploy: settings
+                        .deploy
+                        .as_ref()
+                        .map(|deploy| self.flow_deploy(&key.value, deploy))
+                        .unwrap_or_default(),
                     hooks: self.hooks(&[
                         ("on_failure", settings.on_failure.as_ref()),
                         ("on_completion", settings.on_completion.as_ref()),

@@ -3,6 +3,7 @@
 //! flows through the package's own runner (`python -m <package>`).
 
 pub mod dirs;
+pub mod layers;
 pub mod params;
 pub mod python;
 pub mod server;

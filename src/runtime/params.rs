@@ -16,7 +16,18 @@ pub fn convert(
     given: &[String],
     required: bool,
 ) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
-    let mut out = Vec::new();
+    convert_over(flow, given, Vec::new(), required)
+}
+
+/// [`convert`] over `base`: values already chosen (a preset's, a file's),
+/// which `--param` overrides and which count as given.
+pub fn convert_over(
+    flow: &Flow,
+    given: &[String],
+    base: Vec<(String, String)>,
+    required: bool,
+) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
+    let mut out = base;
     let mut problems = Vec::new();
     let known: Vec<&str> = flow.params.iter().map(|p| p.name.as_str()).collect();
     for item in given {
@@ -46,7 +57,10 @@ pub fn convert(
         };
         let ty = param.ty.as_ref().map(TypeExpr::modern);
         match value(ty.as_ref(), text) {
-            Ok(value) => out.push((name.to_owned(), value)),
+            Ok(value) => {
+                out.retain(|(n, _)| n != name);
+                out.push((name.to_owned(), value));
+            }
             Err((reason, help)) => problems.push(Diagnostic::BadParam {
                 name: name.to_owned(),
                 ty: ty.map_or_else(|| "Any".to_owned(), |t| t.to_string()),

@@ -951,18 +951,9 @@ def deploy_and_run_on_a_process_worker(
     }
 
     def prefect(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(PREFECT), *args],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+        return prefect_cli(root, env, *args)
 
-    pool = prefect("work-pool", "create", "opflow", "--type", "process")
-    assert pool.returncode == 0 or "already exists" in pool.stdout, pool.stdout
+    create_process_pool(root, env)
     deploy = prefect(
         "--no-prompt",
         "deploy",
@@ -1018,6 +1009,27 @@ def test_generated_prefect_yaml_deploys_to_a_process_worker(
 
     assert json.loads(out.read_text())["square"] == 81
     assert json.loads(part.read_text())["square"] == 81
+
+
+def prefect_cli(
+    root: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The `prefect` command of the test Python, in `root`."""
+    return subprocess.run(
+        [str(PREFECT), *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def create_process_pool(root: Path, env: dict[str, str]) -> None:
+    """The work pool `opflow` the generated `prefect.yaml` names, once."""
+    pool = prefect_cli(root, env, "work-pool", "create", "opflow", "--type", "process")
+    assert pool.returncode == 0 or "already exists" in pool.stdout, pool.stdout
 
 
 # 10. Dask ------------------------------------------------------------------------------
