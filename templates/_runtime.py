@@ -817,9 +817,9 @@ def pick(value: Any, name: str, index: int) -> Any:
     raise LookupError(f"the result has no output `{name}`: {value!r:.200}")
 
 
-# The shared limits this process found or made on the server (see `_here`).
+# The shared limits this process found or made on the server (see `_process_state`).
 # No lock: two threads may both create one, and the second finds it made.
-_limits_known: set[str] = _here("limits_known", set)
+_limits_known: set[str] = _process_state("limits_known", set)
 
 
 def ensure_limits(limits: Mapping[str, list[Any]], update: bool = False) -> None:
