@@ -208,6 +208,12 @@ def test_pages_example_reads_every_page_and_merges_them(example, tmp_path) -> No
     assert completed(run) == expected
     plan = pages.opflow("plan", "operations.toml").stdout
     assert "  stage 2: linkedin.fetch[*]\n" in plan, plan
+    # Each fetch holds the shared limit; the deployment has its schedule.
+    package = pages.root / "run_cache" / "orchestration"
+    assert 'limits={"linkedin": [2, None]}' in (package / "_tasks.py").read_text()
+    deployments = (package / "prefect.yaml").read_text()
+    assert '- cron: "0 6 * * 1-5"\n        timezone: "Europe/Berlin"' in deployments
+    assert "concurrency_limit: 1" in deployments
 
 
 # 4. Part of a flow: a mapped operation is selected, kept and resumed whole ---
