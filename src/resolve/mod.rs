@@ -5,9 +5,9 @@
 pub mod deploy;
 pub mod literal;
 mod map;
-mod trigger;
 pub mod rules;
 mod schedule;
+mod trigger;
 pub mod types;
 
 use std::collections::BTreeMap;
