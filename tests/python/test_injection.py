@@ -29,6 +29,7 @@ ALLOWED_CALLS = {
     "outcome",
     "unmapped",  # the same value for every element of a map
     "allow_failure",  # an input of a `trigger = "all_done"` operation
+    "Field",  # a flow parameter's rules, literals only: `Annotated[int, Field(ge=1)]`
 }
 
 
