@@ -311,6 +311,7 @@ class Results:
         self.block = block
         self.serializer = serializer
         self._storage: Any = None
+        self._result_store: Any = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent to another process (with a task), only its settings: results
@@ -318,7 +319,7 @@ class Results:
         # module's classes by value, and a Dask scheduler in the flow's process
         # unpickling them would replace their methods (`Operation.submit`)
         # with copies bound to copies of this module's state.
-        state = {**self.__dict__, "_storage": None}
+        state = {**self.__dict__, "_storage": None, "_result_store": None}
         return (types.SimpleNamespace, (), state)
 
     def task(
@@ -356,11 +357,16 @@ class Results:
         return self._storage
 
     def _store(self) -> Any:
-        from prefect.results import ResultStore
-        from prefect.serializers import Serializer
+        """Prefect's result store over `storage()`, made once."""
+        if self._result_store is None:
+            from prefect.results import ResultStore
+            from prefect.serializers import Serializer
 
-        serializer = Serializer(type=self.serializer)
-        return ResultStore(result_storage=self.storage(), serializer=serializer)
+            serializer = Serializer(type=self.serializer)
+            self._result_store = ResultStore(
+                result_storage=self.storage(), serializer=serializer
+            )
+        return self._result_store
 
     def keep(self, name: str, value: Any) -> None:
         self._store().write(value, key=name)
@@ -579,7 +585,7 @@ def plan(nodes: dict[str, _Node], flow: str, chosen: str, exclude: str) -> _Plan
         if not node.pick
     ]
     run = set(select(ops, chosen if chosen.strip() else None, exclude))
-    for node in list(nodes.values()):
+    for node in nodes.values():
         if node.name in run:
             run.update(up for up in node.upstream if up in producer)
     stored = {up for name in run for up in nodes[name].upstream if up not in run}
@@ -709,8 +715,6 @@ class _Run:
 # Each flow run's `_Run` until its `outcome`, by run id; and the last one made.
 _runs: dict[Any, _Run] = _local("runs")
 _current: dict[str, _Run] = _local("current")
-
-RESERVED = ("opflow_select", "opflow_exclude")
 
 
 def _run_of(context: Any) -> _Run | None:
