@@ -10,6 +10,11 @@ the critical path and against the layered schedule, run in the same process.
 
 (`scripts/test.sh` creates that Python environment.)
 
+With `--subflows`, the same DAG's flow with `subflows = true` (each stage
+`bench.sN` a nested flow, so every edge crosses from one nested flow to
+another) against the flat flow, run alternately: the flow's time and the
+whole process's, medians.
+
 With `--map`, a mapped operation instead: a listing returns six elements, a
 fetch mapped over them sleeps 0.5 s per element, a join takes the six
 results; it reports the fetches' time (first start to last end) against one
@@ -69,8 +74,10 @@ def stage_of(ops: dict[str, dict]) -> dict[str, int]:
     return stage
 
 
-def manifest(ops: dict[str, dict]) -> str:
+def manifest(ops: dict[str, dict], subflows: bool = False) -> str:
     lines = ["version = 1", ""]
+    if subflows:
+        lines += ["[flows.bench]", "subflows = true", ""]
     for name, op in ops.items():
         lines += [
             "[[operations]]",
@@ -235,13 +242,73 @@ def mapped(runs: int) -> None:
     print(f"mapped, first to last:  {fetches:.2f} s (median of {runs})")
 
 
+def run_flow(root: Path, env: dict[str, str]) -> tuple[float, float]:
+    """One run of the flow `bench` built in `root`: the flow's time (first
+    operation start to last end) and the whole process's."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration", "bench"],
+        cwd=root / "run_cache",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    process = time.perf_counter() - start
+    spans = json.loads(done.stdout).values()
+    return max(end for _, end in spans) - min(start for start, _ in spans), process
+
+
+def nested(runs: int) -> None:
+    """The flow with each stage a nested flow against the flat flow."""
+    ops = dag()
+    with tempfile.TemporaryDirectory() as tmp:
+        roots = {"flat": Path(tmp) / "flat", "subflows": Path(tmp) / "subflows"}
+        for kind, root in roots.items():
+            root.mkdir()
+            (root / "operations.toml").write_text(manifest(ops, kind == "subflows"))
+            (root / "sleepers.py").write_text(module(ops))
+            subprocess.run([str(OPFLOW), "build"], cwd=root, check=True)
+        server, url = start_server(Path(tmp) / "prefect-home")
+        try:
+            env = {**os.environ, "PREFECT_API_URL": url}
+            env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+            times: dict[str, list[tuple[float, float]]] = {k: [] for k in roots}
+            for _ in range(runs):
+                for kind, root in roots.items():
+                    times[kind].append(run_flow(root, env))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    print(f"operations: {len(ops)} in {len(set(stage_of(ops).values()))} nested flows")
+    print(f"critical path:          {critical_path(ops):.2f} s")
+    medians = {}
+    for kind, pairs in times.items():
+        flow = statistics.median(f for f, _ in pairs)
+        process = statistics.median(p for _, p in pairs)
+        medians[kind] = (flow, process)
+        print(
+            f"{kind + ':':<9} flow {flow:.2f} s, process {process:.2f} s (median of {runs})"
+        )
+    (flat_flow, flat_process), (sub_flow, sub_process) = medians.values()
+    print(
+        f"subflows / flat:        flow {sub_flow / flat_flow:.3f}, process {sub_process / flat_process:.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--map", action="store_true", help="measure `map` instead")
+    parser.add_argument(
+        "--subflows", action="store_true", help="nested flows against the flat flow"
+    )
     args = parser.parse_args()
     if args.map:
         mapped(args.runs)
+        return
+    if args.subflows:
+        nested(args.runs)
         return
     ops = dag()
     critical = critical_path(ops)
@@ -256,20 +323,9 @@ def main() -> None:
             env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
             flow_times, process_times, layered_times = [], [], []
             for _ in range(args.runs):
-                start = time.perf_counter()
-                done = subprocess.run(
-                    [sys.executable, "-m", "orchestration", "bench"],
-                    cwd=root / "run_cache",
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                process_times.append(time.perf_counter() - start)
-                spans = json.loads(done.stdout).values()
-                flow_times.append(
-                    max(end for _, end in spans) - min(start for start, _ in spans)
-                )
+                flow_time, process_time = run_flow(root, env)
+                flow_times.append(flow_time)
+                process_times.append(process_time)
                 layered_times.append(layered(ops))
         finally:
             os.killpg(server.pid, signal.SIGTERM)

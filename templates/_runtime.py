@@ -7,6 +7,8 @@
 - `pick`: a named output of an operation's result;
 - `hook`: a state hook (`module.path:function`) of a flow or an operation;
 - `in_process`: a CPU-bound sync operation run in a process of its own;
+- `subflows`: a flow's operations run in nested flows, one per group of
+  the hierarchy, so that Prefect's UI shows it;
 - `Results`: where each operation's last result is kept, and the state of
   each flow's last run, so part of a flow can run alone (`--select`) or a
   failed run resume (`--resume`); its `task` is the `task` of `_tasks.py`;
@@ -16,6 +18,7 @@ The same module, byte for byte, in every package opflow generates.
 """
 
 import argparse
+import contextlib
 import contextvars
 import dataclasses
 import enum
@@ -35,16 +38,17 @@ import time
 import traceback
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
-from prefect import Task, allow_failure, unmapped
+from prefect import Flow, Task, allow_failure, unmapped
 from prefect.context import FlowRunContext
 from prefect.exceptions import MappingLengthMismatch
 from prefect.futures import PrefectFuture, PrefectFutureList, wait
+from prefect.task_runners import TaskRunner
 from prefect.utilities.annotations import BaseAnnotation
 
 from ._select import SelectionError, select
@@ -145,19 +149,20 @@ class Operation(Task):
         if "wait_for" in kwargs:
             kwargs["wait_for"] = [w for w in _flat(kwargs["wait_for"]) if _future(w)]
         flow_run = _flow_run()
+        nesting = _nesting.get()
         try:
             if mapped:
                 for value in [*args, *kwargs.values()]:
                     if isinstance(value, PrefectFuture):
                         _raise_if_failed(value, flow_run)
                 try:
-                    result = super().map(*args, **kwargs)
+                    result = _in(nesting, Task.map, self, args, kwargs)
                 except MappingLengthMismatch as error:
                     raise OperationFailed(self.name, _lengths(kwargs)) from error
                 futures = list(result)
                 named = [(f"{self.name}[{i}]", f) for i, f in enumerate(futures)]
             else:
-                result = super().submit(*args, **kwargs)
+                result = _in(nesting, Task.submit, self, args, kwargs)
                 futures = [result]
                 named = [(self.name, result)]
         except BaseException:
@@ -179,6 +184,23 @@ class Operation(Task):
         state = dict(self.__dict__)
         state.pop("results", None)  # kept by the flow's process only
         return (object.__new__, (Task,), state)
+
+
+def _in(
+    nesting: "_Nesting | None",
+    start: Callable[..., Any],
+    operation: Operation,
+    args: Any,
+    kwargs: Any,
+) -> Any:
+    """`start(operation, ...)` (`Task.submit` or `Task.map`) in the nested
+    flow of the operation's group, or in the flow itself."""
+    host = nesting.host_of(operation.name) if nesting is not None else None
+    if host is None:
+        return start(operation, *args, **kwargs)
+    result = host.start(start, operation, args, kwargs)
+    host.futures.extend(result if isinstance(result, list) else [result])
+    return result
 
 
 def _flow_run() -> Any:
@@ -273,14 +295,26 @@ def _lengths(kwargs: dict[str, Any]) -> ValueError:
     )
 
 
+def _settle(futures: list[Any]) -> None:
+    """Wait for every future to end. A process pool's future of an
+    operation whose input failed raises as it is waited for (Prefect's
+    `UpstreamTaskError`), where a thread pool's ends not run: its state
+    tells either way."""
+    for future in futures:
+        try:
+            future.wait()
+        except Exception:  # noqa: BLE001, S112 - its state tells
+            continue
+
+
 def _raise_if_failed(future: PrefectFuture[Any], flow_run: Any) -> None:
     """Wait for the source of a map; when it did not complete, raise the
     failure of the first operation of the run that failed."""
-    future.wait()
+    _settle([future])
     if future.state is not None and future.state.is_completed():
         return
     submitted = _submitted.get(flow_run, [])
-    wait([f for _, f in submitted])
+    _settle([f for _, f in submitted])
     _record(submitted)
     for name, done in submitted:
         if done.state.is_failed() or done.state.is_crashed():
@@ -537,6 +571,194 @@ def _var(name: str) -> Any:
 _planning = _var("opflow_planning")
 
 
+# The nested flows of the flow run being made here (see `subflows`).
+_nesting = _var("opflow_nesting")
+# The nested flow a host thread runs (see `_Host`), for its body to find.
+_hosting = _var("opflow_hosting")
+
+
+@contextlib.contextmanager
+def subflows(*groups: str) -> Iterator[None]:
+    """Within it, each operation the flow submits runs in the nested flow
+    of its group (`scraping.stepstone` for `scraping.stepstone.fetch`), and
+    each group's flow in its own group's, so that Prefect's UI shows the
+    hierarchy the operations are named in.
+
+    The nested flows start at once, side by side (each on a thread of its
+    own, waiting for the submits of its operations), and their operations
+    run on the flow's task runner: an operation still starts as soon as its
+    inputs are ready, wherever they were made. A selection starts only the
+    groups of the operations it runs. On the way out, each nested flow ends
+    once its operations (and its nested flows) have, failed when one did.
+    """
+    context = FlowRunContext.get()
+    if _planning.get() is not None or context is None or context.flow_run is None:
+        yield
+        return
+    run = _run_of(context)
+    if run is not None and run.plan is not None:
+        chosen = run.plan.run
+        groups = tuple(g for g in groups if any(c.startswith(g + ".") for c in chosen))
+    nesting = _Nesting(groups)
+    token = _nesting.set(nesting)
+    try:
+        yield
+    finally:
+        _nesting.reset(token)
+        nesting.close()
+
+
+class _Shared(TaskRunner):
+    """The task runner of a nested flow: the flow's own (one thread pool,
+    one Dask cluster for the whole run); only the flow run that the task
+    runs are recorded under differs."""
+
+    def __init__(self, outer: TaskRunner[Any] | None = None) -> None:
+        super().__init__()
+        self.outer = outer
+
+    def duplicate(self) -> "_Shared":
+        # Called as the nested flow starts, in its parent's run.
+        context = FlowRunContext.get()
+        outer = context.task_runner if context is not None else None
+        return _Shared(outer.outer if isinstance(outer, _Shared) else outer)
+
+    def submit(
+        self,
+        task: Any,
+        parameters: dict[str, Any],
+        wait_for: Any = None,
+        dependencies: Any = None,
+    ) -> Any:
+        if self.outer is None:
+            raise RuntimeError("a nested flow of opflow runs only within its flow")
+        return self.outer.submit(task, parameters, wait_for, dependencies)
+
+
+# The nested flow of each group, made once in the process.
+_group_flows: dict[str, Flow[Any, Any]] = _local("group_flows")
+
+
+def _group_flow(group: str) -> "Flow[Any, Any]":
+    made = _group_flows.get(group)
+    if made is None:
+        made = Flow(
+            _nested,
+            name=group,
+            description=f"The operations named `{group}.*`.",
+            task_runner=_Shared(),
+            validate_parameters=False,
+        )
+        _group_flows[group] = made
+    return made
+
+
+def _nested() -> list[Any]:
+    """The body of a group's nested flow (see `_Host`)."""
+    return _hosting.get().serve()
+
+
+class _Host:
+    """A group's nested flow, run on a thread of its own: its body keeps its
+    run's context, through which the flow's body submits the group's
+    operations, and returns their futures when released."""
+
+    def __init__(self, group: str, parent: "_Host | None") -> None:
+        self.group = group
+        self.parent = parent
+        self.children: list[_Host] = []
+        self.futures: list[Any] = []
+        self.context: contextvars.Context | None = None
+        self.error: BaseException | None = None
+        self.state: Any = None
+        self.ready = threading.Event()
+        self.released = threading.Event()
+        self.lock = threading.Lock()
+        if parent is not None:
+            parent.children.append(self)
+        base = contextvars.copy_context()
+        self.thread = threading.Thread(
+            target=base.run,
+            args=(self._run,),
+            name=f"opflow-flow-{group}",
+            daemon=True,
+        )
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            if self.parent is not None:
+                self.parent.ready.wait()
+                if self.parent.context is None:
+                    raise RuntimeError(
+                        f"its group's flow `{self.parent.group}` did not start"
+                    )
+                # In the parent's run, where its body waits.
+                self.parent.context.copy().run(self._flow)
+            else:
+                self._flow()
+        except BaseException as error:  # noqa: BLE001 - told to whoever submits
+            self.error = error
+        finally:
+            self.ready.set()
+
+    def _flow(self) -> None:
+        _hosting.set(self)
+        self.state = _group_flow(self.group)(return_state=True)
+
+    def serve(self) -> list[Any]:
+        self.context = contextvars.copy_context()
+        self.ready.set()
+        self.released.wait()
+        for child in self.children:
+            child.thread.join()
+        return [*self.futures, *(c.state for c in self.children if c.state)]
+
+    def start(
+        self, start: Callable[..., Any], operation: Operation, args: Any, kwargs: Any
+    ) -> Any:
+        self.ready.wait()
+        if self.context is None:
+            raise OperationFailed(
+                operation.name,
+                RuntimeError(
+                    f"its nested flow `{self.group}` did not start: {self.error}"
+                ),
+            )
+        with self.lock:
+            return self.context.run(start, operation, *args, **kwargs)
+
+
+class _Nesting:
+    """The nested flows of a flow run, by group, all started at once."""
+
+    def __init__(self, groups: tuple[str, ...]) -> None:
+        self.hosts: dict[str, _Host] = {}
+        # Parents first: a group's host starts in its parent's run.
+        for group in sorted(groups, key=lambda g: (g.count("."), g)):
+            parent = max(
+                (g for g in self.hosts if group.startswith(g + ".")),
+                key=len,
+                default=None,
+            )
+            self.hosts[group] = _Host(group, self.hosts[parent] if parent else None)
+
+    def host_of(self, name: str) -> _Host | None:
+        """The host of the deepest group `name` is in, if any."""
+        while "." in name:
+            name = name.rpartition(".")[0]
+            host = self.hosts.get(name)
+            if host is not None:
+                return host
+        return None
+
+    def close(self) -> None:
+        for host in self.hosts.values():
+            host.released.set()
+        for host in self.hosts.values():
+            host.thread.join()
+
+
 def operations_of(flow: Any, parameters: dict[str, Any]) -> dict[str, _Node]:
     """The operations `flow` submits with these parameters, none of them run."""
     planning = _Planning()
@@ -658,8 +880,7 @@ class _Run:
         pending = [len(futures)]
 
         def keep() -> None:
-            for future in futures:
-                future.wait()  # done: this only takes its final state
+            _settle(futures)  # done: this only takes their final states
             kind = _worst(
                 [f.state.type.value if f.state else "PENDING" for f in futures]
             )
@@ -776,7 +997,7 @@ def outcome(sinks: Any) -> Any:
     run_id = _flow_run()
     futures = _submitted.pop(run_id, [])
     run = _runs.pop(run_id, None)
-    wait([future for _, future in futures])
+    _settle([future for _, future in futures])
     _record(futures)
     for name, future in futures:
         if future.state.is_failed() or future.state.is_crashed():

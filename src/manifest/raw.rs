@@ -138,6 +138,11 @@ pub struct RawFlow {
     pub on_completion: Option<Vec<Spanned<String>>>,
     /// Likewise when a run is cancelled.
     pub on_cancellation: Option<Vec<Spanned<String>>>,
+    /// Whether each group of the flow's operations (each parent in the
+    /// hierarchy: `scraping.stepstone` for `scraping.stepstone.fetch`) runs
+    /// as a nested flow, so that Prefect's UI shows the hierarchy. The
+    /// operations still start as soon as their inputs are ready. Default: false.
+    pub subflows: Option<bool>,
     /// How the flow is deployed: schedules, concurrency, tags, queue, job
     /// variables; written into `prefect.yaml` and used by `opflow serve`.
     pub deploy: Option<RawFlowDeploy>,

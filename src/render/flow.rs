@@ -147,6 +147,16 @@ pub(super) fn module(
     let outcome = names.claim("outcome");
     // The runtime's `hook`, likewise, when the flow has state hooks.
     let hook = (!flow.settings.hooks.is_empty()).then(|| names.claim("hook"));
+    // The groups that run as nested flows, and the runtime's `subflows`.
+    let groups = if flow.settings.subflows {
+        groups(ops, flow)
+    } else {
+        Vec::new()
+    };
+    let nest = (!groups.is_empty()).then(|| names.claim("subflows"));
+    // Within `with subflows(...)`, the body is indented once more: it is
+    // written for a line shorter by as much, then indented.
+    let line = if nest.is_some() { LINE - 4 } else { LINE };
 
     // The tasks the flow submits, each imported under its own name unless
     // that is taken here; then each operation's future, and each named
@@ -273,6 +283,7 @@ pub(super) fn module(
             }
             submit(
                 &mut body,
+                line,
                 &futures[at],
                 &imported[task_of[at]].1,
                 if operation.is_mapped() {
@@ -289,6 +300,7 @@ pub(super) fn module(
                     let positional = [("", &*futures[at]), ("", &*output), ("", &*index_text)];
                     submit(
                         &mut body,
+                        line,
                         &picks[&(at, index)],
                         &imported[task].1,
                         "submit",
@@ -316,7 +328,7 @@ pub(super) fn module(
                 })
                 .collect();
             let inline = format!("    return {outcome}({{{}}})", entries.join(", "));
-            if inline.chars().count() <= LINE {
+            if inline.chars().count() <= line {
                 body.push_str(&inline);
                 body.push('\n');
             } else {
@@ -327,6 +339,10 @@ pub(super) fn module(
                 body.push_str("        }\n    )\n");
             }
         }
+    }
+
+    if let Some(nest) = &nest {
+        body = nested(&body, nest, &groups);
     }
 
     // The signature: required parameters first (Python's rule), each in
@@ -472,25 +488,23 @@ pub(super) fn module(
         })
         .collect();
     let mut imports = layout::sections(vec![future, standard, third, first]);
-    if let Some(hook) = &hook {
-        let mut members = vec![if &**hook == "hook" {
-            "hook".to_owned()
-        } else {
-            format!("hook as {hook}")
-        }];
-        members.push(if &*outcome == "outcome" {
-            "outcome".to_owned()
-        } else {
-            format!("outcome as {outcome}")
-        });
-        imports.push_str("\n\n");
-        layout::from_imports(&mut imports, "._runtime", &members);
-        imports.push('\n');
-    } else if &*outcome == "outcome" {
-        imports.push_str("\n\nfrom ._runtime import outcome\n");
-    } else {
-        let _ = writeln!(imports, "\n\nfrom ._runtime import outcome as {outcome}");
-    }
+    // The runtime's names, each under its own name unless that is taken.
+    let runtime: Vec<String> = [("hook", hook.as_deref()), ("outcome", Some(&*outcome))]
+        .into_iter()
+        .chain([("subflows", nest.as_deref())])
+        .filter_map(|(name, binding)| {
+            binding.map(|binding| {
+                if binding == name {
+                    name.to_owned()
+                } else {
+                    format!("{name} as {binding}")
+                }
+            })
+        })
+        .collect();
+    imports.push_str("\n\n");
+    layout::from_imports(&mut imports, "._runtime", &runtime);
+    imports.push('\n');
     layout::from_imports(&mut imports, "._tasks", &members);
 
     let title = match description {
@@ -500,11 +514,16 @@ pub(super) fn module(
     let count = flow.operations.len();
     let template = FlowTemplate {
         docstring: format!(
-            "{}\n\n{count} operation{} in {} stage{}; each starts as soon as its inputs are ready.\n",
+            "{}\n\n{count} operation{} in {} stage{}; each starts as soon as its inputs are ready.\n{}",
             python::docstring_text(&title),
             if count == 1 { "" } else { "s" },
             flow.stages.len(),
             if flow.stages.len() == 1 { "" } else { "s" },
+            if nest.is_some() {
+                "The operations of each group run in a nested flow named after it.\n"
+            } else {
+                ""
+            },
         ),
         imports,
         flow_args,
@@ -536,6 +555,7 @@ pub(super) fn module(
 /// `keyword=value`, or a positional value when its keyword is empty.
 fn submit(
     body: &mut String,
+    line: usize,
     var: &str,
     task: &str,
     method: &str,
@@ -566,7 +586,7 @@ fn submit(
         }
         body.push_str(value);
     };
-    if used + inline <= LINE {
+    if used + inline <= line {
         for (i, arg) in args.iter().enumerate() {
             if i > 0 {
                 body.push_str(", ");
@@ -578,7 +598,7 @@ fn submit(
     }
     for arg in args {
         body.push_str("\n        ");
-        if arg.0 == "wait_for" && 8 + width(arg) + 1 > LINE {
+        if arg.0 == "wait_for" && 8 + width(arg) + 1 > line {
             body.push_str("wait_for=[\n");
             for var in after {
                 body.push_str("            ");
@@ -588,7 +608,7 @@ fn submit(
             body.push_str("        ]");
         } else if let Some((wrapper, inner)) = arg.1.split_once('(')
             && let Some(inner) = inner.strip_suffix(')')
-            && 8 + width(arg) + 1 > LINE
+            && 8 + width(arg) + 1 > line
         {
             // `unmapped(x)`, `allow_failure(x)`: as ruff splits a call that
             // outgrows its line.
@@ -604,6 +624,53 @@ fn submit(
         body.push(',');
     }
     body.push_str("\n    )\n");
+}
+
+/// The groups of the flow's operations that run as nested flows: every
+/// prefix of an operation's name below the flow's own name (all of them in
+/// a flow whose name is not one, such as an upstream operation's).
+fn groups<'a>(ops: &'a [Operation], flow: &Flow) -> Vec<&'a str> {
+    let mut groups = BTreeSet::new();
+    for &op in &flow.operations {
+        let name = ops[op].name.as_str();
+        for (dot, _) in name.match_indices('.') {
+            let group = &name[..dot];
+            let holds_flow = flow.name == group
+                || flow
+                    .name
+                    .strip_prefix(group)
+                    .is_some_and(|rest| rest.starts_with('.'));
+            if !holds_flow {
+                groups.insert(group);
+            }
+        }
+    }
+    groups.into_iter().collect()
+}
+
+/// `body` (written for a line 4 shorter) within `with subflows(groups):`,
+/// the groups on one line when they fit, else one a line.
+fn nested(body: &str, nest: &str, groups: &[&str]) -> String {
+    let names: Vec<String> = groups.iter().map(|g| python::string(g)).collect();
+    let inline = format!("    with {nest}({}):", names.join(", "));
+    let mut out = String::with_capacity(body.len() + body.lines().count() * 4 + 64);
+    if inline.chars().count() <= LINE {
+        out.push_str(&inline);
+        out.push('\n');
+    } else {
+        let _ = writeln!(out, "    with {nest}(");
+        for name in &names {
+            let _ = writeln!(out, "        {name},");
+        }
+        out.push_str("    ):\n");
+    }
+    for text in body.split_inclusive('\n') {
+        if text != "\n" {
+            out.push_str("    ");
+        }
+        out.push_str(text);
+    }
+    out
 }
 
 /// An upstream future as `operation` takes it: as it is, or, when the

@@ -96,6 +96,8 @@ pub struct FlowSettings {
     pub deploy: deploy::FlowDeploy,
     /// `[flows.X.dask]` or `[flows.X.ray]`.
     pub cluster: deploy::Cluster,
+    /// Each group of the flow's operations runs as a nested flow.
+    pub subflows: bool,
 }
 
 /// Prefect state hooks, by the state that calls them: (`on_failure`, the
@@ -744,6 +746,7 @@ impl Resolver<'_> {
                         ("on_completion", settings.on_completion.as_ref()),
                         ("on_cancellation", settings.on_cancellation.as_ref()),
                     ]),
+                    subflows: settings.subflows.unwrap_or(false),
                 },
             );
         }

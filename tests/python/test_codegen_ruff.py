@@ -5,7 +5,8 @@ characters, hierarchies down to `max_depth`, many and long parameters, long
 types, docs and defaults, many modules to import, named outputs, ordering-only
 edges, process executors, mapped operations with their other parameters
 `unmapped`, operations that run after failures with their inputs
-`allow_failure`, state hooks of flows and operations), and the types, defaults and names ruff or Python
+`allow_failure`, state hooks of flows and operations, flows whose groups run
+as nested flows, their bodies indented once more), and the types, defaults and names ruff or Python
 would trip on (`typing`'s abstract collections, standard-library classes,
 `None` defaults, `Never` and `type[...]` in unions, `__debug__` as a name,
 flows whose bounded function names agree, callables from the standard
@@ -91,7 +92,18 @@ STDLIB_CALLS = [
     "builtins:print",
 ]
 # Flow parameters Prefect takes that are near the ones it refuses.
-ODD_NAMES = ["model_name", "args", "kwargs", "cls", "fn", "v_args", "flow", "outcome"]
+ODD_NAMES = [
+    "model_name",
+    "args",
+    "kwargs",
+    "cls",
+    "fn",
+    "v_args",
+    "flow",
+    "outcome",
+    "subflows",
+    "hook",
+]
 
 
 def word(rng: random.Random) -> str:
@@ -298,6 +310,10 @@ def manifest(seed: int) -> dict:
             for key in ("on_failure", "on_completion", "on_cancellation")
             if rng.random() < 0.6
         }
+    for top in sorted({name.split(".")[0] for name in dotted}):
+        if rng.random() < 0.5:
+            # Each group a nested flow: the body within `with subflows(...)`.
+            flows.setdefault(top, {})["subflows"] = True
     return {
         "version": 1,
         "project": {"name": "props", "python_path": ["."]},
@@ -339,6 +355,7 @@ def bounded(ident: str, limit: int) -> str:
 def test_generated_packages_are_ruff_formatted_and_clean(tmp_path: Path) -> None:
     packages = []
     roots: set[str] = set()
+    nested = 0
     for seed in range(MANIFESTS):
         data, first_party = manifest(seed)
         roots.update(first_party)
@@ -366,7 +383,13 @@ def test_generated_packages_are_ruff_formatted_and_clean(tmp_path: Path) -> None
             if len(modules) > 1
         }
         assert not twice, f"seed {seed}: {twice}"
+        nested += any(
+            "    with subflows" in module.read_text()
+            for module in (folder / "pkg").glob("*.py")
+        )
     assert len(packages) == MANIFESTS
+    # The nested bodies are among what ruff checks.
+    assert nested >= MANIFESTS // 5, nested
     formatted = subprocess.run(
         [str(RUFF), "format", "--isolated", "--check", "--diff", *packages],
         capture_output=True,

@@ -1,5 +1,6 @@
-"""End to end: `map` (one run per element of a list) under a real Prefect
-server, through the generated package's runner, as in `test_flows.py`."""
+"""End to end: `map` (one run per element of a list), triggers, hooks and
+subflows under a real Prefect server, through the generated package's
+runner, as in `test_flows.py`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from test_flows import completed, error_line
@@ -431,3 +433,225 @@ def test_state_hooks_are_called_with_the_flow_or_task_and_the_state(
     assert note("task_failed") == {"task": "h.boom", "failed": True}
     flow = (built.root / built.output / "h.py").read_text()
     assert 'on_failure=[hook("hook_ops:flow_failed")],' in flow, flow
+
+
+# 5. Subflows: each group a nested flow, visible through Prefect's API --------
+
+NESTED = """\
+version = 1
+
+[flows.nest]
+subflows = true
+
+[[operations]]
+name = "nest.pages.listing"
+call = "nested_ops:listing"
+returns = "list[int]"
+
+[[operations]]
+name = "nest.pages.fetch"
+call = "nested_ops:fetch"
+params = { item = { type = "int", from = "nest.pages.listing" } }
+map = ["item"]
+returns = "int"
+
+[[operations]]
+name = "nest.index.deep.build"
+call = "nested_ops:build"
+params = { fetch = { type = "list[int]", from = "nest.pages.fetch" }, fail = "bool" }
+returns = "int"
+
+[[operations]]
+name = "nest.timing.slow"
+call = "nested_ops:slow"
+params = { workdir = "str" }
+returns = "str"
+
+[[operations]]
+name = "nest.other.fast"
+call = "nested_ops:fast"
+returns = "int"
+
+[[operations]]
+name = "nest.timing.after_fast"
+call = "nested_ops:after_fast"
+params = { fast = { type = "int", from = "nest.other.fast" }, workdir = "str" }
+returns = "int"
+
+[[operations]]
+name = "nest.report"
+call = "nested_ops:report"
+params = { build = { type = "int", from = "nest.index.deep.build" }, slow = { type = "str", from = "nest.timing.slow" }, after_fast = { type = "int", from = "nest.timing.after_fast" } }
+returns = "dict[str, int | str]"
+"""
+
+NESTED_PY = """\
+import json
+import time
+from pathlib import Path
+
+
+def _span(workdir: str, name: str, start: float) -> None:
+    span = {"start": start, "end": time.time()}
+    (Path(workdir) / f"{name}.json").write_text(json.dumps(span))
+
+
+def listing() -> list[int]:
+    return [1, 2, 3]
+
+
+def fetch(item: int) -> int:
+    time.sleep(0.2)
+    return item * 10
+
+
+def build(fetch: list[int], fail: bool) -> int:
+    if fail:
+        raise ValueError("the index is broken")
+    return sum(fetch)
+
+
+def slow(workdir: str) -> str:
+    start = time.time()
+    time.sleep(1.5)
+    _span(workdir, "slow", start)
+    return "slow"
+
+
+def fast() -> int:
+    time.sleep(0.1)
+    return 1
+
+
+def after_fast(fast: int, workdir: str) -> int:
+    _span(workdir, "after_fast", time.time())
+    return fast + 1
+
+
+def report(build: int, slow: str, after_fast: int) -> dict[str, int | str]:
+    return {"build": build, "slow": slow, "after_fast": after_fast}
+"""
+
+
+def _api(api: str, path: str, body: dict) -> list[dict]:
+    request = urllib.request.Request(
+        f"{api}/{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _run_tree(api: str, run: dict) -> dict:
+    """A flow run as Prefect's API holds it: its state, the operations it
+    ran (task runs, by operation), and its nested flow runs (by flow)."""
+    tasks = _api(api, "task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
+    children = _api(
+        api,
+        "flow_runs/filter",
+        {"flow_runs": {"parent_task_run_id": {"any_": [t["id"] for t in tasks]}}},
+    )
+    parents = {child["parent_task_run_id"] for child in children}
+    flows = {}
+    for child in children:
+        flow = _api(
+            api, "flows/filter", {"flows": {"id": {"any_": [child["flow_id"]]}}}
+        )
+        flows[flow[0]["name"]] = _run_tree(api, child)
+    operations = sorted(
+        t["name"].rsplit("-", 1)[0] for t in tasks if t["id"] not in parents
+    )
+    return {"state": run["state_type"], "operations": operations, "flows": flows}
+
+
+def _last_run_tree(api: str, flow: str) -> dict:
+    runs = _api(
+        api,
+        "flow_runs/filter",
+        {"flows": {"name": {"any_": [flow]}}, "sort": "START_TIME_DESC", "limit": 1},
+    )
+    return _run_tree(api, runs[0])
+
+
+def test_subflows_nest_each_group_and_give_the_flat_flows_result(
+    project, tmp_path: Path, prefect_api: str
+) -> None:
+    built = project(NESTED, {"nested_ops.py": NESTED_PY})
+    workdir = workdir_of(tmp_path)
+    module = (built.root / built.output / "nest.py").read_text()
+    assert "    with subflows(" in module, module
+
+    nested = completed(built.run("nest", workdir=str(workdir), fail=False))
+
+    def group(state: str, operations: list[str], flows: dict | None = None) -> dict:
+        return {"state": state, "operations": operations, "flows": flows or {}}
+
+    fetches = ["nest.pages.fetch"] * 3
+    assert _last_run_tree(prefect_api, "nest") == group(
+        "COMPLETED",
+        ["nest.report"],
+        {
+            "nest.pages": group("COMPLETED", [*fetches, "nest.pages.listing"]),
+            "nest.index": group(
+                "COMPLETED",
+                [],
+                {"nest.index.deep": group("COMPLETED", ["nest.index.deep.build"])},
+            ),
+            "nest.timing": group(
+                "COMPLETED", ["nest.timing.after_fast", "nest.timing.slow"]
+            ),
+            "nest.other": group("COMPLETED", ["nest.other.fast"]),
+        },
+    )
+    # Across groups, an operation started as soon as its input was ready:
+    # `after_fast` (group `timing`) did not wait for `slow`, of its own group,
+    # but for `fast`, of another.
+    spans = {
+        name: json.loads((workdir / f"{name}.json").read_text())
+        for name in ("slow", "after_fast")
+    }
+    assert spans["after_fast"]["start"] < spans["slow"]["end"], spans
+
+    # A failure fails its group's flow and each one holding it, not the others.
+    failed = built.run("nest", workdir=str(workdir), fail=True)
+    assert failed.code == 1, failed.stderr
+    assert error_line(failed) == (
+        "error: operation `nest.index.deep.build` failed: ValueError: the index is broken"
+    )
+    tree = _last_run_tree(prefect_api, "nest")
+    assert tree["state"] == "FAILED"
+    assert tree["flows"]["nest.index"]["state"] == "FAILED"
+    assert tree["flows"]["nest.index"]["flows"]["nest.index.deep"]["state"] == "FAILED"
+    assert tree["flows"]["nest.pages"]["state"] == "COMPLETED"
+
+    # The same manifest without subflows: the same result, and no nested runs.
+    manifest = built.root / built.manifest
+    manifest.write_text(NESTED.replace("subflows = true", "subflows = false"))
+    built.build()
+    flat = completed(built.run("nest", workdir=str(workdir), fail=False))
+    assert flat == nested == {"build": 60, "slow": "slow", "after_fast": 2}
+    assert _last_run_tree(prefect_api, "nest")["flows"] == {}
+
+    # On a process pool: the operations run in other processes, under their
+    # groups' runs, and the failure is named as on threads (a process pool's
+    # future of an operation whose input failed raises as it is waited for).
+    manifest.write_text(NESTED.replace("subflows = true", PROCESS_NESTED))
+    built.build()
+    failed = built.run("nest", workdir=str(workdir), fail=True)
+    assert failed.code == 1, failed.stderr
+    assert error_line(failed) == (
+        "error: operation `nest.index.deep.build` failed: ValueError: the index is broken"
+    )
+    tree = _last_run_tree(prefect_api, "nest")
+    assert tree["flows"]["nest.index"]["state"] == "FAILED"
+    assert tree["flows"]["nest.pages"] == group(
+        "COMPLETED", [*fetches, "nest.pages.listing"]
+    )
+
+
+PROCESS_NESTED = """\
+subflows = true
+task_runner = "process"\
+"""
