@@ -42,6 +42,32 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// The groups of the flow's operations that run as nested flows (none
+    /// without `subflows = true`), sorted: every prefix of an operation's
+    /// name below the flow's own name (all of them for an operation outside
+    /// the flow's prefix, such as an upstream one).
+    pub fn subflows<'a>(&self, ops: &'a [Operation]) -> Vec<&'a str> {
+        if !self.settings.subflows {
+            return Vec::new();
+        }
+        let mut groups = std::collections::BTreeSet::new();
+        for &op in &self.operations {
+            let name = ops[op].name.as_str();
+            for (dot, _) in name.match_indices('.') {
+                let group = &name[..dot];
+                let holds_flow = self.name == group
+                    || self
+                        .name
+                        .strip_prefix(group)
+                        .is_some_and(|rest| rest.starts_with('.'));
+                if !holds_flow {
+                    groups.insert(group);
+                }
+            }
+        }
+        groups.into_iter().collect()
+    }
+
     /// Each of the flow's operations (by index into the manifest) to its
     /// position in [`Flow::operations`].
     pub fn positions(&self) -> Positions {

@@ -881,6 +881,60 @@ fn plan_json_has_the_documented_shape() {
 }
 
 #[test]
+fn plan_names_the_groups_that_run_as_nested_flows() {
+    let scratch = Scratch::new("plan-subflows");
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/build/subflows/operations.toml"),
+    )
+    .unwrap();
+    scratch.write("operations.toml", &manifest);
+    let run = scratch.run(&["plan", "--format", "json"]);
+    run.expect_code(0);
+    let plan = run.json();
+    let subflows: Vec<(&str, &serde_json::Value)> = plan["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), &f["subflows"]))
+        .collect();
+    let long = "jobs.reports.listings_grouped_by_company_and_then_by_the_title_of_the_job";
+    assert_eq!(
+        subflows,
+        [
+            // The root flow has no settings of its own: flat.
+            ("all", &serde_json::Value::Null),
+            (
+                "jobs",
+                &serde_json::json!([
+                    "jobs.boards",
+                    "jobs.boards.linkedin",
+                    "jobs.boards.stepstone",
+                    "jobs.reports",
+                    long
+                ])
+            ),
+            // Upstream operations of another segment nest under their groups.
+            (
+                "stats",
+                &serde_json::json!([
+                    "jobs",
+                    "jobs.boards",
+                    "jobs.boards.linkedin",
+                    "jobs.boards.stepstone"
+                ])
+            ),
+        ]
+    );
+    let text = scratch.run(&["plan"]).stdout;
+    assert!(
+        text.contains(
+            "\n  nested flows: jobs, jobs.boards, jobs.boards.linkedin, jobs.boards.stepstone\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn plan_is_identical_for_the_toml_and_yaml_examples() {
     let scratch = Scratch::new("plan-same");
     scratch.write("operations.toml", EXAMPLE_TOML);

@@ -148,11 +148,7 @@ pub(super) fn module(
     // The runtime's `hook`, likewise, when the flow has state hooks.
     let hook = (!flow.settings.hooks.is_empty()).then(|| names.claim("hook"));
     // The groups that run as nested flows, and the runtime's `subflows`.
-    let groups = if flow.settings.subflows {
-        groups(ops, flow)
-    } else {
-        Vec::new()
-    };
+    let groups = flow.subflows(ops);
     let nest = (!groups.is_empty()).then(|| names.claim("subflows"));
     // Within `with subflows(...)`, the body is indented once more: it is
     // written for a line shorter by as much, then indented.
@@ -624,28 +620,6 @@ fn submit(
         body.push(',');
     }
     body.push_str("\n    )\n");
-}
-
-/// The groups of the flow's operations that run as nested flows: every
-/// prefix of an operation's name below the flow's own name (all of them in
-/// a flow whose name is not one, such as an upstream operation's).
-fn groups<'a>(ops: &'a [Operation], flow: &Flow) -> Vec<&'a str> {
-    let mut groups = BTreeSet::new();
-    for &op in &flow.operations {
-        let name = ops[op].name.as_str();
-        for (dot, _) in name.match_indices('.') {
-            let group = &name[..dot];
-            let holds_flow = flow.name == group
-                || flow
-                    .name
-                    .strip_prefix(group)
-                    .is_some_and(|rest| rest.starts_with('.'));
-            if !holds_flow {
-                groups.insert(group);
-            }
-        }
-    }
-    groups.into_iter().collect()
 }
 
 /// `body` (written for a line 4 shorter) within `with subflows(groups):`,

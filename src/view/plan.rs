@@ -80,6 +80,11 @@ fn flow_json(graph: &FlowGraph, flow: &Flow, stored: Option<&[Stored]>) -> J {
         "critical_path": names(graph, &flow.critical_path),
         "operations": flow.operations.iter().map(|&i| operation_json(graph, &graph.manifest.operations[i])).collect::<Vec<_>>(),
     });
+    // Only a flow whose groups run as nested flows has `subflows` (the groups).
+    let subflows = flow.subflows(&graph.manifest.operations);
+    if let (false, J::Object(fields)) = (subflows.is_empty(), &mut value) {
+        fields.insert("subflows".to_owned(), json!(subflows));
+    }
     if let (Some(stored), J::Object(fields)) = (stored, &mut value) {
         let ops = &graph.manifest.operations;
         let inputs = stored
@@ -142,6 +147,10 @@ pub fn text(graph: &FlowGraph, stored: Option<&[Stored]>) -> String {
             "  critical path: {}",
             shown(graph, &flow.critical_path).join(" -> ")
         );
+        let subflows = flow.subflows(&graph.manifest.operations);
+        if !subflows.is_empty() {
+            let _ = writeln!(out, "  nested flows: {}", subflows.join(", "));
+        }
         for &i in &flow.operations {
             let op = &graph.manifest.operations[i];
             let _ = writeln!(
