@@ -43,14 +43,16 @@ pub struct Flow {
 
 impl Flow {
     /// The groups of the flow's operations that run as nested flows (none
-    /// without `subflows = true`), sorted: every prefix of an operation's
-    /// name below the flow's own name (all of them for an operation outside
-    /// the flow's prefix, such as an upstream one).
+    /// without `subflows = true`): every prefix of an operation's name below
+    /// the flow's own name (all of them for an operation outside the flow's
+    /// prefix, such as an upstream one), in the order the flow first runs an
+    /// operation of theirs, each group before those within it.
     pub fn subflows<'a>(&self, ops: &'a [Operation]) -> Vec<&'a str> {
         if !self.settings.subflows {
             return Vec::new();
         }
-        let mut groups = std::collections::BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut groups = Vec::new();
         for &op in &self.operations {
             let name = ops[op].name.as_str();
             for (dot, _) in name.match_indices('.') {
@@ -60,12 +62,12 @@ impl Flow {
                         .name
                         .strip_prefix(group)
                         .is_some_and(|rest| rest.starts_with('.'));
-                if !holds_flow {
-                    groups.insert(group);
+                if !holds_flow && seen.insert(group) {
+                    groups.push(group);
                 }
             }
         }
-        groups.into_iter().collect()
+        groups
     }
 
     /// Each of the flow's operations (by index into the manifest) to its

@@ -584,10 +584,12 @@ def subflows(*groups: str) -> Iterator[None]:
     each group's flow in its own group's, so that Prefect's UI shows the
     hierarchy the operations are named in.
 
-    The nested flows start at once, side by side (each on a thread of its
-    own, waiting for the submits of its operations), and their operations
-    run on the flow's task runner: an operation still starts as soon as its
-    inputs are ready, wherever they were made. A selection starts only the
+    The nested flows start first, one after another (a group before those
+    within it; started side by side, they contend for the server and each
+    starts later), each then waiting on a thread of its own for the submits
+    of its operations. Their operations run on the flow's task runner, so
+    they run as in the flat flow: each starts as soon as its inputs are
+    ready, wherever those were made. A selection starts only the
     groups of the operations it runs. On the way out, each nested flow ends
     once its operations (and its nested flows) have, failed when one did.
     """
@@ -674,16 +676,23 @@ class _Host:
         self.ready = threading.Event()
         self.released = threading.Event()
         self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
         if parent is not None:
             parent.children.append(self)
-        base = contextvars.copy_context()
+
+    def begin(self) -> None:
+        """Start the nested flow, on a thread of its own."""
         self.thread = threading.Thread(
-            target=base.run,
+            target=contextvars.copy_context().run,
             args=(self._run,),
-            name=f"opflow-flow-{group}",
+            name=f"opflow-flow-{self.group}",
             daemon=True,
         )
         self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
 
     def _run(self) -> None:
         try:
@@ -711,7 +720,7 @@ class _Host:
         self.ready.set()
         self.released.wait()
         for child in self.children:
-            child.thread.join()
+            child.join()
         return [*self.futures, *(c.state for c in self.children if c.state)]
 
     def start(
@@ -730,18 +739,21 @@ class _Host:
 
 
 class _Nesting:
-    """The nested flows of a flow run, by group, all started at once."""
+    """The nested flows of a flow run, by group, started in turn."""
 
     def __init__(self, groups: tuple[str, ...]) -> None:
         self.hosts: dict[str, _Host] = {}
-        # Parents first: a group's host starts in its parent's run.
-        for group in sorted(groups, key=lambda g: (g.count("."), g)):
-            parent = max(
-                (g for g in self.hosts if group.startswith(g + ".")),
-                key=len,
-                default=None,
-            )
-            self.hosts[group] = _Host(group, self.hosts[parent] if parent else None)
+        # In the order given, each group after those it is in (a group's
+        # flow starts in its parent's run).
+        listed = set(groups)
+        for group in groups:
+            parts = group.split(".")
+            for name in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
+                if name in listed and name not in self.hosts:
+                    self.hosts[name] = _Host(name, self.host_of(name))
+        for host in self.hosts.values():
+            host.begin()
+            host.ready.wait()
 
     def host_of(self, name: str) -> _Host | None:
         """The host of the deepest group `name` is in, if any."""
@@ -756,7 +768,7 @@ class _Nesting:
         for host in self.hosts.values():
             host.released.set()
         for host in self.hosts.values():
-            host.thread.join()
+            host.join()
 
 
 def operations_of(flow: Any, parameters: dict[str, Any]) -> dict[str, _Node]:
