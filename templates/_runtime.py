@@ -1288,6 +1288,7 @@ def _deployments(package: Any) -> list[Any]:
 
     import yaml
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Schedule
 
     flows = {flow.fn.__name__: (name, flow) for name, flow in package.FLOWS.items()}
@@ -1312,6 +1313,9 @@ def _deployments(package: Any) -> list[Any]:
                 tags=spec.get("tags"),
                 schedules=schedules or None,
                 concurrency_limit=limit,
+                # Loaded by file, a flow module takes its own name (`etl`),
+                # which hides a package of that name the operations import.
+                entrypoint_type=EntrypointType.MODULE_PATH,
             )
         )
     return deployments

@@ -209,10 +209,7 @@ pub fn render_each(graph: &FlowGraph, manifest: &str, sink: &(dyn Fn(PathBuf, St
                 // The flow's own deployment, then one per preset it takes.
                 deploy::variants(graph, flow).map(move |(name, preset)| Deployment {
                     name: yaml_string(&name),
-                    entrypoint: yaml_string(&format!(
-                        "{output}/{}.py:{function}",
-                        module_name(&flow.name),
-                    )),
+                    entrypoint: yaml_string(&entrypoint(output, &flow.name, function)),
                     parameters: flow
                         .params
                         .iter()
@@ -274,6 +271,24 @@ fn flow_modules(
             tasks::module(graph, tasks, manifest),
         ),
     });
+}
+
+/// A flow's entrypoint in `prefect.yaml`, from the manifest's folder: its
+/// module by import path (`run_cache.orchestration.etl:etl_flow`) when every
+/// folder on the way is an identifier, else by file. By file, Prefect loads
+/// the module under its own name (`etl`), which hides a package of that name
+/// the operations import from (`etl.load`).
+fn entrypoint(output: &str, flow: &str, function: &str) -> String {
+    let module = module_name(flow);
+    let parts: Vec<&str> = output.split('/').collect();
+    if parts
+        .iter()
+        .all(|part| crate::hierarchy::is_identifier(part) && !crate::hierarchy::is_keyword(part))
+    {
+        format!("{}.{module}:{function}", parts.join("."))
+    } else {
+        format!("{output}/{module}.py:{function}")
+    }
 }
 
 /// The generated package's import name: the output folder's last component.
@@ -426,6 +441,25 @@ mod tests {
     use super::*;
     use crate::manifest::{Format, Source};
 
+    #[test]
+    fn an_entrypoint_is_an_import_path_where_the_output_folder_allows() {
+        assert_eq!(
+            entrypoint("run_cache/orchestration", "etl.load", "etl_load_flow"),
+            "run_cache.orchestration.etl_load:etl_load_flow"
+        );
+        // A folder Python cannot import by name: by file.
+        for (output, file) in [
+            ("run-cache/orchestration", "run-cache/orchestration/etl.py"),
+            ("../shared/orchestration", "../shared/orchestration/etl.py"),
+            ("class/orchestration", "class/orchestration/etl.py"),
+        ] {
+            assert_eq!(
+                entrypoint(output, "etl", "etl_flow"),
+                format!("{file}:etl_flow")
+            );
+        }
+    }
+
     fn graph_of(text: String) -> FlowGraph {
         let source = Source {
             path: "operations.toml".into(),
@@ -480,7 +514,7 @@ mod tests {
             "{init}"
         );
         assert!(
-            deployments.contains(&format!(".py:{bounded}_flow_2\"")),
+            deployments.contains(&format!(":{bounded}_flow_2\"")),
             "{deployments}"
         );
         assert!(

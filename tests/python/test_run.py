@@ -921,11 +921,13 @@ def serve_and_run(
 def test_serve_runs_deployments_until_interrupted(
     opflow: Opflow, tmp_path: Path
 ) -> None:
-    root = side_effect_project(tmp_path / "served", "serving")
+    # The flow is named like the package its operations import (`work`):
+    # loaded by file, its module would take that name and hide the package.
+    root = side_effect_project(tmp_path / "served", "work")
     out = tmp_path / "result.json"
 
     pid = serve_and_run(
-        opflow, root, tmp_path, {"serving/serving": {"n": 12, "out": str(out)}}
+        opflow, root, tmp_path, {"work/work": {"n": 12, "out": str(out)}}
     )
 
     assert json.loads(out.read_text())["square"] == 144
@@ -986,10 +988,15 @@ def deploy_and_run_on_a_process_worker(
 def test_generated_prefect_yaml_deploys_to_a_process_worker(
     opflow: Opflow, tmp_path: Path, prefect_api: str
 ) -> None:
-    root = side_effect_project(tmp_path / "deployed", "deployed")
+    # The flow is named like the package its operations import (`work`):
+    # an entrypoint by file would load its module under that name, hiding
+    # the package; the generated one is by import path.
+    root = side_effect_project(tmp_path / "deployed", "work")
     out = tmp_path / "deployed-result.json"
     built = opflow("build", cwd=root)
     assert built.code == 0, str(built)
+    prefect_yaml = (root / "run_cache" / "orchestration" / "prefect.yaml").read_text()
+    assert 'entrypoint: "run_cache.orchestration.work:work_flow"' in prefect_yaml
 
     # The second run, started from Prefect, runs part of the flow: `record`
     # alone, reading the square the first run kept (81), not 5 * 5.
@@ -999,11 +1006,8 @@ def test_generated_prefect_yaml_deploys_to_a_process_worker(
         tmp_path,
         prefect_api,
         [
-            ("deployed/deployed", ["n=9", f"out={out}"]),
-            (
-                "deployed/deployed",
-                ["n=5", f"out={part}", "opflow_select=deployed.record"],
-            ),
+            ("work/work", ["n=9", f"out={out}"]),
+            ("work/work", ["n=5", f"out={part}", "opflow_select=work.record"]),
         ],
     )
 
