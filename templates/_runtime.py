@@ -603,11 +603,17 @@ def subflows(*groups: str) -> Iterator[None]:
         groups = tuple(g for g in groups if any(c.startswith(g + ".") for c in chosen))
     nesting = _Nesting(groups)
     token = _nesting.set(nesting)
+    interrupted = False
     try:
+        nesting.start()
         yield
+    except (KeyboardInterrupt, SystemExit):
+        interrupted = True
+        raise
     finally:
         _nesting.reset(token)
-        nesting.close()
+        # Interrupted, the run ends now: the nested flows are not waited for.
+        nesting.close(wait=not interrupted)
 
 
 class _Shared(TaskRunner):
@@ -751,6 +757,9 @@ class _Nesting:
             for name in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
                 if name in listed and name not in self.hosts:
                     self.hosts[name] = _Host(name, self.host_of(name))
+
+    def start(self) -> None:
+        """Start every nested flow, in turn."""
         for host in self.hosts.values():
             host.begin()
             host.ready.wait()
@@ -764,10 +773,11 @@ class _Nesting:
                 return host
         return None
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Release every nested flow to end; with `wait`, once they have."""
         for host in self.hosts.values():
             host.released.set()
-        for host in self.hosts.values():
+        for host in self.hosts.values() if wait else ():
             host.join()
 
 
