@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -655,3 +657,41 @@ PROCESS_NESTED = """\
 subflows = true
 task_runner = "process"\
 """
+
+
+def test_ctrl_c_ends_a_run_with_subflows_at_once(project, tmp_path: Path) -> None:
+    built = project(NESTED, {"nested_ops.py": NESTED_PY})
+    workdir = workdir_of(tmp_path)
+    package = built.root / built.output
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            package.name,
+            "nest",
+            "--param",
+            f"workdir={workdir}",
+            "--param",
+            "fail=false",
+        ],
+        cwd=package.parent,
+        env={**os.environ, "PREFECT_API_URL": built.api},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    seen = ""
+    # Interrupted while the nested flows start, one after another.
+    while "Beginning subflow run" not in seen:
+        line = process.stderr.readline()
+        assert line, seen
+        seen += line
+    os.killpg(process.pid, signal.SIGINT)
+    start = time.monotonic()
+    _, rest = process.communicate(timeout=60)
+    assert process.returncode == 130, seen + rest
+    assert "error: flow `nest` was cancelled" in rest
+    # Not held by the nested flows, nor by the operations still sleeping.
+    assert time.monotonic() - start < 15, seen + rest
