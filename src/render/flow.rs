@@ -32,9 +32,8 @@ struct FlowTemplate {
     body: String,
 }
 
-/// The flow parameters opflow adds to every flow: a selection of its
-/// operations to run, and one to leave out (read by `_runtime.py`).
-const RESERVED: [&str; 2] = ["opflow_select", "opflow_exclude"];
+/// The flow parameters opflow adds to every flow.
+const RESERVED: [&str; 2] = crate::resolve::OWN_FLOW_PARAMS;
 
 /// Names every flow module defines or imports for itself.
 const FIXED: &[&str] = &[

@@ -819,11 +819,11 @@ impl Resolver<'_> {
     }
 }
 
-/// An operation's task settings: its own, else `[defaults]`. Tags add up.
 /// What the flow parameters opflow adds to every flow start with
-/// (`opflow_select`, `opflow_exclude`): no other flow parameter may.
+/// ([`OWN_FLOW_PARAMS`]): no other flow parameter may.
 pub const RESERVED_PARAM: &str = "opflow_";
 
+/// An operation's task settings: its own, else `[defaults]`. Tags add up.
 fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskSettings {
     let d = &raw.defaults;
     let mut tags: Vec<String> = d.tags.clone().unwrap_or_default();
@@ -908,6 +908,16 @@ impl Resolver<'_> {
                     seen.insert(name, param);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn opflows_own_flow_parameters_take_the_prefix_manifests_may_not() {
+        for name in super::super::OWN_FLOW_PARAMS {
+            assert!(name.starts_with(super::RESERVED_PARAM), "{name}");
         }
     }
 }

@@ -78,6 +78,11 @@ pub fn is_block_slug(storage: &str) -> bool {
 /// Results' default folder, beside the manifest.
 pub const RESULTS_FOLDER: &str = ".opflow/results";
 
+/// The flow parameters opflow adds to every flow: a selection of its
+/// operations to run, and one to leave out (read by `_runtime.py`). Each
+/// starts with the prefix no manifest parameter may take.
+pub const OWN_FLOW_PARAMS: [&str; 2] = ["opflow_select", "opflow_exclude"];
+
 #[derive(Debug, Clone)]
 pub struct Project {
     pub name: String,
