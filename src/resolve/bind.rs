@@ -6,7 +6,7 @@ use super::types::{self, TypeExpr};
 use super::{Binding, Call, Lowered, Operation, Param, Resolver, Rule, TaskSettings, suggestion};
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy;
-use crate::manifest::raw::{CachePolicy, RawParam};
+use crate::manifest::raw::{CachePolicy, RawParam, items};
 use crate::manifest::{RawManifest, Span, Spanned};
 use crate::resolve::Literal;
 
@@ -248,7 +248,7 @@ impl Resolver<'_> {
                     after
                 };
                 let (module, qualname) = op.call.split_once(':').unwrap_or((op.call.as_str(), ""));
-                let map: Vec<String> = op.map.iter().flatten().map(|p| p.value.clone()).collect();
+                let map: Vec<String> = op.mapped().iter().map(|p| p.value.clone()).collect();
                 // Back to one result's type (see `returns` above).
                 let returns = match returns {
                     Some(super::TypeExpr::Name {
@@ -283,8 +283,10 @@ impl Resolver<'_> {
                     ]
                     .into_iter()
                     .filter_map(|(key, refs)| {
-                        let refs: Vec<String> =
-                            refs.iter().flatten().map(|r| r.value.clone()).collect();
+                        let refs: Vec<String> = items(refs.as_deref())
+                            .iter()
+                            .map(|r| r.value.clone())
+                            .collect();
                         (!refs.is_empty()).then_some((key, refs))
                     })
                     .collect(),
@@ -544,7 +546,7 @@ impl Resolver<'_> {
         let Binding::Operation { op: source, output } = binding else {
             return;
         };
-        if op.map.iter().flatten().any(|p| p.value == key.value) {
+        if op.mapped().iter().any(|p| p.value == key.value) {
             // A mapped parameter takes one element: `check_maps` judges it.
             return;
         }
@@ -745,7 +747,7 @@ impl Resolver<'_> {
         let Some(ty) = ty else { return Ok(None) };
         let wanted = ty.normalized();
         // A mapped parameter takes one element of its source.
-        let mapped = op.map.iter().flatten().any(|m| m.value == p);
+        let mapped = op.mapped().iter().any(|m| m.value == p);
         let gives = |source: &TypeExpr| {
             if mapped {
                 super::map::element_of(source).is_some_and(|e| e.normalized() == wanted)
@@ -827,7 +829,7 @@ pub const RESERVED_PARAM: &str = "opflow_";
 fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskSettings {
     let d = &raw.defaults;
     let mut tags: Vec<String> = d.tags.clone().unwrap_or_default();
-    for tag in op.tags.iter().flatten() {
+    for tag in op.own_tags() {
         if !tags.contains(tag) {
             tags.push(tag.clone());
         }
@@ -839,7 +841,7 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
         timeout_seconds: op.timeout_seconds.or(d.timeout_seconds),
         cache: op
             .cache
-            .as_ref()
+            .as_deref()
             .or(d.cache.as_ref())
             .map(CachePolicy::policies)
             .unwrap_or_default(),
@@ -854,7 +856,10 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
             .map(|s| s.value.clone())
             .filter(|s| Some(s) != d.result_storage.as_ref().map(|d| &d.value)),
         serializer: op.serializer.filter(|&s| Some(s) != d.serializer),
-        limits: super::deploy::limits_of(d.limits.as_deref(), op.limits.as_deref()),
+        limits: super::deploy::limits_of(
+            d.limits.as_deref(),
+            op.limits.as_deref().map(Vec::as_slice),
+        ),
     }
 }
 

@@ -400,7 +400,7 @@ impl Resolver<'_> {
             .defaults
             .limits
             .iter()
-            .chain(raw.operations.iter().filter_map(|op| op.limits.as_ref()))
+            .chain(raw.operations.iter().filter_map(|op| op.limits.as_deref()))
             .flatten();
         for name in used {
             if !limits.contains_key(&name.value) {

@@ -480,7 +480,7 @@ impl Resolver<'_> {
         names: &[&str],
     ) -> Lowered<'r> {
         self.check_call(&op.call);
-        for reference in op.on_failure.iter().chain(&op.on_completion).flatten() {
+        for reference in op.hook_references() {
             self.check_call(reference);
         }
         if op.is_async && op.executor == Some(Executor::Process) {
