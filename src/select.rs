@@ -508,7 +508,7 @@ impl<'g> Scope<'g> {
             .filter(|&op| match &part.atom {
                 Atom::Name(name) => ops[op].name == *name,
                 Atom::Prefix(prefix) => under(&ops[op].name, prefix),
-                Atom::Tag(tag) => ops[op].settings.tags.iter().any(|t| t == tag),
+                Atom::Tag(tag) => ops[op].settings.tags().iter().any(|t| t == tag),
                 Atom::Flow(_) => of_flow[op],
             })
             .collect();
@@ -584,7 +584,7 @@ impl<'g> Scope<'g> {
                     .flow
                     .operations
                     .iter()
-                    .flat_map(|&op| ops[op].settings.tags.iter().map(String::as_str))
+                    .flat_map(|&op| ops[op].settings.tags().iter().map(String::as_str))
                     .collect();
                 let fallback = if tags.is_empty() {
                     format!("no operation of flow `{flow}` has a tag")
@@ -769,7 +769,7 @@ mod tests {
             .iter()
             .map(|&op| Entry {
                 name: ops[op].name.clone(),
-                tags: ops[op].settings.tags.clone(),
+                tags: ops[op].settings.tags().to_vec(),
                 flows: graph
                     .flows
                     .iter()

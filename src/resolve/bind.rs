@@ -3,7 +3,10 @@
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
 use super::types::{self, TypeExpr};
-use super::{Binding, Call, Lowered, Operation, Param, Resolver, Rule, TaskSettings, suggestion};
+use super::{
+    Binding, Call, Lowered, MoreSettings, Operation, Param, Resolver, Rule, TaskSettings,
+    suggestion,
+};
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy;
 use crate::manifest::raw::{CachePolicy, RawParam, items};
@@ -834,11 +837,7 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
             tags.push(tag.clone());
         }
     }
-    TaskSettings {
-        executor: op.executor.or(d.executor),
-        retries: op.retries.or(d.retries),
-        retry_delay_seconds: op.retry_delay_seconds.or(d.retry_delay_seconds),
-        timeout_seconds: op.timeout_seconds.or(d.timeout_seconds),
+    let more = MoreSettings {
         cache: op
             .cache
             .as_deref()
@@ -847,7 +846,6 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
             .unwrap_or_default(),
         cache_expiration_seconds: op.cache_expiration_seconds.or(d.cache_expiration_seconds),
         tags,
-        persist: op.persist.or(d.persist).unwrap_or(true),
         // Only an operation's own, when it differs: the package's default
         // results hold the defaults'.
         result_storage: op
@@ -860,6 +858,14 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
             d.limits.as_deref(),
             op.limits.as_deref().map(Vec::as_slice),
         ),
+    };
+    TaskSettings {
+        executor: op.executor.or(d.executor),
+        retries: op.retries.or(d.retries),
+        retry_delay_seconds: op.retry_delay_seconds.or(d.retry_delay_seconds),
+        timeout_seconds: op.timeout_seconds.or(d.timeout_seconds),
+        persist: op.persist.or(d.persist).unwrap_or(true),
+        more: (more != MoreSettings::default()).then(|| Box::new(more)),
     }
 }
 

@@ -103,23 +103,61 @@ pub struct FlowSettings {
 pub type Hooks = Vec<(&'static str, Vec<String>)>;
 
 /// Task settings after `[defaults]` are applied.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct TaskSettings {
     pub executor: Option<Executor>,
     pub retries: Option<u32>,
     pub retry_delay_seconds: Option<f64>,
     pub timeout_seconds: Option<f64>,
+    /// Whether the operation's last result is kept.
+    pub persist: bool,
+    /// The settings most operations leave unset, out of line: `None` when
+    /// none of them is set (a large manifest holds many operations at once).
+    pub more: Option<Box<MoreSettings>>,
+}
+
+/// The task settings most operations leave unset (see [`TaskSettings`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MoreSettings {
     /// The cache policies combined (empty: none set).
     pub cache: Vec<Cache>,
     pub cache_expiration_seconds: Option<f64>,
     pub tags: Vec<String>,
-    /// Whether the operation's last result is kept.
-    pub persist: bool,
     /// Where, when not where the manifest's defaults say, and how.
     pub result_storage: Option<String>,
     pub serializer: Option<Serializer>,
     /// Shared limits held while the operation runs (`[limits]` names).
     pub limits: Vec<String>,
+}
+
+impl TaskSettings {
+    /// The cache policies combined (empty: none set).
+    pub fn cache(&self) -> &[Cache] {
+        self.more.as_ref().map_or(&[], |more| &more.cache)
+    }
+
+    pub fn cache_expiration_seconds(&self) -> Option<f64> {
+        self.more.as_ref()?.cache_expiration_seconds
+    }
+
+    pub fn tags(&self) -> &[String] {
+        self.more.as_ref().map_or(&[], |more| &more.tags)
+    }
+
+    /// Where the result is kept, when not where the manifest's defaults say.
+    pub fn result_storage(&self) -> Option<&str> {
+        self.more.as_ref()?.result_storage.as_deref()
+    }
+
+    /// How the result is written, when not as the manifest's defaults say.
+    pub fn serializer(&self) -> Option<Serializer> {
+        self.more.as_ref()?.serializer
+    }
+
+    /// Shared limits held while the operation runs (`[limits]` names).
+    pub fn limits(&self) -> &[String] {
+        self.more.as_ref().map_or(&[], |more| &more.limits)
+    }
 }
 
 /// `module.path:qualname`.
