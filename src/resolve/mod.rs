@@ -484,13 +484,15 @@ impl Resolver<'_> {
     ) -> Vec<T> {
         let operations = &raw.operations;
         let half = operations.len() / 2;
-        let run = |resolver: &mut Self, from: usize, to: usize| {
-            (from..to)
-                .map(|i| each(resolver, i, &operations[i].value))
-                .collect::<Vec<T>>()
+        // The first half's vector is sized for both: the second is
+        // appended to it without moving it.
+        let run = |resolver: &mut Self, from: usize, to: usize, capacity: usize| {
+            let mut results = Vec::with_capacity(capacity);
+            results.extend((from..to).map(|i| each(resolver, i, &operations[i].value)));
+            results
         };
         if crate::parallel::workers(operations.len()) < 2 {
-            return run(self, 0, operations.len());
+            return run(self, 0, operations.len(), operations.len());
         }
         let mut other = Resolver {
             source: self.source,
@@ -500,8 +502,8 @@ impl Resolver<'_> {
         };
         let (mut first, second) = crate::parallel::join(
             true,
-            || run(self, 0, half),
-            || run(&mut other, half, operations.len()),
+            || run(self, 0, half, operations.len()),
+            || run(&mut other, half, operations.len(), operations.len() - half),
         );
         self.diagnostics.append(&mut other.diagnostics);
         first.extend(second);
