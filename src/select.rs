@@ -370,7 +370,7 @@ fn name(
     span: Span,
     syntax: &dyn Fn(&str, Span, &str) -> Box<Diagnostic>,
 ) -> Result<(), Box<Diagnostic>> {
-    let mut offset = span.start;
+    let mut offset = span.start();
     for segment in text.split('.') {
         let bad = segment.is_empty()
             || segment.starts_with(|c: char| c.is_ascii_digit())
@@ -477,7 +477,7 @@ impl<'g> Scope<'g> {
             return Ok(result);
         }
         Err(vec![Diagnostic::SelectNoMatch {
-            term: text[term.span.start..term.span.end].to_owned(),
+            term: text[term.span.start()..term.span.end()].to_owned(),
             flow: self.flow.name.clone(),
             label: "no operation matches every part".to_owned(),
             span: at(term.span),
@@ -515,7 +515,7 @@ impl<'g> Scope<'g> {
         if matched.is_empty() {
             let (label, help) = self.no_match(&part.atom);
             return Err(Box::new(Diagnostic::SelectNoMatch {
-                term: text[part.span.start..part.span.end].to_owned(),
+                term: text[part.span.start()..part.span.end()].to_owned(),
                 flow: self.flow.name.clone(),
                 label,
                 span: at(part.span),

@@ -119,7 +119,7 @@ fn read_root(root: &Node) -> Result<RawManifest, ReadError> {
     if let Some(error) = errors
         .into_iter()
         .flatten()
-        .min_by_key(|error| error.span.map(|span| span.start))
+        .min_by_key(|error| error.span.map(|span| span.start()))
     {
         return Err(error.clone());
     }
