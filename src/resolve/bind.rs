@@ -164,7 +164,7 @@ impl Resolver<'_> {
     pub(super) fn bind(
         &mut self,
         raw: &RawManifest,
-        lowered: &mut [Lowered<'_>],
+        mut lowered: Vec<Lowered<'_>>,
         index: &HashMap<&str, usize>,
         valid: &[bool],
     ) -> Vec<Operation> {
@@ -225,11 +225,22 @@ impl Resolver<'_> {
             bound[i] = Some(params);
         }
 
+        // What only binding read goes before the operations are made (on a
+        // large manifest they reuse its memory), and each lowered operation
+        // as soon as its checked one is made.
         let Graph {
-            returns, outputs, ..
+            returns,
+            outputs,
+            names,
+            subtrees,
+            upstream,
+            sinks,
+            children,
+            ..
         } = graph;
+        drop((names, subtrees, upstream, sinks, children));
         lowered
-            .iter()
+            .into_iter()
             .zip(bound)
             .zip(returns.into_iter().zip(outputs))
             .zip(references)

@@ -650,9 +650,9 @@ impl Resolver<'_> {
         let names: Vec<&str> = raw.operations.iter().map(|op| op.name.as_str()).collect();
 
         // Per operation: call, types, parameter names, depends_on.
-        let mut lowered =
+        let lowered =
             self.each_operation(raw, |resolver, i, op| resolver.lower(i, op, &index, &names));
-        let operations = self.bind(raw, &mut lowered, &index, &valid);
+        let operations = self.bind(raw, lowered, &index, &valid);
         self.check_maps(raw, &operations);
         self.check_triggers(raw, &operations);
         let rules = self.param_rules(raw, &operations);
