@@ -370,7 +370,7 @@ fn name(
     span: Span,
     syntax: &dyn Fn(&str, Span, &str) -> Box<Diagnostic>,
 ) -> Result<(), Box<Diagnostic>> {
-    let mut offset = span.start;
+    let mut offset = span.start();
     for segment in text.split('.') {
         let bad = segment.is_empty()
             || segment.starts_with(|c: char| c.is_ascii_digit())
@@ -477,7 +477,7 @@ impl<'g> Scope<'g> {
             return Ok(result);
         }
         Err(vec![Diagnostic::SelectNoMatch {
-            term: text[term.span.start..term.span.end].to_owned(),
+            term: text[term.span.start()..term.span.end()].to_owned(),
             flow: self.flow.name.clone(),
             label: "no operation matches every part".to_owned(),
             span: at(term.span),
@@ -508,14 +508,14 @@ impl<'g> Scope<'g> {
             .filter(|&op| match &part.atom {
                 Atom::Name(name) => ops[op].name == *name,
                 Atom::Prefix(prefix) => under(&ops[op].name, prefix),
-                Atom::Tag(tag) => ops[op].settings.tags.iter().any(|t| t == tag),
+                Atom::Tag(tag) => ops[op].settings.tags().iter().any(|t| t == tag),
                 Atom::Flow(_) => of_flow[op],
             })
             .collect();
         if matched.is_empty() {
             let (label, help) = self.no_match(&part.atom);
             return Err(Box::new(Diagnostic::SelectNoMatch {
-                term: text[part.span.start..part.span.end].to_owned(),
+                term: text[part.span.start()..part.span.end()].to_owned(),
                 flow: self.flow.name.clone(),
                 label,
                 span: at(part.span),
@@ -584,7 +584,7 @@ impl<'g> Scope<'g> {
                     .flow
                     .operations
                     .iter()
-                    .flat_map(|&op| ops[op].settings.tags.iter().map(String::as_str))
+                    .flat_map(|&op| ops[op].settings.tags().iter().map(String::as_str))
                     .collect();
                 let fallback = if tags.is_empty() {
                     format!("no operation of flow `{flow}` has a tag")
@@ -769,7 +769,7 @@ mod tests {
             .iter()
             .map(|&op| Entry {
                 name: ops[op].name.clone(),
-                tags: ops[op].settings.tags.clone(),
+                tags: ops[op].settings.tags().to_vec(),
                 flows: graph
                     .flows
                     .iter()

@@ -761,8 +761,7 @@ fn clean(compiled: &Compiled) -> u8 {
     for op in &manifest.operations {
         let storage = op
             .settings
-            .result_storage
-            .as_deref()
+            .result_storage()
             .unwrap_or(&manifest.results.storage);
         if let Some(dir) = folder(storage) {
             removed += usize::from(std::fs::remove_file(dir.join(&op.name)).is_ok());

@@ -338,8 +338,8 @@ impl<'de> MapAccess<'de> for SpannedAccess<'de> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         self.step += 1;
         match self.step {
-            1 => seed.deserialize(self.span.start.into_deserializer()),
-            2 => seed.deserialize(self.span.end.into_deserializer()),
+            1 => seed.deserialize(self.span.start().into_deserializer()),
+            2 => seed.deserialize(self.span.end().into_deserializer()),
             _ => match self.value {
                 SpannedValue::Node(node) => seed.deserialize(NodeDeserializer(node)),
                 SpannedValue::Key(key) => seed.deserialize(KeyDeserializer(key)),

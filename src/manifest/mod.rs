@@ -20,20 +20,37 @@ pub use raw::RawManifest;
 use crate::Failure;
 use crate::diagnostic::Diagnostic;
 
-/// A byte range in the manifest's text.
+/// A byte range in the manifest's text. Kept in 32 bits: a large manifest
+/// holds several spans per operation in its tree and raw model, and a
+/// manifest is read whole into memory, so [`parse`] refuses one of 4 GiB or
+/// more (an offset past that would be clamped).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {
-    pub start: usize,
-    pub end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
-    pub const fn new(start: usize, end: usize) -> Self {
-        Self { start, end }
+    pub fn new(start: usize, end: usize) -> Self {
+        let offset = |at: usize| u32::try_from(at).unwrap_or(u32::MAX);
+        Self {
+            start: offset(start),
+            end: offset(end),
+        }
+    }
+
+    /// The first byte's offset.
+    pub const fn start(self) -> usize {
+        self.start as usize
+    }
+
+    /// The offset just past the last byte.
+    pub const fn end(self) -> usize {
+        self.end as usize
     }
 
     pub const fn len(self) -> usize {
-        self.end.saturating_sub(self.start)
+        self.end.saturating_sub(self.start) as usize
     }
 
     pub const fn is_empty(self) -> bool {
@@ -43,7 +60,7 @@ impl Span {
 
 impl From<Span> for miette::SourceSpan {
     fn from(span: Span) -> Self {
-        (span.start, span.len()).into()
+        (span.start(), span.len()).into()
     }
 }
 
@@ -210,6 +227,15 @@ pub const MAX_NESTING: usize = 128;
 
 /// Parse a manifest's text in the given format.
 pub fn parse(source: Source, format: Format) -> Result<Document, Failure> {
+    if u32::try_from(source.text.len()).is_err() {
+        return Err(Failure {
+            diagnostics: vec![Diagnostic::Unreadable {
+                path: source.path.clone(),
+                reason: "it is 4 GiB or larger, past what opflow reads".to_owned(),
+            }],
+            source: None,
+        });
+    }
     let text = source.text.strip_prefix('\u{feff}').unwrap_or(&source.text);
     let bom = source.text.len() - text.len();
     // Whether the tree is known to be within `MAX_NESTING` as read.
@@ -218,7 +244,7 @@ pub fn parse(source: Source, format: Format) -> Result<Document, Failure> {
         Format::Yaml => yaml::parse(text).map(|root| (root, false)),
         Format::Json => json::parse(text).map(|root| (root, false)),
     };
-    let shift = |span: Span| Span::new(span.start + bom, span.end + bom);
+    let shift = |span: Span| Span::new(span.start() + bom, span.end() + bom);
     match parsed {
         Ok((mut root, bounded)) => {
             if bom > 0 {
@@ -324,7 +350,7 @@ impl Source {
     /// The span of `range` (byte offsets into `value`) inside the string node at
     /// `span`, when the string is written without escapes; otherwise `span`.
     pub fn sub_span(&self, span: Span, value: &str, range: (usize, usize)) -> Span {
-        let Some(written) = self.text.get(span.start..span.end) else {
+        let Some(written) = self.text.get(span.start()..span.end()) else {
             return span;
         };
         let quoted = |q: char| {
@@ -341,7 +367,7 @@ impl Source {
             return span;
         };
         let (start, end) = (range.0.min(value.len()), range.1.min(value.len()));
-        Span::new(span.start + offset + start, span.start + offset + end)
+        Span::new(span.start() + offset + start, span.start() + offset + end)
     }
 }
 

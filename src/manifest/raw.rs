@@ -249,6 +249,9 @@ pub struct RawDeploy {
     pub work_pool: Option<String>,
 }
 
+// The fields most operations leave out are boxed (`Option<Box<_>>`, one
+// pointer when absent): a large manifest holds many operations at once, and
+// the schema and the deserializer see through the box.
 /// One operation: a Python callable, its signature and its task settings.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -272,7 +275,7 @@ pub struct RawOperation {
     /// Named outputs, for a callable that returns several values (a dict, a
     /// `NamedTuple` or a tuple): name → type string. Downstream parameters bind to
     /// them by name or with `from = "op.name.output"`.
-    pub outputs: Option<Entries<Spanned<String>>>,
+    pub outputs: Option<Box<Entries<Spanned<String>>>>,
     /// Operations that must finish before this one. A parameter binds to one of
     /// them by name or type; those bound to no parameter only order the run.
     #[serde(default)]
@@ -289,21 +292,21 @@ pub struct RawOperation {
     pub timeout_seconds: Option<f64>,
     /// Whether Prefect reuses earlier results instead of running again: a
     /// policy, or several combined (`["inputs", "task_source"]`).
-    pub cache: Option<CachePolicy>,
+    pub cache: Option<Box<CachePolicy>>,
     /// How long a cached result stays valid, in seconds.
     #[schemars(range(min = 0))]
     pub cache_expiration_seconds: Option<f64>,
     /// Prefect tags added to this operation's task runs.
-    pub tags: Option<Vec<String>>,
+    pub tags: Option<Box<Vec<String>>>,
     /// Shared limits (`[limits.NAME]`) this operation holds while it runs,
     /// after the defaults'.
-    pub limits: Option<Vec<Spanned<String>>>,
+    pub limits: Option<Box<Vec<Spanned<String>>>>,
     /// Whether this operation's last result is kept (false for results that
     /// must not be). Default: the defaults', else true.
     pub persist: Option<bool>,
     /// Where this operation's result is kept (see the defaults').
     #[schemars(length(min = 1))]
-    pub result_storage: Option<Spanned<String>>,
+    pub result_storage: Option<Box<Spanned<String>>>,
     /// How this operation's result is written (see the defaults').
     pub serializer: Option<Serializer>,
     /// What the operation does; shown in the generated code and in Prefect.
@@ -313,17 +316,42 @@ pub struct RawOperation {
     /// parameters `unmapped`), and what flows downstream is the list of
     /// results, in the source's order. Several parameters are zipped.
     #[schemars(length(min = 1))]
-    pub map: Option<Vec<Spanned<String>>>,
+    pub map: Option<Box<Vec<Spanned<String>>>>,
     /// When the operation runs: `all_success` (default) once every upstream
     /// operation completed; `all_done` once every one finished, whatever its
     /// outcome (Prefect's `allow_failure`). A parameter bound to an upstream
     /// that failed then receives `None`, so its type must accept `None`.
-    pub trigger: Option<Spanned<Trigger>>,
+    pub trigger: Option<Box<Spanned<Trigger>>>,
     /// Functions (`module.path:function`) Prefect calls with the task, its
     /// run and its state when this operation fails (after its retries).
-    pub on_failure: Option<Vec<Spanned<String>>>,
+    pub on_failure: Option<Box<Vec<Spanned<String>>>>,
     /// Likewise when it completes.
-    pub on_completion: Option<Vec<Spanned<String>>>,
+    pub on_completion: Option<Box<Vec<Spanned<String>>>>,
+}
+
+impl RawOperation {
+    /// The parameters in `map`, none when it is not given.
+    pub fn mapped(&self) -> &[Spanned<String>] {
+        items(self.map.as_deref())
+    }
+
+    /// The operation's own tags, none when not given.
+    pub fn own_tags(&self) -> &[String] {
+        items(self.tags.as_deref())
+    }
+
+    /// The hooks' references: `on_failure`'s, then `on_completion`'s.
+    pub fn hook_references(&self) -> impl Iterator<Item = &Spanned<String>> {
+        items(self.on_failure.as_deref())
+            .iter()
+            .chain(items(self.on_completion.as_deref()))
+    }
+}
+
+/// The items of a list that is rarely given (so kept out of line: most
+/// operations set few of their fields, and a manifest holds many of them).
+pub fn items<T>(list: Option<&Vec<T>>) -> &[T] {
+    list.map_or(&[], Vec::as_slice)
 }
 
 /// When an operation runs, given how its upstream operations ended.
@@ -439,6 +467,8 @@ pub enum RawParam {
     Table(Box<RawParamTable>),
 }
 
+// The rules are boxed like an operation's rarely set fields (see
+// `RawOperation`): most parameters have none.
 /// A parameter written as a table.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -453,24 +483,24 @@ pub struct RawParamTable {
     /// (`a.b.c.output`), or a flow parameter (`$name`).
     pub from: Option<Spanned<String>>,
     /// A flow parameter's value is at least this.
-    pub ge: Option<Spanned<f64>>,
+    pub ge: Option<Box<Spanned<f64>>>,
     /// A flow parameter's value is above this.
-    pub gt: Option<Spanned<f64>>,
+    pub gt: Option<Box<Spanned<f64>>>,
     /// A flow parameter's value is at most this.
-    pub le: Option<Spanned<f64>>,
+    pub le: Option<Box<Spanned<f64>>>,
     /// A flow parameter's value is below this.
-    pub lt: Option<Spanned<f64>>,
+    pub lt: Option<Box<Spanned<f64>>>,
     /// The values a flow parameter may take (literals of its type).
-    pub choices: Option<Spanned<AnyValue>>,
+    pub choices: Option<Box<Spanned<AnyValue>>>,
     /// A regular expression a flow parameter's string matches somewhere
     /// (anchor it with `^...$` to match whole), in the syntax pydantic
     /// checks it with (Rust's `regex`: no look-around, no backreferences).
-    pub pattern: Option<Spanned<String>>,
+    pub pattern: Option<Box<Spanned<String>>>,
     /// A flow parameter's string or collection has at least this many
     /// characters or items.
-    pub min_length: Option<Spanned<u64>>,
+    pub min_length: Option<Box<Spanned<u64>>>,
     /// ... and at most this many.
-    pub max_length: Option<Spanned<u64>>,
+    pub max_length: Option<Box<Spanned<u64>>>,
 }
 
 // The schema of `RawParam`; its doc comment is what editors show.

@@ -133,7 +133,7 @@ fn into_node(spanned: Spanned<YamlNode>, text: &str) -> Node {
 
 /// The digits of a plain integer scalar at `span`, if that is what it is.
 fn big_integer(text: &str, span: Span) -> Option<String> {
-    let written = text.get(span.start..span.end)?.trim();
+    let written = text.get(span.start()..span.end())?.trim();
     let digits = written.strip_prefix('+').unwrap_or(written);
     let body = digits.strip_prefix('-').unwrap_or(digits);
     (!body.is_empty() && body.bytes().all(|b| b.is_ascii_digit())).then(|| digits.to_owned())

@@ -74,13 +74,13 @@ pub(super) fn task_runner_arg(flow: &Flow, runner: &str) -> String {
 /// holds, with its concurrency and rate (`{"stepstone": [2, None]}`), so
 /// the task can create a limit the server lacks (`_runtime.py`).
 pub(super) fn limits_arg(graph: &FlowGraph, operation: &Operation) -> Option<String> {
-    if operation.settings.limits.is_empty() {
+    if operation.settings.limits().is_empty() {
         return None;
     }
     let limits = Literal::Dict(
         operation
             .settings
-            .limits
+            .limits()
             .iter()
             .map(|name| {
                 let (concurrency, rate) = graph

@@ -316,23 +316,25 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         args.extend(super::deploy::limits_arg(graph, operation).map(Cow::Owned));
         if !operation.settings.persist {
             args.push("persist=False".into());
-        } else if operation.settings.result_storage.is_some()
-            || operation.settings.serializer.is_some()
+        } else if operation.settings.result_storage().is_some()
+            || operation.settings.serializer().is_some()
         {
             let defaults = &graph.manifest.results;
             let storage = operation
                 .settings
-                .result_storage
-                .as_deref()
+                .result_storage()
                 .unwrap_or(&defaults.storage);
-            let serializer = operation.settings.serializer.unwrap_or(defaults.serializer);
+            let serializer = operation
+                .settings
+                .serializer()
+                .unwrap_or(defaults.serializer);
             let results = results(graph, storage, serializer, 4 + "results=".len());
             args.push(format!("results={results}").into());
         }
-        for &cache in &operation.settings.cache {
+        for &cache in operation.settings.cache() {
             third.from("prefect.cache_policies", cache_policy(cache).into());
         }
-        if operation.settings.cache_expiration_seconds.is_some() {
+        if operation.settings.cache_expiration_seconds().is_some() {
             standard.from("datetime", "timedelta".into());
         }
         let var = &names.ops[op];
@@ -436,16 +438,16 @@ fn settings_args(operation: &Operation, args: &mut Vec<Cow<'_, str>>) {
     if let Some(timeout) = settings.timeout_seconds {
         args.push(format!("timeout_seconds={}", number(timeout)).into());
     }
-    if !settings.cache.is_empty() {
-        let policies: Vec<&str> = settings.cache.iter().map(|&c| cache_policy(c)).collect();
+    if !settings.cache().is_empty() {
+        let policies: Vec<&str> = settings.cache().iter().map(|&c| cache_policy(c)).collect();
         args.push(format!("cache_policy={}", policies.join(" + ")).into());
     }
-    if let Some(expiration) = settings.cache_expiration_seconds {
+    if let Some(expiration) = settings.cache_expiration_seconds() {
         args.push(format!("cache_expiration=timedelta(seconds={})", number(expiration)).into());
     }
-    if !settings.tags.is_empty() {
+    if !settings.tags().is_empty() {
         let tags: Vec<Literal> = settings
-            .tags
+            .tags()
             .iter()
             .map(|t| Literal::Str(t.clone()))
             .collect();

@@ -3,10 +3,13 @@
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
 use super::types::{self, TypeExpr};
-use super::{Binding, Call, Lowered, Operation, Param, Resolver, Rule, TaskSettings, suggestion};
+use super::{
+    Binding, Call, Lowered, MoreSettings, Operation, Param, Resolver, Rule, TaskSettings,
+    suggestion,
+};
 use crate::diagnostic::{Diagnostic, at};
 use crate::hierarchy;
-use crate::manifest::raw::{CachePolicy, RawParam};
+use crate::manifest::raw::{CachePolicy, RawParam, items};
 use crate::manifest::{RawManifest, Span, Spanned};
 use crate::resolve::Literal;
 
@@ -161,7 +164,7 @@ impl Resolver<'_> {
     pub(super) fn bind(
         &mut self,
         raw: &RawManifest,
-        lowered: &mut [Lowered<'_>],
+        mut lowered: Vec<Lowered<'_>>,
         index: &HashMap<&str, usize>,
         valid: &[bool],
     ) -> Vec<Operation> {
@@ -222,11 +225,22 @@ impl Resolver<'_> {
             bound[i] = Some(params);
         }
 
+        // What only binding read goes before the operations are made (on a
+        // large manifest they reuse its memory), and each lowered operation
+        // as soon as its checked one is made.
         let Graph {
-            returns, outputs, ..
+            returns,
+            outputs,
+            names,
+            subtrees,
+            upstream,
+            sinks,
+            children,
+            ..
         } = graph;
+        drop((names, subtrees, upstream, sinks, children));
         lowered
-            .iter()
+            .into_iter()
             .zip(bound)
             .zip(returns.into_iter().zip(outputs))
             .zip(references)
@@ -248,7 +262,7 @@ impl Resolver<'_> {
                     after
                 };
                 let (module, qualname) = op.call.split_once(':').unwrap_or((op.call.as_str(), ""));
-                let map: Vec<String> = op.map.iter().flatten().map(|p| p.value.clone()).collect();
+                let map: Vec<String> = op.mapped().iter().map(|p| p.value.clone()).collect();
                 // Back to one result's type (see `returns` above).
                 let returns = match returns {
                     Some(super::TypeExpr::Name {
@@ -283,8 +297,10 @@ impl Resolver<'_> {
                     ]
                     .into_iter()
                     .filter_map(|(key, refs)| {
-                        let refs: Vec<String> =
-                            refs.iter().flatten().map(|r| r.value.clone()).collect();
+                        let refs: Vec<String> = items(refs.as_deref())
+                            .iter()
+                            .map(|r| r.value.clone())
+                            .collect();
                         (!refs.is_empty()).then_some((key, refs))
                     })
                     .collect(),
@@ -544,7 +560,7 @@ impl Resolver<'_> {
         let Binding::Operation { op: source, output } = binding else {
             return;
         };
-        if op.map.iter().flatten().any(|p| p.value == key.value) {
+        if op.mapped().iter().any(|p| p.value == key.value) {
             // A mapped parameter takes one element: `check_maps` judges it.
             return;
         }
@@ -745,7 +761,7 @@ impl Resolver<'_> {
         let Some(ty) = ty else { return Ok(None) };
         let wanted = ty.normalized();
         // A mapped parameter takes one element of its source.
-        let mapped = op.map.iter().flatten().any(|m| m.value == p);
+        let mapped = op.mapped().iter().any(|m| m.value == p);
         let gives = |source: &TypeExpr| {
             if mapped {
                 super::map::element_of(source).is_some_and(|e| e.normalized() == wanted)
@@ -827,25 +843,20 @@ pub const RESERVED_PARAM: &str = "opflow_";
 fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskSettings {
     let d = &raw.defaults;
     let mut tags: Vec<String> = d.tags.clone().unwrap_or_default();
-    for tag in op.tags.iter().flatten() {
+    for tag in op.own_tags() {
         if !tags.contains(tag) {
             tags.push(tag.clone());
         }
     }
-    TaskSettings {
-        executor: op.executor.or(d.executor),
-        retries: op.retries.or(d.retries),
-        retry_delay_seconds: op.retry_delay_seconds.or(d.retry_delay_seconds),
-        timeout_seconds: op.timeout_seconds.or(d.timeout_seconds),
+    let more = MoreSettings {
         cache: op
             .cache
-            .as_ref()
+            .as_deref()
             .or(d.cache.as_ref())
             .map(CachePolicy::policies)
             .unwrap_or_default(),
         cache_expiration_seconds: op.cache_expiration_seconds.or(d.cache_expiration_seconds),
         tags,
-        persist: op.persist.or(d.persist).unwrap_or(true),
         // Only an operation's own, when it differs: the package's default
         // results hold the defaults'.
         result_storage: op
@@ -854,7 +865,18 @@ fn settings(raw: &RawManifest, op: &crate::manifest::raw::RawOperation) -> TaskS
             .map(|s| s.value.clone())
             .filter(|s| Some(s) != d.result_storage.as_ref().map(|d| &d.value)),
         serializer: op.serializer.filter(|&s| Some(s) != d.serializer),
-        limits: super::deploy::limits_of(d.limits.as_deref(), op.limits.as_deref()),
+        limits: super::deploy::limits_of(
+            d.limits.as_deref(),
+            op.limits.as_deref().map(Vec::as_slice),
+        ),
+    };
+    TaskSettings {
+        executor: op.executor.or(d.executor),
+        retries: op.retries.or(d.retries),
+        retry_delay_seconds: op.retry_delay_seconds.or(d.retry_delay_seconds),
+        timeout_seconds: op.timeout_seconds.or(d.timeout_seconds),
+        persist: op.persist.or(d.persist).unwrap_or(true),
+        more: (more != MoreSettings::default()).then(|| Box::new(more)),
     }
 }
 

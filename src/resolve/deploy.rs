@@ -129,27 +129,14 @@ enum Place {
 pub struct Literals(HashMap<Place, DefaultRead>);
 
 impl Literals {
+    /// The presets' values and the flows' deployment settings; the
+    /// parameters' `choices` are added by [`Literals::choices`] as
+    /// [`super::Defaults::read`] walks the operations.
     pub fn read(document: &Document) -> Self {
         let mut literals = Self::default();
         let read = |node: &crate::manifest::Node| {
             Literal::from_node(node).map(|literal| (literal, node.span))
         };
-        if let Some(Value::Array(operations)) = document.root.get("operations").map(|n| &n.value) {
-            for (op, operation) in operations.iter().enumerate() {
-                let Some(Value::Table(params)) = operation.get("params").map(|n| &n.value) else {
-                    continue;
-                };
-                for (key, param) in params {
-                    if let Some(choices) = param.get("choices") {
-                        let place = Place::Choices {
-                            op,
-                            name: key.name.to_string(),
-                        };
-                        literals.0.insert(place, read(choices));
-                    }
-                }
-            }
-        }
         if let Some(Value::Table(presets)) = document.root.get("presets").map(|n| &n.value) {
             for (preset, values) in presets {
                 let Value::Table(values) = &values.value else {
@@ -194,6 +181,16 @@ impl Literals {
             }
         }
         literals
+    }
+
+    /// The `choices` of parameter `name` of operation `op`.
+    pub(super) fn choices(&mut self, op: usize, name: &str, choices: &crate::manifest::Node) {
+        let place = Place::Choices {
+            op,
+            name: name.to_owned(),
+        };
+        let literal = Literal::from_node(choices).map(|literal| (literal, choices.span));
+        self.0.insert(place, literal);
     }
 }
 
@@ -400,7 +397,7 @@ impl Resolver<'_> {
             .defaults
             .limits
             .iter()
-            .chain(raw.operations.iter().filter_map(|op| op.limits.as_ref()))
+            .chain(raw.operations.iter().filter_map(|op| op.limits.as_deref()))
             .flatten();
         for name in used {
             if !limits.contains_key(&name.value) {

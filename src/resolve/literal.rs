@@ -19,9 +19,10 @@ pub struct Defaults(
 pub type DefaultRead = Result<(Literal, Span), (String, Span)>;
 
 impl Defaults {
-    /// Read the `default` of every parameter written as a table. The tree is
-    /// read, not the raw model: an explicit `null` (YAML, JSON) is a default
-    /// of None, which serde would read as "absent".
+    /// Read the `default` (and the `choices`) of every parameter written as
+    /// a table, in one walk of the operations. The tree is read, not the raw
+    /// model: an explicit `null` (YAML, JSON) is a default of None, which
+    /// serde would read as "absent".
     pub fn read(document: &Document) -> Self {
         let mut defaults = Self(HashMap::default(), super::deploy::Literals::read(document));
         let Some(Value::Array(operations)) = document.root.get("operations").map(|n| &n.value)
@@ -36,6 +37,9 @@ impl Defaults {
                 if let Some(default) = param.get("default") {
                     let literal = Literal::from_node(default).map(|l| (l, default.span));
                     defaults.0.insert((i, key.name.to_string()), literal);
+                }
+                if let Some(choices) = param.get("choices") {
+                    defaults.1.choices(i, &key.name, choices);
                 }
             }
         }

@@ -110,23 +110,61 @@ pub struct FlowSettings {
 pub type Hooks = Vec<(&'static str, Vec<String>)>;
 
 /// Task settings after `[defaults]` are applied.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct TaskSettings {
     pub executor: Option<Executor>,
     pub retries: Option<u32>,
     pub retry_delay_seconds: Option<f64>,
     pub timeout_seconds: Option<f64>,
+    /// Whether the operation's last result is kept.
+    pub persist: bool,
+    /// The settings most operations leave unset, out of line: `None` when
+    /// none of them is set (a large manifest holds many operations at once).
+    pub more: Option<Box<MoreSettings>>,
+}
+
+/// The task settings most operations leave unset (see [`TaskSettings`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MoreSettings {
     /// The cache policies combined (empty: none set).
     pub cache: Vec<Cache>,
     pub cache_expiration_seconds: Option<f64>,
     pub tags: Vec<String>,
-    /// Whether the operation's last result is kept.
-    pub persist: bool,
     /// Where, when not where the manifest's defaults say, and how.
     pub result_storage: Option<String>,
     pub serializer: Option<Serializer>,
     /// Shared limits held while the operation runs (`[limits]` names).
     pub limits: Vec<String>,
+}
+
+impl TaskSettings {
+    /// The cache policies combined (empty: none set).
+    pub fn cache(&self) -> &[Cache] {
+        self.more.as_ref().map_or(&[], |more| &more.cache)
+    }
+
+    pub fn cache_expiration_seconds(&self) -> Option<f64> {
+        self.more.as_ref()?.cache_expiration_seconds
+    }
+
+    pub fn tags(&self) -> &[String] {
+        self.more.as_ref().map_or(&[], |more| &more.tags)
+    }
+
+    /// Where the result is kept, when not where the manifest's defaults say.
+    pub fn result_storage(&self) -> Option<&str> {
+        self.more.as_ref()?.result_storage.as_deref()
+    }
+
+    /// How the result is written, when not as the manifest's defaults say.
+    pub fn serializer(&self) -> Option<Serializer> {
+        self.more.as_ref()?.serializer
+    }
+
+    /// Shared limits held while the operation runs (`[limits]` names).
+    pub fn limits(&self) -> &[String] {
+        self.more.as_ref().map_or(&[], |more| &more.limits)
+    }
 }
 
 /// `module.path:qualname`.
@@ -453,13 +491,15 @@ impl Resolver<'_> {
     ) -> Vec<T> {
         let operations = &raw.operations;
         let half = operations.len() / 2;
-        let run = |resolver: &mut Self, from: usize, to: usize| {
-            (from..to)
-                .map(|i| each(resolver, i, &operations[i].value))
-                .collect::<Vec<T>>()
+        // The first half's vector is sized for both: the second is
+        // appended to it without moving it.
+        let run = |resolver: &mut Self, from: usize, to: usize, capacity: usize| {
+            let mut results = Vec::with_capacity(capacity);
+            results.extend((from..to).map(|i| each(resolver, i, &operations[i].value)));
+            results
         };
         if crate::parallel::workers(operations.len()) < 2 {
-            return run(self, 0, operations.len());
+            return run(self, 0, operations.len(), operations.len());
         }
         let mut other = Resolver {
             source: self.source,
@@ -469,8 +509,8 @@ impl Resolver<'_> {
         };
         let (mut first, second) = crate::parallel::join(
             true,
-            || run(self, 0, half),
-            || run(&mut other, half, operations.len()),
+            || run(self, 0, half, operations.len()),
+            || run(&mut other, half, operations.len(), operations.len() - half),
         );
         self.diagnostics.append(&mut other.diagnostics);
         first.extend(second);
@@ -487,7 +527,7 @@ impl Resolver<'_> {
         names: &[&str],
     ) -> Lowered<'r> {
         self.check_call(&op.call);
-        for reference in op.on_failure.iter().chain(&op.on_completion).flatten() {
+        for reference in op.hook_references() {
             self.check_call(reference);
         }
         if op.is_async && op.executor == Some(Executor::Process) {
@@ -617,9 +657,9 @@ impl Resolver<'_> {
         let names: Vec<&str> = raw.operations.iter().map(|op| op.name.as_str()).collect();
 
         // Per operation: call, types, parameter names, depends_on.
-        let mut lowered =
+        let lowered =
             self.each_operation(raw, |resolver, i, op| resolver.lower(i, op, &index, &names));
-        let operations = self.bind(raw, &mut lowered, &index, &valid);
+        let operations = self.bind(raw, lowered, &index, &valid);
         self.check_maps(raw, &operations);
         self.check_triggers(raw, &operations);
         let rules = self.param_rules(raw, &operations);

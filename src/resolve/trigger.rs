@@ -18,7 +18,7 @@ impl Resolver<'_> {
             let Some(trigger) = op.trigger.as_ref().filter(|t| t.value == Trigger::AllDone) else {
                 continue;
             };
-            if let Some(first) = op.map.iter().flatten().next() {
+            if let Some(first) = op.mapped().iter().next() {
                 self.error(Diagnostic::AllDoneMapped {
                     operation: op.name.value.clone(),
                     span: at(trigger.span),

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::{Diagnostic, at};
 use crate::manifest::raw::RawOperation;
-use crate::manifest::{Document, Node, RawManifest, ReadError, Spanned, Value, from_node};
+use crate::manifest::{Document, Node, RawManifest, ReadError, Span, Spanned, Value, from_node};
 use crate::suggest::did_you_mean;
 
 /// The JSON Schema of the manifest, draft-07 (what Taplo and
@@ -119,7 +119,7 @@ fn read_root(root: &Node) -> Result<RawManifest, ReadError> {
     if let Some(error) = errors
         .into_iter()
         .flatten()
-        .min_by_key(|error| error.span.map(|span| span.start))
+        .min_by_key(|error| error.span.map(Span::start))
     {
         return Err(error.clone());
     }

@@ -65,7 +65,7 @@ fn parse_in_pieces(text: &str, size: usize, workers: usize) -> Option<(Node, boo
         let mut root = parse_whole(piece).ok()?;
         if start > 0 {
             super::shift_spans(&mut root, &|span: Span| {
-                Span::new(span.start + start, span.end + start)
+                Span::new(span.start() + start, span.end() + start)
             });
         }
         Some((root, false))
@@ -126,8 +126,8 @@ fn join(text: &str, root: &mut Node, piece: Node) -> Option<()> {
                     ..
                 },
             )) if key.name == "operations"
-                && text[..old.span.start].ends_with("[[")
-                && text[..key.span.start].ends_with("[[") =>
+                && text[..old.span.start()].ends_with("[[")
+                && text[..key.span.start()].ends_with("[[") =>
             {
                 let Value::Array(more_items) = value.value else {
                     return None;
