@@ -41,9 +41,10 @@ def callee(node: ast.Call) -> str:
 
 
 SUBMIT = re.compile(r"^\w+_task(_\d+)*\.(submit|map)$")
-# The runtime's `outcome` and `hook` (a state hook by its reference, a string
-# literal), imported under another name when a parameter has it.
-OUTCOME = re.compile(r"^(outcome|hook)(_\d+)?$")
+# The runtime's `outcome`, `hook` (a state hook by its reference, a string
+# literal) and `subflows` (the groups that run as nested flows, string
+# literals), imported under another name when a parameter has it.
+OUTCOME = re.compile(r"^(outcome|hook|subflows)(_\d+)?$")
 
 
 def unexpected_calls(tree: ast.Module) -> list[str]:
@@ -55,7 +56,7 @@ def unexpected_calls(tree: ast.Module) -> list[str]:
             continue
         name = callee(node)
         if name in ALLOWED_CALLS or SUBMIT.match(name) or OUTCOME.match(name):
-            if name.startswith("hook") and not all(
+            if name.startswith(("hook", "subflows")) and not all(
                 isinstance(arg, ast.Constant) for arg in node.args
             ):
                 found.append(name)
