@@ -46,7 +46,7 @@ from typing import Any
 import cloudpickle
 from prefect import Flow, Task, allow_failure, unmapped
 from prefect.context import FlowRunContext
-from prefect.exceptions import MappingLengthMismatch
+from prefect.exceptions import MappingLengthMismatch, UpstreamTaskError
 from prefect.futures import PrefectFuture, PrefectFutureList, wait
 from prefect.task_runners import TaskRunner
 from prefect.utilities.annotations import BaseAnnotation
@@ -299,11 +299,11 @@ def _settle(futures: list[Any]) -> None:
     """Wait for every future to end. A process pool's future of an
     operation whose input failed raises as it is waited for (Prefect's
     `UpstreamTaskError`), where a thread pool's ends not run: its state
-    tells either way."""
+    tells either way. Anything else raised (the server gone) ends the run."""
     for future in futures:
         try:
             future.wait()
-        except Exception:  # noqa: BLE001, S112 - its state tells
+        except UpstreamTaskError:
             continue
 
 
