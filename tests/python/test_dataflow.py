@@ -10,10 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from test_flows import completed, error_line
+from test_run import api_call
 
 
 def workdir_of(tmp_path: Path) -> Path:
@@ -536,14 +536,8 @@ def report(build: int, slow: str, after_fast: int) -> dict[str, int | str]:
 
 
 def _api(api: str, path: str, body: dict) -> list[dict]:
-    request = urllib.request.Request(
-        f"{api}/{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    """A filter query of Prefect's REST API (`api_call`, which retries a busy server)."""
+    return api_call(api, "POST", f"/{path}", body)
 
 
 def _run_tree(api: str, run: dict) -> dict:
