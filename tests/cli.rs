@@ -1256,6 +1256,16 @@ fn split_manifest(clash: bool) -> String {
         );
         if i % 10 == 0 {
             text.push_str("outputs = { left = \"int\", right = \"str\" }\n");
+        } else if i % 100 == 1 {
+            // A flow parameter with a default and choices, read beside the
+            // raw model.
+            let up = i - 1;
+            let _ = write!(
+                text,
+                "params = {{ x = {{ type = \"int\", from = \"g{}.s{:02}.op{up:04}.left\" }}, n = {{ type = \"int\", default = 3, choices = [1, 3] }} }}\nreturns = \"int\"\n",
+                up % 7,
+                up % 13
+            );
         } else {
             let up = i - i % 10;
             let _ = write!(
@@ -1321,7 +1331,7 @@ fn work_split_over_threads_gives_what_one_thread_gives() {
         text = text.replacen(at, broken, 1);
     }
     let scratch = Scratch::new("split-errors");
-    scratch.write("operations.toml", text);
+    scratch.write("operations.toml", &text);
     let runs: Vec<Run> = ["1", "2"]
         .iter()
         .map(|threads| {
@@ -1340,6 +1350,33 @@ fn work_split_over_threads_gives_what_one_thread_gives() {
         .map(|d| d["code"].as_str().unwrap().to_owned())
         .collect();
     assert!(codes.len() >= 5, "{codes:?}");
+    assert_eq!(runs[1].code, 1);
+    assert_eq!(runs[1].stdout, runs[0].stdout);
+    // A field the schema does not know, in the second half: read an
+    // operation at a time, the manifest is read again whole for the
+    // diagnostics, which are the schema's alone, as on one thread.
+    let at = "name = \"g2.s05.op1500\"";
+    assert!(text.contains(at));
+    scratch.write(
+        "operations.toml",
+        text.replacen(at, &format!("{at}\ncolour = \"red\""), 1),
+    );
+    let runs: Vec<Run> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            scratch.run_with(
+                &["check", "--format", "json"],
+                &[("OPFLOW_THREADS", threads)],
+            )
+        })
+        .collect();
+    runs[0].expect_code(1);
+    assert!(
+        runs[0].stdout.contains("opflow::schema::unknown_field"),
+        "{}",
+        runs[0].stdout
+    );
+    assert!(runs[0].stdout.contains("colour"), "{}", runs[0].stdout);
     assert_eq!(runs[1].code, 1);
     assert_eq!(runs[1].stdout, runs[0].stdout);
 }

@@ -30,20 +30,31 @@ impl Defaults {
             return defaults;
         };
         for (i, operation) in operations.iter().enumerate() {
-            let Some(Value::Table(params)) = operation.get("params").map(|n| &n.value) else {
-                continue;
-            };
-            for (key, param) in params {
-                if let Some(default) = param.get("default") {
-                    let literal = Literal::from_node(default).map(|l| (l, default.span));
-                    defaults.0.insert((i, key.name.to_string()), literal);
-                }
-                if let Some(choices) = param.get("choices") {
-                    defaults.1.choices(i, &key.name, choices);
-                }
-            }
+            defaults.read_operation(i, operation);
         }
         defaults
+    }
+
+    /// Read the defaults and choices of operation `i`, from its node.
+    pub fn read_operation(&mut self, i: usize, operation: &Node) {
+        let Some(Value::Table(params)) = operation.get("params").map(|n| &n.value) else {
+            return;
+        };
+        for (key, param) in params {
+            if let Some(default) = param.get("default") {
+                let literal = Literal::from_node(default).map(|l| (l, default.span));
+                self.0.insert((i, key.name.to_string()), literal);
+            }
+            if let Some(choices) = param.get("choices") {
+                self.1.choices(i, &key.name, choices);
+            }
+        }
+    }
+
+    /// Add what `other` read (of other operations).
+    pub fn absorb(&mut self, other: Self) {
+        self.0.extend(other.0);
+        self.1.absorb(other.1);
     }
 
     /// The default of parameter `param` of operation `i` and its span, taken out.

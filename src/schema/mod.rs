@@ -41,6 +41,33 @@ static VALIDATOR: LazyLock<Option<Validator<instance::Tree>>> = LazyLock::new(||
         .ok()
 });
 
+/// One operation's shape, against the schema's `Operation`: what the whole
+/// schema checks of each item of `operations`.
+static OPERATION: LazyLock<Option<Validator<instance::Tree>>> = LazyLock::new(|| {
+    let schema = serde_json::json!({
+        "$schema": SCHEMA.get("$schema"),
+        "allOf": [{ "$ref": "#/definitions/Operation" }],
+        "definitions": SCHEMA.get("definitions"),
+    });
+    jsonschema::options_for::<instance::Tree>()
+        .with_draft(jsonschema::Draft::Draft7)
+        .build(&schema)
+        .ok()
+});
+
+/// Whether an operation's node has the shape the schema asks of every
+/// operation (`false` when the schema could not be built).
+pub fn operation_is_valid(node: &Node) -> bool {
+    OPERATION
+        .as_ref()
+        .is_some_and(|validator| validator.is_valid(node))
+}
+
+/// An operation's raw model, from its node (valid by [`operation_is_valid`]).
+pub fn read_operation(node: &Node) -> Option<Spanned<RawOperation>> {
+    from_node(node).ok()
+}
+
 /// The document's shape against the schema: every problem, or none.
 pub fn validate(document: &Document) -> Vec<Diagnostic> {
     let root = &document.root;
