@@ -976,6 +976,18 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("the value of `{param}` breaks its rules: {reason}")]
+    #[diagnostic(
+        code(opflow::deploy::parameter_breaks_rule),
+        help("give `{param}` a value its rules accept: every run with this one would be refused")
+    )]
+    ParameterBreaksRule {
+        param: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
     #[error("scheduled runs of flow `{flow}` lack its required parameter{plural} {params}")]
     #[diagnostic(
         code(opflow::deploy::missing_parameter),

@@ -564,6 +564,7 @@ pub fn check_parameters(graph: &FlowGraph) -> Vec<Diagnostic> {
                     continue;
                 };
                 check_type(&flow.name, declared, param, &mut diagnostics);
+                check_rules(graph, param, &mut diagnostics);
             }
             let missing: Vec<String> = flow
                 .params
@@ -594,6 +595,7 @@ pub fn check_parameters(graph: &FlowGraph) -> Vec<Diagnostic> {
             });
             if let Some((flow, declared)) = declared {
                 check_type(&flow.name, declared, value, &mut diagnostics);
+                check_rules(graph, value, &mut diagnostics);
                 continue;
             }
             let names = all
@@ -627,6 +629,20 @@ fn unknown_help<'a>(
         },
         |close| format!("did you mean `{close}`?"),
     )
+}
+
+/// A value given to a flow parameter with rules (`ge`, `choices`, ...)
+/// that breaks them: Prefect would refuse every run it starts.
+fn check_rules(graph: &FlowGraph, value: &ParamValue, diagnostics: &mut Vec<Diagnostic>) {
+    if let Some(rules) = graph.manifest.rules.get(&value.name)
+        && let Some(reason) = rules.check(&value.value)
+    {
+        diagnostics.push(Diagnostic::ParameterBreaksRule {
+            param: value.name.clone(),
+            reason,
+            span: at(value.value_span),
+        });
+    }
 }
 
 fn check_type(
