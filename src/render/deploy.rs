@@ -156,7 +156,7 @@ pub(super) fn lines(flow: &Flow, python_path: &str, schedules: bool) -> Lines {
     for schedule in schedules {
         let every = match &schedule.every {
             Every::Cron(cron) => format!("cron: {}", yaml_string(cron)),
-            Every::Seconds(seconds) => format!("interval: {}", super::tasks::number(*seconds)),
+            Every::Seconds(seconds) => format!("interval: {}", super::yaml_seconds(*seconds)),
             Every::RRule(rrule) => format!("rrule: {}", yaml_string(rrule)),
         };
         let _ = write!(head, "\n      - {every}");

@@ -342,11 +342,10 @@ pub(super) fn from_package(graph: &FlowGraph, entry: &str) -> String {
     }
 }
 
-/// A default as YAML (JSON is YAML, except for the non-finite floats).
+/// A default as YAML (JSON is YAML, except for floats: see [`yaml_float`]).
 fn yaml_value(value: &Literal) -> String {
     match value {
-        Literal::Float(f) if f.is_nan() => ".nan".to_owned(),
-        Literal::Float(f) if f.is_infinite() => if *f > 0.0 { ".inf" } else { "-.inf" }.to_owned(),
+        Literal::Float(f) => yaml_float(*f),
         Literal::BigInt(digits) => digits.clone(),
         Literal::List(items) => format!(
             "[{}]",
@@ -379,9 +378,48 @@ fn shell_word(text: &str) -> String {
     }
 }
 
-/// A YAML double-quoted string: the same escapes as a Python `"..."` literal.
+/// A float as YAML 1.1 reads one (PyYAML, which `prefect deploy` and
+/// `opflow serve` load `prefect.yaml` with): a number without a `.`, or with
+/// an exponent without its sign, is a string there (`1e-05`, `1e16`).
+fn yaml_float(value: f64) -> String {
+    if value.is_nan() {
+        return ".nan".to_owned();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { ".inf" } else { "-.inf" }.to_owned();
+    }
+    // Rust's shortest form that reads back the same: `0.5`, `3.0`, `1e-5`.
+    let text = format!("{value:?}");
+    let Some((mantissa, exponent)) = text.split_once('e') else {
+        return text;
+    };
+    let point = if mantissa.contains('.') { "" } else { ".0" };
+    let sign = if exponent.starts_with('-') { "" } else { "+" };
+    format!("{mantissa}{point}e{sign}{exponent}")
+}
+
+/// A number of seconds as YAML: a whole one as an integer.
+fn yaml_seconds(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        yaml_float(value)
+    }
+}
+
+/// A YAML double-quoted string: the same escapes as a Python `"..."`
+/// literal, and `\u` escapes for the two characters Python allows in one
+/// and YAML refuses anywhere (U+FFFE, U+FFFF).
 fn yaml_string(text: &str) -> String {
-    format!("\"{}\"", python::escape(text, '"'))
+    let escaped = python::escape(text, '"');
+    let escaped = if escaped.contains(['\u{fffe}', '\u{ffff}']) {
+        escaped
+            .replace('\u{fffe}', "\\ufffe")
+            .replace('\u{ffff}', "\\uffff")
+    } else {
+        escaped
+    };
+    format!("\"{escaped}\"")
 }
 
 #[derive(Template)]

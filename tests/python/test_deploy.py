@@ -444,3 +444,54 @@ def test_flows_run_on_a_dask_cluster_at_its_address(
         for process in reversed(started):
             stop_background(process, signal.SIGTERM, timeout=30)
     assert all(process.poll() is not None for process in started)
+
+
+NUMBERS = """\
+version = 1
+
+[flows.nums.deploy]
+schedules = [
+  { interval_seconds = 0.5, parameters = { ratio = 1e20, small = 1e-7, big = 123456789012345678901234567890 } },
+]
+tags = ["odd\\uFFFEtag", "plain"]
+
+[[operations]]
+name = "nums.show"
+call = "num_ops:show"
+params = { ratio = "float", small = "float", big = "int", huge = { type = "float", default = 1e300 } }
+returns = "float"
+"""
+
+
+def test_prefect_yaml_keeps_floats_big_integers_and_odd_characters(
+    deployer: Opflow, tmp_path: Path
+) -> None:
+    # PyYAML (what `prefect deploy` and `opflow serve` read prefect.yaml
+    # with) reads `1e-07` or `1e+20` as strings, and refuses U+FFFE.
+    import yaml
+
+    root = write_project(
+        tmp_path / "numbers",
+        NUMBERS,
+        {
+            "num_ops.py": "def show(ratio: float, small: float, big: int, huge: float = 1e300) -> float:\n    return ratio\n"
+        },
+    )
+    built = deployer("build", cwd=root)
+    assert built.code == 0, str(built)
+    loaded = yaml.safe_load(
+        (root / "run_cache/orchestration/prefect.yaml").read_text(encoding="utf-8")
+    )
+    (nums,) = [d for d in loaded["deployments"] if d["name"] == "nums"]
+    (schedule,) = nums["schedules"]
+    assert schedule["interval"] == 0.5
+    assert schedule["parameters"] == {
+        "ratio": 1e20,
+        "small": 1e-7,
+        "big": 123456789012345678901234567890,
+    }
+    assert isinstance(schedule["parameters"]["ratio"], float)
+    assert isinstance(schedule["parameters"]["big"], int)
+    assert "odd\ufffetag" in nums["tags"]
+    (everything,) = [d for d in loaded["deployments"] if d["name"] == "all"]
+    assert everything["parameters"]["huge"] == 1e300
