@@ -378,7 +378,7 @@ fn shell_word(text: &str) -> String {
     }
 }
 
-/// A float as YAML 1.1 reads one (PyYAML, which `prefect deploy` and
+/// A float as YAML 1.1 reads one (`PyYAML`, which `prefect deploy` and
 /// `opflow serve` load `prefect.yaml` with): a number without a `.`, or with
 /// an exponent without its sign, is a string there (`1e-05`, `1e16`).
 fn yaml_float(value: f64) -> String {
