@@ -267,14 +267,17 @@ impl Resolver<'_> {
                 "an RFC 5545 rule such as `FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9`",
             );
         }
+        // Prefect keeps an interval as a `timedelta`, whose unit is a
+        // microsecond: a shorter one is 0, which it refuses.
         if let Some(seconds) = &raw.interval_seconds
-            && !(seconds.value > 0.0 && seconds.value.is_finite())
+            && !(seconds.value >= 1e-6 && seconds.value.is_finite())
         {
             self.error(Diagnostic::InvalidSchedule {
                 kind: "interval",
                 reason: format!("{} seconds", seconds.value),
                 span: at(seconds.span),
-                help: "an interval is a number of seconds above 0".to_owned(),
+                help: "an interval is a number of seconds, at least a microsecond (0.000001)"
+                    .to_owned(),
             });
             ok = false;
         }

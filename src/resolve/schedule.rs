@@ -152,7 +152,7 @@ fn check_cron_item(item: &str, field: &Field) -> Result<(), String> {
     if field.name == "day of week"
         && let Some((day, nth)) = item.split_once('#')
     {
-        return match (value(day, field), nth.parse::<u32>()) {
+        return match (value(day, field), number(nth)) {
             (Some(_), Ok(1..=5)) => Ok(()),
             (None, _) => bad(&expected(field)),
             _ => bad("the week after `#` is 1 to 5"),
@@ -163,13 +163,21 @@ fn check_cron_item(item: &str, field: &Field) -> Result<(), String> {
         None => (item, None),
     };
     if let Some(step) = step {
-        match step.parse::<u32>() {
+        match number(step) {
             Ok(n) if n >= 1 => {}
             _ => return bad("the step after `/` is a whole number from 1"),
         }
     }
-    if range == "*" || range == "?" {
+    if range == "*" {
         return Ok(());
+    }
+    if range == "?" {
+        // Croniter takes `?` for "any" in the two day fields only.
+        return if field.name.starts_with("day of") {
+            Ok(())
+        } else {
+            bad("`?` is for the day of month and the day of week only")
+        };
     }
     let (first, last) = match range.split_once('-') {
         Some((first, last)) => (first, Some(last)),
@@ -190,9 +198,17 @@ fn expected(field: &Field) -> String {
     format!("it takes {} to {}{names}", field.min, field.max)
 }
 
+/// Digits only, as croniter reads a number (Rust's parse would take `+5`).
+fn number(text: &str) -> Result<u32, ()> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(());
+    }
+    text.parse::<u32>().map_err(drop)
+}
+
 /// A field's value: a number in its range, or one of its names.
 fn value(text: &str, field: &Field) -> Option<u32> {
-    if let Ok(n) = text.parse::<u32>() {
+    if let Ok(n) = number(text) {
         return (field.min..=field.max).contains(&n).then_some(n);
     }
     let lower = text.to_ascii_lowercase();
@@ -403,6 +419,9 @@ mod tests {
             "* * * * sun#1",
             "* * * 1-12/2 *",
             "  0 0 * * *  ",
+            "0 0 * * ?",
+            "0 0 ? * ?",
+            "0 0 01 * *",
         ] {
             assert_eq!(check_cron(good), Ok(()), "{good}");
         }
@@ -419,6 +438,15 @@ mod tests {
             ("1,,2 * * * *", (2, 2)),
             ("@reboot", (0, 7)),
             ("* * * * 5#6", (8, 11)),
+            // Prefect 3.9.1's `validate_cron_string` refuses these too: a
+            // sign is not a digit, and `?` is for the day fields only.
+            ("+5 * * * *", (0, 2)),
+            ("0 +6 * * *", (2, 4)),
+            ("*/+2 * * * *", (0, 4)),
+            ("* * * * 1#+2", (8, 12)),
+            ("0 0 1-+5 * *", (4, 8)),
+            ("0 0 ? ? ?", (6, 7)),
+            ("? * * * *", (0, 1)),
         ] {
             let problem = check_cron(bad).expect_err(bad);
             assert_eq!(problem.1, range, "{bad}: {}", problem.0);
