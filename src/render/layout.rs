@@ -363,8 +363,46 @@ pub fn annotation(ty: &TypeExpr, indent: usize, used: usize, tail: usize) -> Str
             })
             .collect::<Vec<_>>()
             .join(&format!("\n{outer}| ")),
+        // A parameter's rules, `Field(ge=1, pattern="...")`
+        // (constraints.rs): as ruff splits a call, one argument a line,
+        // each with a trailing comma, which keeps it so.
+        TypeExpr::Name { name, args: None }
+            if name.starts_with("Field(") && name.ends_with(')') =>
+        {
+            let body: String = call_arguments(&name["Field(".len()..name.len() - 1])
+                .iter()
+                .map(|argument| format!("{inner}{argument},\n"))
+                .collect();
+            format!("Field(\n{body}{outer})")
+        }
         _ => inline,
     }
+}
+
+/// The arguments of a call as written, split at the commas between them:
+/// those outside the Python string literals (either quote, with backslash
+/// escapes) that `python::string` writes.
+fn call_arguments(text: &str) -> Vec<&str> {
+    let mut arguments = Vec::new();
+    let mut start = 0;
+    let mut quote = None;
+    let mut escaped = false;
+    for (at, c) in text.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == ',' => {
+                arguments.push(text[start..at].trim());
+                start = at + 1;
+            }
+            None => {}
+        }
+    }
+    arguments.push(text[start..].trim());
+    arguments
 }
 
 /// The inside of a split subscript, on lines indented by `indent`.

@@ -6,7 +6,8 @@ types, docs and defaults, many modules to import, named outputs, ordering-only
 edges, process executors, mapped operations with their other parameters
 `unmapped`, operations that run after failures with their inputs
 `allow_failure`, state hooks of flows and operations, flows whose groups run
-as nested flows, their bodies indented once more), and the types, defaults and names ruff or Python
+as nested flows, their bodies indented once more, flow parameters whose
+rules go into their annotations), and the types, defaults and names ruff or Python
 would trip on (`typing`'s abstract collections, standard-library classes,
 `None` defaults, `Never` and `type[...]` in unions, `__debug__` as a name,
 flows whose bounded function names agree, callables from the standard
@@ -183,6 +184,26 @@ def default(rng: random.Random, modules: list[str]) -> tuple[str, object]:
     }
 
 
+def rules(rng: random.Random, ty: str, value: object) -> dict:
+    """Rules the default keeps, for the annotation to carry: bounds and
+    choices of integers; of strings, choices, lengths and a pattern that can
+    outgrow a line, with quotes, backslashes and commas in it."""
+    if ty == "int" and isinstance(value, int):
+        if rng.random() < 0.3:
+            return {"choices": [value, value + 1, -7]}
+        return {"ge": -1e31, "le": 1e31}
+    if ty == "str" and isinstance(value, str):
+        if rng.random() < 0.3:
+            return {"choices": [value, "other, \"quoted\""]}
+        alternatives = "|".join(word(rng) for _ in range(rng.randint(1, 24)))
+        return {
+            "pattern": f'^(?:{alternatives}|[ ,"\\\\]|\\w)*$',
+            "min_length": 0,
+            "max_length": len(value) + rng.randint(0, 100),
+        }
+    return {}
+
+
 def manifest(seed: int) -> dict:
     rng = random.Random(seed)
     # The operations' packages sit beside the manifest (first-party); the
@@ -240,6 +261,10 @@ def manifest(seed: int) -> dict:
             elif rng.random() < 0.5:
                 ty, value = default(rng, libraries)
                 op["params"][pname] = {"type": ty, "default": value}
+                if rng.random() < 0.5 and (found := rules(rng, ty, value)):
+                    # A flow parameter by name: not bound to an operation
+                    # by its type.
+                    op["params"][pname].update(found, **{"from": f"${pname}"})
             elif rng.random() < 0.1 and odd_names:
                 op["params"][pname] = {
                     "type": type_string(rng, libraries),
