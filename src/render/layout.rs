@@ -392,13 +392,12 @@ fn call_arguments(text: &str) -> Vec<&str> {
             Some(_) if escaped => escaped = false,
             Some(_) if c == '\\' => escaped = true,
             Some(q) if c == q => quote = None,
-            Some(_) => {}
             None if c == '"' || c == '\'' => quote = Some(c),
             None if c == ',' => {
                 arguments.push(text[start..at].trim());
                 start = at + 1;
             }
-            None => {}
+            Some(_) | None => {}
         }
     }
     arguments.push(text[start..].trim());

@@ -194,7 +194,7 @@ def rules(rng: random.Random, ty: str, value: object) -> dict:
         return {"ge": -1e31, "le": 1e31}
     if ty == "str" and isinstance(value, str):
         if rng.random() < 0.3:
-            return {"choices": [value, "other, \"quoted\""]}
+            return {"choices": [value, 'other, "quoted"']}
         alternatives = "|".join(word(rng) for _ in range(rng.randint(1, 24)))
         return {
             "pattern": f'^(?:{alternatives}|[ ,"\\\\]|\\w)*$',
