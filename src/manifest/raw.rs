@@ -205,7 +205,7 @@ pub struct RawFlowDeploy {
     pub work_queue: Option<String>,
     /// Job variables for the work pool's workers (`env`, `image`, ...),
     /// merged over opflow's `env.PYTHONPATH`.
-    pub job_variables: Option<Spanned<AnyTable>>,
+    pub job_variables: Option<Spanned<JobVariables>>,
 }
 
 /// One schedule of a deployment.
@@ -581,24 +581,34 @@ impl JsonSchema for AnyValue {
     }
 }
 
-/// Any table; read from the document tree where it is needed (job variables).
+/// A deployment's job variables: a table of literals, read from the
+/// document tree where it is needed; its `env` a table of strings (a
+/// worker sets them as environment variables, and opflow's `PYTHONPATH`
+/// goes in it).
 #[derive(Debug, Clone, Copy)]
-pub struct AnyTable;
+pub struct JobVariables;
 
-impl<'de> Deserialize<'de> for AnyTable {
+impl<'de> Deserialize<'de> for JobVariables {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         de::IgnoredAny::deserialize(deserializer).map(|_| Self)
     }
 }
 
-impl JsonSchema for AnyTable {
+impl JsonSchema for JobVariables {
     fn schema_name() -> Cow<'static, str> {
-        "LiteralTable".into()
+        "JobVariables".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "description": "A table of literals: strings, numbers, booleans, arrays, tables.",
-            "type": "object"
+            "type": "object",
+            "properties": {
+                "env": {
+                    "description": "Environment variables of the runs, each a string.",
+                    "type": "object",
+                    "additionalProperties": { "type": "string" }
+                }
+            }
         })
     }
 }

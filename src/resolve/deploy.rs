@@ -183,12 +183,12 @@ impl Literals {
         literals
     }
 
-    /// The `choices` of parameter `name` of operation `op`.
     /// Add what `other` read.
     pub(super) fn absorb(&mut self, other: Self) {
         self.0.extend(other.0);
     }
 
+    /// The `choices` of parameter `name` of operation `op`.
     pub(super) fn choices(&mut self, op: usize, name: &str, choices: &crate::manifest::Node) {
         let place = Place::Choices {
             op,
