@@ -149,9 +149,9 @@ pub struct RawFlow {
     /// The Dask cluster the flow's tasks run on (implies `task_runner =
     /// "dask"`): an existing one by `address`, or a local one of
     /// `n_workers` processes.
-    pub dask: Option<RawDask>,
+    pub dask: Option<Spanned<RawDask>>,
     /// The Ray cluster the flow's tasks run on (implies `task_runner = "ray"`).
-    pub ray: Option<RawRay>,
+    pub ray: Option<Spanned<RawRay>>,
 }
 
 /// A Dask cluster. Its scheduler and every worker must be able to import

@@ -441,12 +441,15 @@ impl Resolver<'_> {
             (
                 "dask",
                 TaskRunner::Dask,
-                flow.dask.as_ref().and_then(|d| {
+                // Where the table says something, else the table itself:
+                // an empty one implies its runner too.
+                flow.dask.as_ref().map(|d| {
                     d.address
                         .as_ref()
                         .map(|a| a.span)
                         .or(d.n_workers.as_ref().map(|n| n.span))
                         .or(d.threads_per_worker.as_ref().map(|n| n.span))
+                        .unwrap_or(d.span)
                 }),
             ),
             (
@@ -454,7 +457,7 @@ impl Resolver<'_> {
                 TaskRunner::Ray,
                 flow.ray
                     .as_ref()
-                    .and_then(|r| r.address.as_ref().map(|a| a.span)),
+                    .map(|r| r.address.as_ref().map_or(r.span, |a| a.span)),
             ),
         ] {
             let Some(span) = span else {
