@@ -61,7 +61,7 @@ pub fn gather(
         }
     }
     if let Some(path) = given.file {
-        for (name, value) in file(flow, path)? {
+        for (name, value) in file(graph, flow, path)? {
             set(&name, &value);
         }
     }
@@ -115,8 +115,9 @@ fn failure(diagnostics: Vec<Diagnostic>) -> Failure {
     }
 }
 
-/// A parameters file's values, each a parameter of `flow` of its type.
-fn file(flow: &Flow, path: &Path) -> Result<Vec<(String, Literal)>, Failure> {
+/// A parameters file's values, each a parameter of `flow` of its type and
+/// within its rules, or the problems at their lines.
+fn file(graph: &FlowGraph, flow: &Flow, path: &Path) -> Result<Vec<(String, Literal)>, Failure> {
     let document = crate::manifest::load(path)?;
     let mut values = Vec::new();
     let mut problems = Vec::new();
@@ -161,6 +162,16 @@ fn file(flow: &Flow, path: &Path) -> Result<Vec<(String, Literal)>, Failure> {
                         flow: flow.name.clone(),
                         param: param.name.clone(),
                         ty: ty.to_string(),
+                        reason,
+                        span: at(node.span),
+                    });
+                    continue;
+                }
+                if let Some(rules) = graph.manifest.rules.get(&param.name)
+                    && let Some(reason) = rules.check(&literal)
+                {
+                    problems.push(Diagnostic::ParameterBreaksRule {
+                        param: param.name.clone(),
                         reason,
                         span: at(node.span),
                     });

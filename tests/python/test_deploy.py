@@ -314,6 +314,14 @@ def test_parameter_rules_are_checked_before_python_and_by_prefect(
         assert "opflow::runtime::param_rule" in refused.stderr, refused.stderr
         assert rule in refused.stderr, refused.stderr
         assert not (root / "run_cache").exists()
+    # From a parameters file, at the value's line.
+    (root / "p.yaml").write_text("region: us\npages: 0\n")
+    refused = deployer("run", "ruled", "--params-file", "p.yaml", cwd=root)
+    assert refused.code == 2, str(refused)
+    assert "p.yaml:2:8" in refused.stderr, refused.stderr
+    assert "opflow::deploy::parameter_breaks_rule" in refused.stderr, refused.stderr
+    assert "`ge = 1`" in refused.stderr, refused.stderr
+    assert not (root / "run_cache").exists()
 
     # The flow's signature carries the rules: a run that does not go through
     # opflow's check (the package's own runner) is refused by Prefect.
