@@ -1464,7 +1464,8 @@ def _resume(flow: Any, name: str, given: dict[str, Any]) -> dict[str, Any] | Non
     """The parameters that rerun what did not complete in `name`'s last run:
     its own, with those given instead, and a selection of every operation
     that did not complete, whose code, settings or inputs changed since, or
-    that is downstream of one of these."""
+    that is downstream of one of these; and of every completed one whose
+    result was not kept and that one of these takes (with its downstream)."""
     last = _results().last_run(name)
     if last is None:
         print(f"error: flow `{name}` has no run to resume", file=sys.stderr)
@@ -1491,12 +1492,18 @@ def _resume(flow: Any, name: str, given: dict[str, Any]) -> dict[str, Any] | Non
     for node in nodes.values():
         for up in node.upstream:
             downstream.setdefault(up, []).append(node.name)
+    producer = {n.name: n.inputs[0] for n in nodes.values() if n.pick}
+    # A completed operation whose result cannot be read back (`persist =
+    # false`, or removed since) runs again when one that runs takes it.
+    lost = {n for n in completed if ops[n].results is None or not ops[n].results.has(n)}
     todo = list(rerun)
     while todo:
-        for down in downstream.get(todo.pop(), []):
-            if down not in rerun:
-                rerun.add(down)
-                todo.append(down)
+        op = todo.pop()
+        inputs = [producer.get(up, up) for up in nodes[op].inputs]
+        for other in downstream.get(op, []) + [up for up in inputs if up in lost]:
+            if other not in rerun:
+                rerun.add(other)
+                todo.append(other)
     rerun &= set(ops)
     status = str(last.get("status", "")).lower()
     print(
