@@ -509,7 +509,10 @@ class _Planned:
 @dataclasses.dataclass
 class _Node:
     name: str
+    # Every operation it waits for (the graph's edges, for `+X` and the like).
     upstream: list[str]
+    # Those whose values it takes: what a run that skips them reads back.
+    inputs: list[str]
     tags: list[str]
     pick: bool
     fingerprint: str
@@ -523,22 +526,35 @@ class _Planning:
         self.nodes: dict[str, _Node] = {}
 
     def add(self, operation: Operation, args: Any, kwargs: Any) -> _Planned:
-        upstream = []
-        for value in [*args, *kwargs.values()]:
-            value = _plain(value)
-            for item in value if isinstance(value, list) else [value]:
-                item = _plain(item)
-                if isinstance(item, _Planned) and item.name not in upstream:
-                    upstream.append(item.name)
+        # An operation in `wait_for` (`depends_on`) only comes first: it
+        # passes no value, so it is upstream but not an input.
+        values = [*args, *(v for k, v in kwargs.items() if k != "wait_for")]
+        inputs = _planned(values)
+        upstream = inputs + [
+            name for name in _planned([kwargs.get("wait_for")]) if name not in inputs
+        ]
         self.nodes[operation.name] = _Node(
             name=operation.name,
             upstream=upstream,
+            inputs=inputs,
             tags=sorted(operation.tags),
             pick=getattr(operation.fn, "__wrapped__", operation.fn) is pick,
             fingerprint=_fingerprint(operation, args, kwargs, {}),
             results=operation.results,
         )
         return _Planned(operation.name)
+
+
+def _planned(values: list[Any]) -> list[str]:
+    """The operations these values (or the lists among them) stand for."""
+    names = []
+    for value in values:
+        value = _plain(value)
+        for item in value if isinstance(value, list) else [value]:
+            item = _plain(item)
+            if isinstance(item, _Planned) and item.name not in names:
+                names.append(item.name)
+    return names
 
 
 class _Var:
@@ -815,7 +831,7 @@ def plan(nodes: dict[str, _Node], flow: str, chosen: str, exclude: str) -> _Plan
     result one that runs takes is read from where it was kept. Raises
     `SelectionError` for a bad selection, `NotKept` naming each operation
     whose result the selection needs and was never kept."""
-    producer = {n.name: n.upstream[0] for n in nodes.values() if n.pick}
+    producer = {n.name: n.inputs[0] for n in nodes.values() if n.pick}
     ops = [
         {
             "name": node.name,
@@ -831,15 +847,20 @@ def plan(nodes: dict[str, _Node], flow: str, chosen: str, exclude: str) -> _Plan
     run = set(select(ops, chosen if chosen.strip() else None, exclude))
     for node in nodes.values():
         if node.name in run:
-            run.update(up for up in node.upstream if up in producer)
-    stored = {up for name in run for up in nodes[name].upstream if up not in run}
+            run.update(up for up in node.inputs if up in producer)
+    # Only inputs are read back: an ordering-only dependency passes nothing.
+    stored = {up for name in run for up in nodes[name].inputs if up not in run}
     missing = sorted(
         name
         for name in stored
         if nodes[name].results is None or not nodes[name].results.has(name)
     )
     if missing:
-        inputs = {op["name"]: op["upstream"] for op in ops}
+        inputs = {
+            n.name: [producer.get(up, up) for up in n.inputs]
+            for n in nodes.values()
+            if not n.pick
+        }
         lines = []
         for name in missing:
             takers = sorted(n for n in run if name in inputs.get(n, ()))
@@ -1443,7 +1464,8 @@ def _resume(flow: Any, name: str, given: dict[str, Any]) -> dict[str, Any] | Non
     """The parameters that rerun what did not complete in `name`'s last run:
     its own, with those given instead, and a selection of every operation
     that did not complete, whose code, settings or inputs changed since, or
-    that is downstream of one of these."""
+    that is downstream of one of these; and of every completed one whose
+    result was not kept and that one of these takes (with its downstream)."""
     last = _results().last_run(name)
     if last is None:
         print(f"error: flow `{name}` has no run to resume", file=sys.stderr)
@@ -1470,12 +1492,18 @@ def _resume(flow: Any, name: str, given: dict[str, Any]) -> dict[str, Any] | Non
     for node in nodes.values():
         for up in node.upstream:
             downstream.setdefault(up, []).append(node.name)
+    producer = {n.name: n.inputs[0] for n in nodes.values() if n.pick}
+    # A completed operation whose result cannot be read back (`persist =
+    # false`, or removed since) runs again when one that runs takes it.
+    lost = {n for n in completed if ops[n].results is None or not ops[n].results.has(n)}
     todo = list(rerun)
     while todo:
-        for down in downstream.get(todo.pop(), []):
-            if down not in rerun:
-                rerun.add(down)
-                todo.append(down)
+        op = todo.pop()
+        inputs = [producer.get(up, up) for up in nodes[op].inputs]
+        for other in downstream.get(op, []) + [up for up in inputs if up in lost]:
+            if other not in rerun:
+                rerun.add(other)
+                todo.append(other)
     rerun &= set(ops)
     status = str(last.get("status", "")).lower()
     print(

@@ -1255,6 +1255,60 @@ def test_a_selection_whose_input_was_never_kept_runs_nothing(
     assert not (chain / ".opflow/results/.runs/chain.jsonl").exists()
 
 
+def test_a_selection_reads_nothing_of_an_ordering_only_dependency(
+    opflow: Opflow, chain: Path
+) -> None:
+    # `chain.e` waits for `chain.side` (`depends_on`) but takes no value of it.
+    manifest = chain / "operations.toml"
+    text = manifest.read_text()
+    after = 'call = "steps:e"\ndepends_on = ["chain.side"]\n'
+    manifest.write_text(text.replace('call = "steps:e"\n', after))
+    first = opflow(
+        "run", "chain", "--param", "seed=1", "--select", "+chain.d", cwd=chain
+    )
+    assert first.code == 0, str(first)
+    assert ran(chain) == ["a", "b", "c", "d"]
+    assert not (chain / ".opflow/results/chain.side").exists()
+    # `chain.side` was never kept, and `chain.e` needs none of it.
+    last = opflow(
+        "run", "chain", "--param", "seed=1", "--select", "chain.e", "--json", cwd=chain
+    )
+    assert last.code == 0, str(last)
+    assert "never kept" not in last.stderr
+    assert last.result == 69  # the only sink now: `chain.side` is waited for
+    assert ran(chain) == ["e"]
+
+
+def test_resume_runs_again_a_completed_input_that_was_not_kept(
+    opflow: Opflow, chain: Path
+) -> None:
+    # `chain.b` and `chain.c` keep nothing; `chain.d` waits for `chain.side`,
+    # which keeps nothing either, but takes no value of it.
+    manifest = chain / "operations.toml"
+    text = manifest.read_text()
+    for step in ("b", "c", "side"):
+        text = text.replace(
+            f'call = "steps:{step}"\n', f'call = "steps:{step}"\npersist = false\n'
+        )
+    after = 'call = "steps:d"\ndepends_on = ["chain.side"]\n'
+    manifest.write_text(text.replace('call = "steps:d"\n', after))
+    (chain / "broken").touch()
+    failed = opflow("run", "chain", "--param", "seed=1", cwd=chain)
+    assert failed.code == 1, str(failed)
+    assert "operation `chain.d` failed" in failed.stderr
+    assert sorted(ran(chain)) == ["a", "b", "c", "d", "side"]
+    assert not (chain / ".opflow/results/chain.c").exists()
+
+    (chain / "broken").unlink()
+    resumed = opflow("run", "chain", "--resume", "--json", cwd=chain)
+    # `chain.d` takes `chain.c`'s value, which takes `chain.b`'s: both run
+    # again; `chain.a` is read; `chain.side` is only waited for.
+    assert resumed.code == 0, str(resumed)
+    assert resumed.result == 69
+    assert ran(chain) == ["b", "c", "d", "e"], str(resumed)
+    assert "2 of 6 operations are not run again" in resumed.stderr
+
+
 def test_clean_removes_kept_results_only(opflow: Opflow, chain: Path) -> None:
     assert opflow("run", "chain", "--param", "seed=1", cwd=chain).code == 0
     mine = chain / ".opflow/results/notes.txt"
