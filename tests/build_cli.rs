@@ -164,6 +164,33 @@ fn out_overrides_the_output_folder_and_invalid_manifests_write_nothing() {
     assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
     assert!(project.0.join("elsewhere/pkg/scraping.py").is_file());
     assert!(!project.out().exists());
+    // The package names the place it was written to: its entrypoints, and
+    // the manifest's folder from there.
+    let read = |path: &str| fs::read_to_string(project.0.join(path)).unwrap();
+    let deployments = read("elsewhere/pkg/prefect.yaml");
+    assert!(
+        deployments.contains("entrypoint: \"elsewhere.pkg.scraping:scraping_flow\""),
+        "{deployments}"
+    );
+    assert!(read("elsewhere/pkg/_path.py").contains("\n    \"../..\",\n"));
+    assert!(read("elsewhere/pkg/__main__.py").contains("python -m pkg"));
+
+    // Outside the manifest's folder, both as absolute paths.
+    let outside = Project::new("out-outside");
+    let target = outside.0.join("pkg");
+    let build = project.opflow(&["build", "--out", target.to_str().unwrap()]);
+    assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
+    let deployments = fs::read_to_string(target.join("prefect.yaml")).unwrap();
+    let entrypoint = format!(
+        "entrypoint: \"{}/scraping.py:scraping_flow\"",
+        target.display()
+    );
+    assert!(deployments.contains(&entrypoint), "{deployments}");
+    let paths = fs::read_to_string(target.join("_path.py")).unwrap();
+    assert!(
+        paths.contains(&format!("\n    \"{}\",\n", project.0.display())),
+        "{paths}"
+    );
 
     let manifest = project.0.join("operations.toml");
     let text = fs::read_to_string(&manifest)

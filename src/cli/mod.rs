@@ -798,6 +798,49 @@ fn package_dir(compiled: &Compiled, out_dir: Option<&Path>) -> PathBuf {
     )
 }
 
+/// `--out DIR`: the package's place as the files it holds give it
+/// (`prefect.yaml`'s entrypoints, `_path.py`, where results are kept),
+/// instead of `[project] output`: relative to the manifest's folder when DIR
+/// is inside it, else absolute, with the manifest's folder absolute too.
+fn place_package(project: &mut crate::resolve::Project, manifest: &Path, dir: &Path) {
+    let folder = manifest.parent().filter(|p| !p.as_os_str().is_empty());
+    let (Some(home), Some(out)) = (absolute(folder.unwrap_or(Path::new("."))), absolute(dir))
+    else {
+        return;
+    };
+    match out.strip_prefix(&home) {
+        Ok(inside) if inside.components().next().is_some() => {
+            let parts: Option<Vec<&str>> = inside.iter().map(|c| c.to_str()).collect();
+            if let Some(parts) = parts {
+                project.output = parts.join("/");
+            }
+        }
+        _ => {
+            if let (Some(out), Some(home)) = (out.to_str(), home.to_str()) {
+                project.output = out.to_owned();
+                project.home = Some(home.to_owned());
+            }
+        }
+    }
+}
+
+/// A path made absolute from the current folder, its `.` and `..` resolved
+/// as written (links are not followed: the folder may not exist yet).
+fn absolute(path: &Path) -> Option<PathBuf> {
+    let path = std::path::absolute(path).ok()?;
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    Some(normal)
+}
+
 /// The manifest's file name, as the generated files' headers give it.
 fn manifest_name(compiled: &Compiled) -> String {
     compiled.source.path.file_name().map_or_else(
@@ -822,12 +865,20 @@ fn write_package(
 
 /// `opflow build`: render, then write (or, with `check`, compare).
 fn build(
-    compiled: &Compiled,
+    compiled: &mut Compiled,
     out_dir: Option<&Path>,
     check: bool,
     force: bool,
     out: &mut dyn Write,
 ) -> u8 {
+    if let Some(dir) = out_dir {
+        place_package(
+            &mut compiled.graph.manifest.project,
+            &compiled.source.path,
+            dir,
+        );
+    }
+    let compiled = &*compiled;
     let dir = package_dir(compiled, out_dir);
     let shown = display_path(&dir);
     if check {
@@ -945,9 +996,9 @@ fn with_compiled(
     manifest: Option<&Path>,
     style: Style,
     out: &mut dyn Write,
-    then: impl FnOnce(&Compiled, &mut dyn Write) -> u8,
+    then: impl FnOnce(&mut Compiled, &mut dyn Write) -> u8,
 ) -> u8 {
-    let compiled = match compile_or_report(manifest, style, out) {
+    let mut compiled = match compile_or_report(manifest, style, out) {
         Ok(compiled) => compiled,
         Err(code) => return code,
     };
@@ -965,7 +1016,7 @@ fn with_compiled(
             return 1;
         }
     }
-    let code = then(&compiled, out);
+    let code = then(&mut compiled, out);
     // The process ends next: freeing a large graph piece by piece only costs time.
     std::mem::forget(compiled);
     code

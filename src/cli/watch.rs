@@ -91,8 +91,8 @@ pub(super) fn watch(
         if seen_manifest.as_ref() != Some(&now_manifest) {
             seen_manifest = Some(now_manifest);
             match crate::compile(&manifest) {
-                Ok(compiled) => {
-                    build(&compiled, out_dir, false, force, out);
+                Ok(mut compiled) => {
+                    build(&mut compiled, out_dir, false, force, out);
                 }
                 Err(failure) => report(&failure, Style::Human, out, Some(&manifest)),
             }

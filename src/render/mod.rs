@@ -313,10 +313,20 @@ fn python_path(graph: &FlowGraph) -> Vec<String> {
 }
 
 /// A path relative to the manifest's folder, as seen from the package's:
-/// the package sits `output` below the manifest. Absolute paths stay.
+/// the package sits `output` below the manifest (or elsewhere, and the
+/// path is made absolute from the manifest's folder). Absolute paths stay.
 pub(super) fn from_package(graph: &FlowGraph, entry: &str) -> String {
     if entry.starts_with('/') || entry.starts_with('~') {
         return entry.to_owned();
+    }
+    if let Some(home) = &graph.manifest.project.home {
+        let entry = entry.trim_end_matches('/');
+        let entry = entry.strip_prefix("./").unwrap_or(entry);
+        return if entry.is_empty() || entry == "." {
+            home.clone()
+        } else {
+            format!("{}/{entry}", home.trim_end_matches('/'))
+        };
     }
     let depth = graph
         .manifest

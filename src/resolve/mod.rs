@@ -86,9 +86,15 @@ pub const OWN_FLOW_PARAMS: [&str; 2] = ["opflow_select", "opflow_exclude"];
 #[derive(Debug, Clone)]
 pub struct Project {
     pub name: String,
+    /// The package's folder: relative to the manifest's, or absolute
+    /// (`build --out` outside the manifest's folder, with `home` set).
     pub output: String,
     pub python_path: Vec<String>,
     pub max_depth: usize,
+    /// The manifest's folder, absolute, when the package is written outside
+    /// it: the paths the package gives relative to the manifest's folder
+    /// (`python_path`, where results are kept) are then written absolute.
+    pub home: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -728,6 +734,7 @@ impl Resolver<'_> {
                 .map_or(DEFAULT_MAX_DEPTH, |d| {
                     usize::try_from(d.value).unwrap_or(DEFAULT_MAX_DEPTH)
                 }),
+            home: None,
         }
     }
 
