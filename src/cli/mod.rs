@@ -817,7 +817,7 @@ fn place_package(project: &mut crate::resolve::Project, manifest: &Path, dir: &P
         }
         _ => {
             if let (Some(out), Some(home)) = (out.to_str(), home.to_str()) {
-                project.output = out.to_owned();
+                out.clone_into(&mut project.output);
                 project.home = Some(home.to_owned());
             }
         }
