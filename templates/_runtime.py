@@ -140,11 +140,16 @@ class Operation(Task):
             # Not selected: its last kept result, when a selected operation
             # takes it; else nothing (no selected operation depends on it).
             if self.name in run.plan.stored:
-                value = run.stored(self.name)
-                run.origins[id(value)] = self.name
-                return value
+                return run.stored(self.name)
             return _Skipped(self.name)
-        fingerprint = _fingerprint(self, args, kwargs, run.origins if run else {})
+        if run is not None and self.name in run.nodes:
+            # A run of a selection listed its operations first: what they
+            # depend on is known by name there. (A value read for it cannot
+            # say where it came from: a small integer or `None` is one
+            # object with a parameter's equal value.)
+            fingerprint = run.nodes[self.name].fingerprint
+        else:
+            fingerprint = _fingerprint(self, args, kwargs, run.origins if run else {})
         kwargs = {key: _each(value) for key, value in kwargs.items()}
         if "wait_for" in kwargs:
             kwargs["wait_for"] = [w for w in _flat(kwargs["wait_for"]) if _future(w)]
@@ -472,8 +477,8 @@ def _fingerprint(
 ) -> str:
     """What an operation's run depends on besides its inputs' values: its
     code, its settings, and where each input comes from (an operation, by
-    name: a future, a value read for it, or a stand-in while planning, in
-    `origins` by id; else the value itself)."""
+    name: a future in `origins` by id, or a stand-in while planning; else
+    the value itself)."""
     source = _source(operation.fn)
 
     def origin(value: Any) -> str:
@@ -887,7 +892,8 @@ class _Run:
         self.results = _results()
         self.lock = threading.Condition()
         self.values: dict[str, Any] = {}
-        # The operation each future (or value read) stands for, by id.
+        # The operation each future stands for, by id (alive as long as the
+        # flow, so no other object takes its id meanwhile).
         self.origins: dict[int, str] = {}
         self.watched = 0
         self.ended = 0

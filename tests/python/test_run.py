@@ -1211,6 +1211,68 @@ def test_resume_runs_again_what_changed(opflow: Opflow, chain: Path) -> None:
     assert ran(chain) == ["c", "d", "e"]
 
 
+SAME_VALUE_STEPS = """\
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def _ran(name):
+    with (HERE / "ran.log").open("a") as log:
+        log.write(name + "\\n")
+
+
+def a(seed: int) -> int:
+    _ran("a")
+    return seed
+
+
+def c(a: int, k: int) -> int:
+    _ran("c")
+    return a + k
+
+
+def d(c: int) -> int:
+    _ran("d")
+    if (HERE / "broken").exists():
+        raise RuntimeError("d is broken")
+    return c * 10
+"""
+
+
+def test_resume_after_a_selection_keeps_what_a_kept_value_equal_to_a_parameter_did(
+    opflow: Opflow, tmp_path: Path
+) -> None:
+    # `c` takes `a`'s kept result and the flow parameter `k`, the same
+    # small integer (one object in Python): the run of the selection must
+    # not record `k` as coming from `a`, or resuming it reruns `c` as
+    # changed.
+    (tmp_path / "operations.toml").write_text(
+        'version = 1\n\n[project]\nname = "same"\n'
+        '\n[[operations]]\nname = "same.a"\ncall = "steps:a"\n'
+        'params = { seed = "int" }\nreturns = "int"\n'
+        '\n[[operations]]\nname = "same.c"\ncall = "steps:c"\n'
+        'params = { a = { type = "int", from = "same.a" }, k = "int" }\n'
+        'returns = "int"\n'
+        '\n[[operations]]\nname = "same.d"\ncall = "steps:d"\n'
+        'params = { c = { type = "int", from = "same.c" } }\nreturns = "int"\n'
+    )
+    (tmp_path / "steps.py").write_text(SAME_VALUE_STEPS)
+    (tmp_path / "broken").touch()
+    params = ["--param", "seed=5", "--param", "k=5"]
+    assert opflow("run", "same", *params, cwd=tmp_path).code == 1
+    assert sorted(ran(tmp_path)) == ["a", "c", "d"]
+    selected = opflow("run", "same", *params, "--select", "same.c+", cwd=tmp_path)
+    assert selected.code == 1, str(selected)
+    assert ran(tmp_path) == ["c", "d"]
+    (tmp_path / "broken").unlink()
+    resumed = opflow("run", "same", "--resume", "--json", cwd=tmp_path)
+    assert resumed.code == 0, str(resumed)
+    assert resumed.result == 100
+    assert "changed since that run" not in resumed.stderr, resumed.stderr
+    assert ran(tmp_path) == ["d"], resumed.stderr
+
+
 def test_select_the_last_operation_reads_its_input(opflow: Opflow, chain: Path) -> None:
     full = opflow("run", "chain", "--param", "seed=1", "--json", cwd=chain)
     assert full.code == 0, str(full)
