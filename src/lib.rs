@@ -157,9 +157,10 @@ fn compile_document(document: Document) -> Result<Compiled, Failure> {
             // Validation against the schema only decides whether the rest
             // may be reported; it produces nothing the later stages read.
             // So it runs on a second core, then reads the parameters'
-            // defaults, while the raw model is read from the same tree
-            // (itself in halves on a large manifest); the validation's
-            // problems, when it has any, are the ones reported.
+            // defaults, while the raw model is read from the same tree; the
+            // validation's problems, when it has any, are the ones reported.
+            // (A large manifest comes here only when something in it is
+            // invalid: speed matters no more.)
             let ((problems, defaults), raw) = crate::parallel::join(
                 true,
                 || {

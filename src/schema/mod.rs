@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::{Diagnostic, at};
 use crate::manifest::raw::RawOperation;
-use crate::manifest::{Document, Node, RawManifest, ReadError, Span, Spanned, Value, from_node};
+use crate::manifest::{Document, Node, RawManifest, Spanned, Value, from_node};
 use crate::suggest::did_you_mean;
 
 /// The JSON Schema of the manifest, draft-07 (what Taplo and
@@ -92,70 +92,13 @@ pub fn validate(document: &Document) -> Vec<Diagnostic> {
 /// The raw model, read from a document. Meaningful once [`validate`] found
 /// nothing; on a document of another shape it fails with a coarser error.
 pub fn read(document: &Document) -> Result<RawManifest, Vec<Diagnostic>> {
-    read_root(&document.root).map_err(|error| {
+    from_node::<RawManifest>(&document.root).map_err(|error| {
         vec![Diagnostic::InvalidValue {
             message: error.message,
             span: at(error.span.unwrap_or_default()),
             help: "see `opflow schema` for the manifest's format".to_owned(),
         }]
     })
-}
-
-/// The raw model. On a large manifest the operations are read in two
-/// halves, the second on a thread of its own; of the errors found, the
-/// first in the document is the one reading it whole would have met.
-fn read_root(root: &Node) -> Result<RawManifest, ReadError> {
-    let Value::Table(entries) = &root.value else {
-        return from_node(root);
-    };
-    let Some(Value::Array(operations)) = root.get("operations").map(|node| &node.value) else {
-        return from_node(root);
-    };
-    if crate::parallel::workers(operations.len()) < 2 {
-        return from_node(root);
-    }
-    let rest = Node {
-        span: root.span,
-        value: Value::Table(
-            entries
-                .iter()
-                .filter(|(key, _)| key.name != "operations")
-                .cloned()
-                .collect(),
-        ),
-    };
-    let (first, second) = operations.split_at(operations.len() / 2);
-    let each = |nodes: &[Node], capacity: usize| {
-        let mut read = Vec::with_capacity(capacity);
-        for node in nodes {
-            read.push(from_node::<Spanned<RawOperation>>(node)?);
-        }
-        Ok::<_, ReadError>(read)
-    };
-    let (first, second) = crate::parallel::join(
-        true,
-        || each(first, operations.len()),
-        || each(second, second.len()),
-    );
-    let raw = from_node::<RawManifest>(&rest);
-    let errors = [
-        raw.as_ref().err(),
-        first.as_ref().err(),
-        second.as_ref().err(),
-    ];
-    if let Some(error) = errors
-        .into_iter()
-        .flatten()
-        .min_by_key(|error| error.span.map(Span::start))
-    {
-        return Err(error.clone());
-    }
-    let (Ok(mut raw), Ok(mut operations), Ok(second)) = (raw, first, second) else {
-        unreachable!("every error was returned above");
-    };
-    operations.extend(second);
-    raw.operations = operations;
-    Ok(raw)
 }
 
 fn map_error(root: &Node, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
