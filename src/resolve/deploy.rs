@@ -640,15 +640,28 @@ fn unknown_help<'a>(
 /// A value given to a flow parameter with rules (`ge`, `choices`, ...)
 /// that breaks them: Prefect would refuse every run it starts.
 fn check_rules(graph: &FlowGraph, value: &ParamValue, diagnostics: &mut Vec<Diagnostic>) {
-    if let Some(rules) = graph.manifest.rules.get(&value.name)
-        && let Some(reason) = rules.check(&value.value)
-    {
-        diagnostics.push(Diagnostic::ParameterBreaksRule {
-            param: value.name.clone(),
-            reason,
-            span: at(value.value_span),
-        });
-    }
+    diagnostics.extend(rule_problem(
+        graph,
+        &value.name,
+        &value.value,
+        value.value_span,
+    ));
+}
+
+/// The problem with `value`, written at `span`, for flow parameter `name`'s
+/// rules, if it breaks them: from a schedule, a preset or a parameters file.
+pub fn rule_problem(
+    graph: &FlowGraph,
+    name: &str,
+    value: &Literal,
+    span: Span,
+) -> Option<Diagnostic> {
+    let reason = graph.manifest.rules.get(name)?.check(value)?;
+    Some(Diagnostic::ParameterBreaksRule {
+        param: name.to_owned(),
+        reason,
+        span: at(span),
+    })
 }
 
 fn check_type(

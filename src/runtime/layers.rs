@@ -167,14 +167,10 @@ fn file(graph: &FlowGraph, flow: &Flow, path: &Path) -> Result<Vec<(String, Lite
                     });
                     continue;
                 }
-                if let Some(rules) = graph.manifest.rules.get(&param.name)
-                    && let Some(reason) = rules.check(&literal)
+                if let Some(problem) =
+                    crate::resolve::deploy::rule_problem(graph, &param.name, &literal, node.span)
                 {
-                    problems.push(Diagnostic::ParameterBreaksRule {
-                        param: param.name.clone(),
-                        reason,
-                        span: at(node.span),
-                    });
+                    problems.push(problem);
                     continue;
                 }
                 values.push((key.name.to_string(), literal));
