@@ -523,6 +523,16 @@ class _Node:
     fingerprint: str
     results: "Results | None"
 
+    @property
+    def kept(self) -> bool:
+        """Whether its last result can be read back."""
+        return self.results is not None and self.results.has(self.name)
+
+
+def _producers(nodes: dict[str, _Node]) -> dict[str, str]:
+    """The operation each named output's pick takes its value from."""
+    return {n.name: n.inputs[0] for n in nodes.values() if n.pick}
+
 
 class _Planning:
     """The operations a flow's body submits, listed without running any."""
@@ -836,7 +846,7 @@ def plan(nodes: dict[str, _Node], flow: str, chosen: str, exclude: str) -> _Plan
     result one that runs takes is read from where it was kept. Raises
     `SelectionError` for a bad selection, `NotKept` naming each operation
     whose result the selection needs and was never kept."""
-    producer = {n.name: n.inputs[0] for n in nodes.values() if n.pick}
+    producer = _producers(nodes)
     ops = [
         {
             "name": node.name,
@@ -855,11 +865,7 @@ def plan(nodes: dict[str, _Node], flow: str, chosen: str, exclude: str) -> _Plan
             run.update(up for up in node.inputs if up in producer)
     # Only inputs are read back: an ordering-only dependency passes nothing.
     stored = {up for name in run for up in nodes[name].inputs if up not in run}
-    missing = sorted(
-        name
-        for name in stored
-        if nodes[name].results is None or not nodes[name].results.has(name)
-    )
+    missing = sorted(name for name in stored if not nodes[name].kept)
     if missing:
         inputs = {
             n.name: [producer.get(up, up) for up in n.inputs]
@@ -1064,7 +1070,7 @@ def outcome(sinks: Any) -> Any:
         if isinstance(value, _Skipped):
             # Not run: its kept result, as a full run would have returned it.
             node = run.nodes.get(value.name) if run is not None else None
-            if node is None or node.results is None or not node.results.has(value.name):
+            if node is None or not node.kept:
                 continue
             value = run.stored(value.name)
         kept[key] = _result(value)
@@ -1498,10 +1504,10 @@ def _resume(flow: Any, name: str, given: dict[str, Any]) -> dict[str, Any] | Non
     for node in nodes.values():
         for up in node.upstream:
             downstream.setdefault(up, []).append(node.name)
-    producer = {n.name: n.inputs[0] for n in nodes.values() if n.pick}
+    producer = _producers(nodes)
     # A completed operation whose result cannot be read back (`persist =
     # false`, or removed since) runs again when one that runs takes it.
-    lost = {n for n in completed if ops[n].results is None or not ops[n].results.has(n)}
+    lost = {n for n in completed if not ops[n].kept}
     todo = list(rerun)
     while todo:
         op = todo.pop()
