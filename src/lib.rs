@@ -91,10 +91,13 @@ fn read_operation_by_operation(
     let Some(mut first) = operations else {
         return Err(Ok(document));
     };
-    let second = first.split_off(first.len() / 2);
+    let total = first.len();
+    let second = first.split_off(total / 2);
     let offset = first.len();
+    // The first half's vector is sized for both: the second is appended to
+    // it without moving the first (100k operations are tens of megabytes).
     let each = |nodes: Vec<manifest::Node>, from: usize| {
-        let mut read = Vec::with_capacity(nodes.len());
+        let mut read = Vec::with_capacity(if from == 0 { total } else { nodes.len() });
         let mut defaults = resolve::Defaults::default();
         for (i, node) in (from..).zip(nodes) {
             if !schema::operation_is_valid(&node) {

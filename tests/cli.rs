@@ -1238,11 +1238,23 @@ fn large_manifest() -> String {
 }
 
 /// 3,000 operations (enough for every stage to split its work) with named
-/// outputs picked downstream, and, when `clash`, a callable named as an
+/// outputs picked downstream, parameters bound by type and to a subtree's
+/// sink (in both halves), and, when `clash`, a callable named as an
 /// operation's task would be.
 fn split_manifest(clash: bool) -> String {
     let mut text = String::from("version = 1\n\n[project]\nname = \"split\"\n");
     for i in 0..3_000 {
+        if i == 700 || i == 2_300 {
+            // A subtree, `gN.sub`, whose sink a parameter `sub` binds to by
+            // name: its members are bound before the rest.
+            let g = i / 1_000;
+            let _ = write!(
+                text,
+                "\n[[operations]]\nname = \"g{g}.sub.first\"\ncall = \"pkg.sub:first\"\nreturns = \"int\"\n\
+                 \n[[operations]]\nname = \"g{g}.sub.last\"\ncall = \"pkg.sub:last\"\nparams = {{ first = \"int\" }}\nreturns = \"int\"\n\
+                 \n[[operations]]\nname = \"g{g}.user\"\ncall = \"pkg.sub:user\"\nparams = {{ sub = \"int\", k{g} = {{ type = \"int\", default = {g} }} }}\nreturns = \"int\"\n"
+            );
+        }
         let name = format!("g{}.s{:02}.op{i:04}", i % 7, i % 13);
         let call = if clash && i == 2_999 {
             // The task of `g1.s01.op0001`.
@@ -1263,6 +1275,15 @@ fn split_manifest(clash: bool) -> String {
             let _ = write!(
                 text,
                 "params = {{ x = {{ type = \"int\", from = \"g{}.s{:02}.op{up:04}.left\" }}, n = {{ type = \"int\", default = 3, choices = [1, 3] }} }}\nreturns = \"int\"\n",
+                up % 7,
+                up % 13
+            );
+        } else if i % 100 == 52 {
+            // Bound by type, among `depends_on`.
+            let up = i - 1;
+            let _ = write!(
+                text,
+                "params = {{ y = \"int\" }}\ndepends_on = [\"g{}.s{:02}.op{up:04}\"]\nreturns = \"int\"\n",
                 up % 7,
                 up % 13
             );
@@ -1310,6 +1331,11 @@ fn work_split_over_threads_gives_what_one_thread_gives() {
         }
         let one = package_files(&scratch.path("out1"));
         assert!(one["_tasks.py"].contains("g0_s00_op0000_left_task = task("));
+        // By type, and to each subtree's sink, in either half.
+        assert!(one["g6.py"].contains("op2652 = g6_s00_op2652_task.submit(y=op2651)"));
+        assert!(one["g0.py"].contains("user = g0_user_task.submit(sub=last, k0=k0)"));
+        assert!(one["g2.py"].contains("user = g2_user_task.submit(sub=last, k2=k2)"));
+        assert!(one["g2.py"].contains("k2: int = 2,"));
         if clash {
             // The task takes another name: the callable was claimed first.
             assert!(one["_tasks.py"].contains("g1_s01_op0001_task_2 = task("));
@@ -1330,6 +1356,18 @@ fn work_split_over_threads_gives_what_one_thread_gives() {
         ("name = \"g3.s09.op2999\"", "name = \"g3.s09.class\""),
         // A duplicate in the second half of a name in the first.
         ("name = \"g0.s00.op2002\"", "name = \"g6.s12.op1000\""),
+        // Binding's, in both halves: an output no operation has, a flow
+        // parameter with no type, an ambiguous type.
+        ("\"g3.s10.op0010.left\"", "\"g3.s10.op0010.middle\""),
+        ("\"g4.s01.op2510.left\"", "\"g4.s01.op2510.centre\""),
+        (
+            "params = { y = \"int\" }\ndepends_on = [\"g2.s12.op0051\"]",
+            "params = { y = { default = 1 } }\ndepends_on = [\"g2.s12.op0051\"]",
+        ),
+        (
+            "depends_on = [\"g1.s07.op2451\"]",
+            "depends_on = [\"g1.s07.op2451\", \"g6.s05.op2449\", \"g5.s04.op2448\"]",
+        ),
     ] {
         assert!(text.contains(at), "{at}");
         text = text.replacen(at, broken, 1);
@@ -1353,7 +1391,22 @@ fn work_split_over_threads_gives_what_one_thread_gives() {
         .iter()
         .map(|d| d["code"].as_str().unwrap().to_owned())
         .collect();
-    assert!(codes.len() >= 5, "{codes:?}");
+    assert!(codes.len() >= 9, "{codes:?}");
+    for code in [
+        "opflow::resolve::unknown_output",
+        "opflow::resolve::untyped_parameter",
+        "opflow::resolve::ambiguous_binding",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "{code}: {codes:?}");
+    }
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| *c == "opflow::resolve::unknown_output")
+            .count(),
+        2,
+        "{codes:?}"
+    );
     assert_eq!(runs[1].code, 1);
     assert_eq!(runs[1].stdout, runs[0].stdout);
     // A field the schema does not know, in the second half: read an

@@ -50,23 +50,30 @@ struct Graph<'g> {
     /// Operations under each prefix a parameter may ask for (rule 2c,
     /// `scraping.stepstone` → its subtree); see `asked_subtrees`.
     subtrees: HashMap<&'g str, Vec<usize>>,
-    /// Upstream operations of each operation found so far (bindings and `depends_on`).
+    /// Upstream operations of each operation found so far (bindings and
+    /// `depends_on`); only the subtrees' members' are read while binding.
     upstream: Vec<Vec<usize>>,
-    /// Memo: the sinks of each subtree, once all its members are bound.
-    sinks: HashMap<&'g str, Vec<usize>>,
     /// Return type and named outputs of each operation.
     returns: Vec<Option<TypeExpr>>,
     outputs: Vec<Vec<(String, TypeExpr)>>,
+}
+
+/// What binding works out once and reuses, kept apart from the [`Graph`] so
+/// that two threads can bind from the same graph, each with its own.
+#[derive(Default)]
+struct Memo<'g> {
+    /// The sinks of each subtree, once all its members are bound.
+    sinks: HashMap<&'g str, Vec<usize>>,
     /// The steps under each prefix (`""` for the top level), built the first
     /// time a likely typo is looked for.
     children: Option<HashMap<&'g str, Vec<&'g str>>>,
 }
 
-impl<'g> Graph<'g> {
+impl<'g> Memo<'g> {
     /// Every prefix (`""` for the top level) → the next segments under it:
     /// the names rule 2 binds a parameter to, as seen from an operation there.
-    fn children(&mut self) -> &HashMap<&'g str, Vec<&'g str>> {
-        let names = &self.names;
+    fn children(&mut self, graph: &Graph<'g>) -> &HashMap<&'g str, Vec<&'g str>> {
+        let names = &graph.names;
         self.children.get_or_insert_with(|| {
             let mut children: HashMap<&'g str, Vec<&'g str>> = HashMap::new();
             for name in names {
@@ -84,6 +91,20 @@ impl<'g> Graph<'g> {
         })
     }
 
+    fn subtree_sinks(&mut self, graph: &Graph<'g>, prefix: &str) -> Vec<usize> {
+        if let Some(sinks) = self.sinks.get(prefix) {
+            return sinks.clone();
+        }
+        let Some((key, members)) = graph.subtrees.get_key_value(prefix) else {
+            return Vec::new();
+        };
+        let sinks = graph.sinks_of(members);
+        self.sinks.insert(*key, sinks.clone());
+        sinks
+    }
+}
+
+impl Graph<'_> {
     /// Members of `members` that no other member depends on.
     fn sinks_of(&self, members: &[usize]) -> Vec<usize> {
         let mut used = HashSet::new();
@@ -99,20 +120,6 @@ impl<'g> Graph<'g> {
             .copied()
             .filter(|m| !used.contains(m))
             .collect()
-    }
-
-    fn subtree_sinks(&mut self, prefix: &str) -> Vec<usize> {
-        if let Some(sinks) = self.sinks.get(prefix) {
-            return sinks.clone();
-        }
-        let Some((key, members)) = self.subtrees.get_key_value(prefix) else {
-            return Vec::new();
-        };
-        let key = *key;
-        let members = members.clone();
-        let sinks = self.sinks_of(&members);
-        self.sinks.insert(key, sinks.clone());
-        sinks
     }
 }
 
@@ -143,21 +150,23 @@ fn asked_subtrees(raw: &RawManifest) -> HashSet<String> {
     asked
 }
 
-/// The order operations are bound in. A subtree's sinks are known once all
-/// of its (deeper) members are bound: the members of the subtrees that may
-/// be asked for come first, deepest first (a member may itself ask for a
-/// deeper subtree). The rest follow in the manifest's order, which reads
-/// memory in order: binding 100k operations deepest-first throughout took
-/// three times as long (119 ms against 40 ms, BENCHMARKS.md).
-fn binding_order(raw: &RawManifest, subtrees: &HashMap<&str, Vec<usize>>) -> Vec<usize> {
+/// Which operations are bound first, and in what order. A subtree's sinks
+/// are known once all of its (deeper) members are bound: the members of the
+/// subtrees that may be asked for come first, deepest first (a member may
+/// itself ask for a deeper subtree). The rest (`false` in the first list)
+/// follow in the manifest's order, which reads memory in order (binding
+/// deepest-first throughout was much slower, BENCHMARKS.md).
+fn binding_order(
+    raw: &RawManifest,
+    subtrees: &HashMap<&str, Vec<usize>>,
+) -> (Vec<bool>, Vec<usize>) {
     let mut early = vec![false; raw.operations.len()];
     for &member in subtrees.values().flatten() {
         early[member] = true;
     }
     let mut order: Vec<usize> = (0..early.len()).filter(|&i| early[i]).collect();
     order.sort_by_cached_key(|&i| std::cmp::Reverse(hierarchy::get_level(&raw.operations[i].name)));
-    order.extend((0..early.len()).filter(|&i| !early[i]));
-    order
+    (early, order)
 }
 
 impl Resolver<'_> {
@@ -189,7 +198,6 @@ impl Resolver<'_> {
                 .iter()
                 .map(|l| l.depends_on.iter().map(|(op, _)| *op).collect())
                 .collect(),
-            sinks: HashMap::new(),
             // Moved, not copied: binding reads them from here only. A
             // mapped operation gives the list of its results.
             returns: lowered
@@ -207,14 +215,21 @@ impl Resolver<'_> {
                 .iter_mut()
                 .map(|l| std::mem::take(&mut l.outputs))
                 .collect(),
-            children: None,
         };
 
         let mut bound: Vec<Option<Vec<Param>>> = vec![None; lowered.len()];
         let mut references: Vec<Vec<(usize, Span)>> = vec![Vec::new(); lowered.len()];
-        for i in binding_order(raw, &graph.subtrees) {
-            let params =
-                self.bind_operation(raw, i, &mut lowered[i], &mut graph, &mut references[i]);
+        let (early, order) = binding_order(raw, &graph.subtrees);
+        let mut memo = Memo::default();
+        for i in order {
+            let params = self.bind_operation(
+                raw,
+                i,
+                &mut lowered[i],
+                &graph,
+                &mut memo,
+                &mut references[i],
+            );
             for param in &params {
                 if let Binding::Operation { op, .. } = param.binding
                     && !graph.upstream[i].contains(&op)
@@ -224,21 +239,72 @@ impl Resolver<'_> {
             }
             bound[i] = Some(params);
         }
+        // The rest: what their bindings add to `upstream` is read by no
+        // other operation's (only the subtrees' members' is, bound above),
+        // so each is bound on its own, half of them on a second core.
+        let count = lowered.len();
+        let shared = &graph;
+        if crate::parallel::workers(count) < 2 {
+            let rest = (&mut lowered[..], &mut bound[..], &mut references[..]);
+            self.bind_rest(raw, shared, &mut memo, &early, 0, rest);
+        } else {
+            let half = count / 2;
+            let mut other = self.beside(half);
+            let (lowered, more_lowered) = lowered.split_at_mut(half);
+            let (bound, more_bound) = bound.split_at_mut(half);
+            let (references, more_references) = references.split_at_mut(half);
+            let more = (more_lowered, more_bound, more_references);
+            crate::parallel::join(
+                true,
+                || {
+                    let rest = (lowered, bound, references);
+                    self.bind_rest(raw, shared, &mut memo, &early, 0, rest);
+                },
+                || other.bind_rest(raw, shared, &mut Memo::default(), &early, half, more),
+            );
+            self.diagnostics.append(&mut other.diagnostics);
+        }
 
         // What only binding read goes before the operations are made (on a
         // large manifest they reuse its memory), and each lowered operation
-        // as soon as its checked one is made.
+        // as soon as its checked one is made; half of them on a second core.
         let Graph {
             returns,
             outputs,
             names,
             subtrees,
             upstream,
-            sinks,
-            children,
             ..
         } = graph;
-        drop((names, subtrees, upstream, sinks, children));
+        drop((names, subtrees, upstream, memo));
+        make_operations(raw, (lowered, bound, returns, outputs, references))
+    }
+}
+
+/// Operations' places while they are bound: each lowered operation, its
+/// parameters once bound, the references binding found.
+type Slots<'a, 'r> = (
+    &'a mut [Lowered<'r>],
+    &'a mut [Option<Vec<Param>>],
+    &'a mut [Vec<(usize, Span)>],
+);
+
+/// What binding found and the lowered operations, in the manifest's order,
+/// for [`make_operations`].
+type Bound<'r> = (
+    Vec<Lowered<'r>>,
+    Vec<Option<Vec<Param>>>,
+    Vec<Option<TypeExpr>>,
+    Vec<Vec<(String, TypeExpr)>>,
+    Vec<Vec<(usize, Span)>>,
+);
+
+/// The checked operations from what binding found, each lowered operation
+/// let go as soon as its checked one is made.
+fn make_operations(raw: &RawManifest, bound: Bound<'_>) -> Vec<Operation> {
+    let (lowered, bound, returns, outputs, references) = bound;
+    let mut operations = Vec::with_capacity(lowered.len());
+    operations.extend(
         lowered
             .into_iter()
             .zip(bound)
@@ -305,16 +371,39 @@ impl Resolver<'_> {
                     })
                     .collect(),
                 }
-            })
-            .collect()
+            }),
+    );
+    operations
+}
+
+impl Resolver<'_> {
+    /// Bind the operations of `rest` (from operation `from` on) that are not
+    /// `early`, in order.
+    fn bind_rest<'g>(
+        &mut self,
+        raw: &RawManifest,
+        graph: &Graph<'g>,
+        memo: &mut Memo<'g>,
+        early: &[bool],
+        from: usize,
+        rest: Slots<'_, '_>,
+    ) {
+        let (lowered, bound, references) = rest;
+        let each = lowered.iter_mut().zip(bound).zip(references);
+        for (i, ((low, bound), refs)) in (from..).zip(each) {
+            if !early[i] {
+                *bound = Some(self.bind_operation(raw, i, low, graph, memo, refs));
+            }
+        }
     }
 
-    fn bind_operation(
+    fn bind_operation<'g>(
         &mut self,
         raw: &RawManifest,
         i: usize,
         low: &mut Lowered<'_>,
-        graph: &mut Graph<'_>,
+        graph: &Graph<'g>,
+        memo: &mut Memo<'g>,
         refs: &mut Vec<(usize, Span)>,
     ) -> Vec<Param> {
         let op = low.raw;
@@ -354,10 +443,10 @@ impl Resolver<'_> {
                     }
                     None => continue,
                 },
-                None => match self.implicit(i, low, key, ty.as_ref(), graph) {
+                None => match self.implicit(i, low, key, ty.as_ref(), graph, memo) {
                     Ok(Some((binding, rule))) => (binding, rule),
                     Ok(None) => {
-                        self.check_typo(low, key, graph);
+                        self.check_typo(low, key, graph, memo);
                         self.check_flow_param_name(key);
                         (
                             Binding::FlowParam {
@@ -608,7 +697,13 @@ impl Resolver<'_> {
     /// A parameter about to become a flow parameter whose name is a likely
     /// typo of something it could have bound to by name (rule 2): an
     /// operation, a sibling step or subtree, a named output of `depends_on`.
-    fn check_typo(&mut self, low: &Lowered<'_>, key: &Spanned<String>, graph: &mut Graph<'_>) {
+    fn check_typo<'g>(
+        &mut self,
+        low: &Lowered<'_>,
+        key: &Spanned<String>,
+        graph: &Graph<'g>,
+        memo: &mut Memo<'g>,
+    ) {
         let op = low.raw;
         let parent = hierarchy::parent(&op.name);
         let own = hierarchy::step(&op.name);
@@ -624,7 +719,7 @@ impl Resolver<'_> {
         let mut owned: Vec<(String, &'static str)> = Vec::new();
         if low.depends_on.is_empty() {
             let index = graph.index;
-            let children = graph.children();
+            let children = memo.children(graph);
             if let Some(steps) = children.get(parent.unwrap_or("")) {
                 for step in steps.iter().filter(|s| **s != own) {
                     owned.push(((*step).to_owned(), "sibling"));
@@ -674,13 +769,14 @@ impl Resolver<'_> {
     }
 
     /// Rules 2 (name) and 3 (type). `Ok(None)`: no rule matched.
-    fn implicit(
+    fn implicit<'g>(
         &mut self,
         i: usize,
         low: &Lowered<'_>,
         key: &Spanned<String>,
         ty: Option<&TypeExpr>,
-        graph: &mut Graph<'_>,
+        graph: &Graph<'g>,
+        memo: &mut Memo<'g>,
     ) -> Result<Option<(Binding, Rule)>, ()> {
         let op = low.raw;
         let p = key.as_str();
@@ -715,8 +811,7 @@ impl Resolver<'_> {
                 .unwrap_or_default();
             graph.sinks_of(&members)
         } else {
-            graph
-                .subtree_sinks(&sibling_name)
+            memo.subtree_sinks(graph, &sibling_name)
                 .into_iter()
                 .filter(|&c| allowed(c))
                 .collect()

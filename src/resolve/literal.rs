@@ -57,6 +57,17 @@ impl Defaults {
         self.1.absorb(other.1);
     }
 
+    /// The defaults of operations `from` on, moved out (for a resolver on
+    /// another thread); the flows' literals stay.
+    #[must_use]
+    pub fn split_off(&mut self, from: usize) -> Self {
+        let (later, earlier) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|((i, _), _)| *i >= from);
+        self.0 = earlier;
+        Self(later, super::deploy::Literals::default())
+    }
+
     /// The default of parameter `param` of operation `i` and its span, taken out.
     pub fn take(&mut self, i: usize, param: &str) -> Option<DefaultRead> {
         if self.0.is_empty() {

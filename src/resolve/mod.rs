@@ -507,12 +507,7 @@ impl Resolver<'_> {
         if crate::parallel::workers(operations.len()) < 2 {
             return run(self, 0, operations.len(), operations.len());
         }
-        let mut other = Resolver {
-            source: self.source,
-            defaults: Defaults::default(),
-            diagnostics: Vec::new(),
-            types: HashMap::new(),
-        };
+        let mut other = self.beside(operations.len());
         let (mut first, second) = crate::parallel::join(
             true,
             || run(self, 0, half, operations.len()),
@@ -521,6 +516,17 @@ impl Resolver<'_> {
         self.diagnostics.append(&mut other.diagnostics);
         first.extend(second);
         first
+    }
+
+    /// A resolver for a second thread, working on operations `from` on: the
+    /// defaults of those operations are moved to it.
+    fn beside(&mut self, from: usize) -> Self {
+        Resolver {
+            source: self.source,
+            defaults: self.defaults.split_off(from),
+            diagnostics: Vec::new(),
+            types: HashMap::new(),
+        }
     }
 
     /// What binding needs to know of operation `i`: its call checked, its
