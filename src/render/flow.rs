@@ -10,7 +10,7 @@ use foldhash::{HashMap, HashSet};
 
 use super::file;
 use super::layout::{self, LINE, Section};
-use super::python::{self, Names};
+use super::python::{self, Name, Names};
 use super::tasks::{TaskNames, output_index};
 use crate::graph::{Flow, FlowGraph};
 use crate::manifest::raw::TaskRunner;
@@ -157,7 +157,7 @@ pub(super) fn module(
     // that is taken here; then each operation's future, and each named
     // output's.
     let position = flow.positions();
-    let mut imported: Vec<(&str, std::sync::Arc<str>)> = Vec::with_capacity(flow.operations.len());
+    let mut imported: Vec<(&str, Name)> = Vec::with_capacity(flow.operations.len());
     let mut ranks: Vec<u32> = Vec::with_capacity(flow.operations.len());
     let mut task_of: Vec<usize> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
@@ -192,7 +192,7 @@ pub(super) fn module(
         imported.push((task, names.claim(task)));
         ranks.push(tasks.pick_rank[&(producer, index)]);
     }
-    let futures: Vec<std::sync::Arc<str>> = future_names(ops, flow)
+    let futures: Vec<Name> = future_names(ops, flow)
         .into_iter()
         .map(|suffix| {
             let ident: Cow<str> = if suffix.contains('.') {
@@ -203,15 +203,25 @@ pub(super) fn module(
             names.claim(&python::bounded(&ident, MAX_FUTURE))
         })
         .collect();
-    let mut picks: HashMap<(usize, usize), std::sync::Arc<str>> = HashMap::default();
+    let mut picks: HashMap<(usize, usize), Name> = HashMap::default();
     for &(at, index) in &used {
         let output = &ops[flow.operations[at]].outputs[index].0;
-        let base = format!("{}_{output}", futures[at]);
+        let base = format!("{}_{output}", &names[futures[at]]);
         picks.insert(
             (at, index),
             names.claim(&python::bounded(&base, MAX_FUTURE)),
         );
     }
+    // Every name is claimed: from here on, their texts.
+    let names = &names;
+    let outcome = &names[outcome];
+    let hook = hook.map(|hook| &names[hook]);
+    let nest = nest.map(|nest| &names[nest]);
+    let imported: Vec<(&str, &str)> = imported
+        .into_iter()
+        .map(|(task, name)| (task, &names[name]))
+        .collect();
+    let futures: Vec<&str> = futures.into_iter().map(|name| &names[name]).collect();
 
     // The body: each stage's submits, then the outcome.
     let mut body = String::with_capacity(96 * flow.operations.len());
@@ -228,7 +238,7 @@ pub(super) fn module(
                 after.sort_unstable();
                 after
                     .iter()
-                    .map(|&up| allow_failure(operation, &futures[up]))
+                    .map(|&up| allow_failure(operation, futures[up]))
                     .collect()
             };
             let after: Vec<&str> = after.iter().map(AsRef::as_ref).collect();
@@ -243,13 +253,13 @@ pub(super) fn module(
                     Binding::Operation {
                         op: up,
                         output: None,
-                    } => allow_failure(operation, &futures[position[*up]]),
+                    } => allow_failure(operation, futures[position[*up]]),
                     Binding::Operation {
                         op: up,
                         output: Some(output),
                     } => allow_failure(
                         operation,
-                        &picks[&(position[*up], output_index(&ops[*up], output))],
+                        &names[picks[&(position[*up], output_index(&ops[*up], output))]],
                     ),
                     Binding::FlowParam { name } => name.into(),
                 };
@@ -279,8 +289,8 @@ pub(super) fn module(
             submit(
                 &mut body,
                 line,
-                &futures[at],
-                &imported[task_of[at]].1,
+                futures[at],
+                imported[task_of[at]].1,
                 if operation.is_mapped() {
                     "map"
                 } else {
@@ -292,12 +302,12 @@ pub(super) fn module(
             for (index, (output, _)) in operation.outputs.iter().enumerate() {
                 if let Some(&task) = pick_tasks.get(&(at, index)) {
                     let (output, index_text) = (python::string(output), index.to_string());
-                    let positional = [("", &*futures[at]), ("", &*output), ("", &*index_text)];
+                    let positional = [("", futures[at]), ("", &*output), ("", &*index_text)];
                     submit(
                         &mut body,
                         line,
-                        &picks[&(at, index)],
-                        &imported[task].1,
+                        &names[picks[&(at, index)]],
+                        imported[task].1,
                         "submit",
                         &positional,
                         &[],
@@ -484,9 +494,9 @@ pub(super) fn module(
         .collect();
     let mut imports = layout::sections(vec![future, standard, third, first]);
     // The runtime's names, each under its own name unless that is taken.
-    let runtime: Vec<String> = [("hook", hook.as_deref()), ("outcome", Some(&*outcome))]
+    let runtime: Vec<String> = [("hook", hook), ("outcome", Some(outcome))]
         .into_iter()
-        .chain([("subflows", nest.as_deref())])
+        .chain([("subflows", nest)])
         .filter_map(|(name, binding)| {
             binding.map(|binding| {
                 if binding == name {

@@ -124,7 +124,10 @@ pub fn function_names(graph: &FlowGraph) -> Vec<String> {
     graph
         .flows
         .iter()
-        .map(|flow| names.claim(&function_name(&flow.name)).to_string())
+        .map(|flow| {
+            let name = names.claim(&function_name(&flow.name));
+            names[name].to_owned()
+        })
         .collect()
 }
 

@@ -2,9 +2,10 @@
 //! that nothing from a manifest can become code. Quotes and escapes follow
 //! what `ruff format` leaves, so generated files are stable under it.
 
-use foldhash::HashSet;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::hash::BuildHasher as _;
+
+use hashbrown::HashTable;
 
 use crate::resolve::Literal;
 
@@ -167,71 +168,107 @@ pub fn needs_math(value: &Literal) -> bool {
 }
 
 /// Identifiers in one Python namespace: each name claimed once; a name
-/// already taken gets the first free `_2`, `_3`, … suffix. A claimed name is
-/// shared with the table, not copied: the root flow of a large manifest
-/// claims two per operation.
+/// already taken gets the first free `_2`, `_3`, … suffix. The names are
+/// kept one after another in one string, the table holding only their
+/// numbers: the root flow of a large manifest claims two per operation, and
+/// a string of its own for each is an allocation and a free each.
 #[derive(Debug, Default, Clone)]
 pub struct Names {
-    used: HashSet<Arc<str>>,
+    /// Every name claimed, one after another.
+    text: String,
+    /// Where each name ends in `text` (it starts where the one before ends).
+    ends: Vec<usize>,
+    /// The names' numbers, by their hashes.
+    table: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// A name claimed in a [`Names`]: `names[name]` is its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Name(u32);
+
+impl std::ops::Index<Name> for Names {
+    type Output = str;
+
+    fn index(&self, name: Name) -> &str {
+        text_of(&self.text, &self.ends, name.0)
+    }
+}
+
+fn text_of<'t>(text: &'t str, ends: &[usize], number: u32) -> &'t str {
+    let number = number as usize;
+    let start = if number == 0 { 0 } else { ends[number - 1] };
+    &text[start..ends[number]]
 }
 
 impl Names {
     /// A table with room for `n` names.
     pub fn with_capacity(n: usize) -> Self {
         Self {
-            used: HashSet::with_capacity_and_hasher(n, foldhash::fast::RandomState::default()),
+            text: String::with_capacity(16 * n),
+            ends: Vec::with_capacity(n),
+            table: HashTable::with_capacity(n),
+            hasher: foldhash::fast::RandomState::default(),
         }
+    }
+
+    fn find(&self, hash: u64, name: &str) -> Option<Name> {
+        self.table
+            .find(hash, |&number| {
+                text_of(&self.text, &self.ends, number) == name
+            })
+            .map(|&number| Name(number))
+    }
+
+    /// Add `name`, known not to be here.
+    fn add(&mut self, hash: u64, name: &str) -> Name {
+        let Self {
+            text,
+            ends,
+            table,
+            hasher,
+        } = self;
+        // Past four billion names, the last number is reused: no manifest
+        // opflow reads (under 4 GiB) comes near.
+        let number = u32::try_from(ends.len()).unwrap_or(u32::MAX);
+        text.push_str(name);
+        ends.push(text.len());
+        table.insert_unique(hash, number, |&n| hasher.hash_one(text_of(text, ends, n)));
+        Name(number)
     }
 
     /// Reserve a name exactly (a parameter, an import that cannot move).
     pub fn reserve(&mut self, name: &str) {
-        self.used.insert(name.into());
+        let hash = self.hasher.hash_one(name);
+        if self.find(hash, name).is_none() {
+            self.add(hash, name);
+        }
     }
 
     /// Claim `base`, or the first free variant of it.
-    pub fn claim(&mut self, base: &str) -> Arc<str> {
-        // One lookup in the common case, a free name: insert, and only on
-        // a clash look for a variant.
-        let name: Arc<str> = base.into();
-        if self.used.insert(Arc::clone(&name)) {
-            return name;
+    pub fn claim(&mut self, base: &str) -> Name {
+        let hash = self.hasher.hash_one(base);
+        if self.find(hash, base).is_none() {
+            return self.add(hash, base);
         }
-        self.claim_variant(base)
+        self.claim_beside(base, &Self::default())
     }
 
     /// Whether `name` is taken.
     pub fn contains(&self, name: &str) -> bool {
-        self.used.contains(name)
+        self.find(self.hasher.hash_one(name), name).is_some()
     }
 
     /// Claim `base`, or the first variant of it free here and in `also`:
     /// as [`Self::claim`] would in a table holding the names of both.
-    pub fn claim_beside(&mut self, base: &str, also: &Self) -> Arc<str> {
-        if !also.contains(base) && !self.contains(base) {
-            return self.take(base.into());
-        }
-        let mut n = 2;
-        let mut candidate = format!("{base}_{n}");
+    pub fn claim_beside(&mut self, base: &str, also: &Self) -> Name {
+        let mut candidate = std::borrow::Cow::Borrowed(base);
+        let mut n = 1;
         while self.contains(&candidate) || also.contains(&candidate) {
             n += 1;
-            candidate = format!("{base}_{n}");
+            candidate = format!("{base}_{n}").into();
         }
-        self.take(candidate.into())
-    }
-
-    fn claim_variant(&mut self, base: &str) -> Arc<str> {
-        let mut n = 2;
-        let mut candidate = format!("{base}_{n}");
-        while self.used.contains(candidate.as_str()) {
-            n += 1;
-            candidate = format!("{base}_{n}");
-        }
-        self.take(candidate.into())
-    }
-
-    fn take(&mut self, name: Arc<str>) -> Arc<str> {
-        self.used.insert(Arc::clone(&name));
-        name
+        self.add(self.hasher.hash_one(&*candidate), &candidate)
     }
 }
 
@@ -356,9 +393,35 @@ mod tests {
     fn names_get_suffixes_when_taken() {
         let mut names = Names::default();
         names.reserve("merge");
-        assert_eq!(&*names.claim("merge"), "merge_2");
-        assert_eq!(&*names.claim("merge"), "merge_3");
-        assert_eq!(&*names.claim("fetch"), "fetch");
-        assert_eq!(&*names.claim("fetch"), "fetch_2");
+        names.reserve("merge");
+        let claimed: Vec<Name> = ["merge", "merge", "fetch", "fetch", "fetch_2"]
+            .into_iter()
+            .map(|base| names.claim(base))
+            .collect();
+        let texts: Vec<&str> = claimed.iter().map(|&name| &names[name]).collect();
+        assert_eq!(
+            texts,
+            ["merge_2", "merge_3", "fetch", "fetch_2", "fetch_2_2"]
+        );
+        assert!(names.contains("merge") && names.contains("fetch_2_2"));
+        assert!(!names.contains("fetch_3"));
+        // Beside another table: free in both.
+        let mut other = Names::default();
+        other.reserve("fetch_3");
+        let beside = names.claim_beside("fetch", &other);
+        assert_eq!(&names[beside], "fetch_4");
+        // Many names: the table grows, every name still found.
+        let mut many = Names::with_capacity(1);
+        let claimed: Vec<Name> = (0..5_000)
+            .map(|i| many.claim(&format!("n{}", i % 2_500)))
+            .collect();
+        for (i, &name) in claimed.iter().enumerate() {
+            let expected = if i < 2_500 {
+                format!("n{i}")
+            } else {
+                format!("n{}_2", i - 2_500)
+            };
+            assert_eq!(&many[name], expected);
+        }
     }
 }

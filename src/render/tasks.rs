@@ -110,7 +110,7 @@ impl TaskNames {
             var.push_str(&python::bounded(&base, MAX_TASK));
             var.push_str("_task");
             let name = tasks.names.claim_beside(&var, &callables.names);
-            picks.insert((op, index), name.to_string());
+            picks.insert((op, index), tasks.names[name].to_owned());
         }
         // The order isort gives all the names, found once for every module:
         // the tasks' (already sorted) and the picks', merged.
@@ -177,7 +177,8 @@ impl Callables {
                     if !first_party.contains(root) {
                         first_party.insert(root.to_owned());
                     }
-                    list.push((op, names.claim(first).to_string()));
+                    let name = names.claim(first);
+                    list.push((op, names[name].to_owned()));
                     list.len() - 1
                 });
         }
@@ -209,7 +210,8 @@ impl Tasks {
             var.clear();
             var.push_str(&python::bounded(&python::ident(&ops[op].name), MAX_TASK));
             var.push_str("_task");
-            of[op] = names.claim(&var).to_string();
+            let name = names.claim(&var);
+            names[name].clone_into(&mut of[op]);
         }
         let mut keyed: Vec<(TaskKey, usize)> = of
             .iter()
