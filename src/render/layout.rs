@@ -215,40 +215,45 @@ pub struct Natural(Box<[u8]>);
 
 impl Natural {
     pub fn of(name: &str) -> Self {
-        let lower;
-        let bytes = if name
-            .bytes()
-            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-        {
-            lower = name.to_lowercase();
-            lower.as_bytes()
-        } else {
-            name.as_bytes()
-        };
-        let mut key = Vec::with_capacity(bytes.len() + 8);
-        let mut at = 0;
-        while at < bytes.len() {
-            if !bytes[at].is_ascii_digit() {
-                key.push(bytes[at]);
-                at += 1;
-                continue;
-            }
-            let start = at;
-            while at < bytes.len() && bytes[at].is_ascii_digit() {
-                at += 1;
-            }
-            let run = &bytes[start..at];
-            if run[0] == b'0' {
-                key.extend_from_slice(run);
-                key.push(0);
-            } else {
-                let len = u16::try_from(run.len()).unwrap_or(u16::MAX);
-                key.push(b'9' + 1);
-                key.extend_from_slice(&len.to_be_bytes());
-                key.extend_from_slice(run);
-            }
-        }
+        let mut key = Vec::with_capacity(name.len() + 8);
+        write_natural(name, &mut key);
         Self(key.into_boxed_slice())
+    }
+}
+
+/// The bytes of [`Natural::of`] `name`, added to `key`.
+pub fn write_natural(name: &str, key: &mut Vec<u8>) {
+    let lower;
+    let bytes = if name
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
+        lower = name.to_lowercase();
+        lower.as_bytes()
+    } else {
+        name.as_bytes()
+    };
+    let mut at = 0;
+    while at < bytes.len() {
+        if !bytes[at].is_ascii_digit() {
+            key.push(bytes[at]);
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < bytes.len() && bytes[at].is_ascii_digit() {
+            at += 1;
+        }
+        let run = &bytes[start..at];
+        if run[0] == b'0' {
+            key.extend_from_slice(run);
+            key.push(0);
+        } else {
+            let len = u16::try_from(run.len()).unwrap_or(u16::MAX);
+            key.push(b'9' + 1);
+            key.extend_from_slice(&len.to_be_bytes());
+            key.extend_from_slice(run);
+        }
     }
 }
 
@@ -287,7 +292,7 @@ fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// isort's order of imported members: CONSTANTS, then Classes, then the
 /// rest (each by lowercased name).
-fn member_rank(name: &str) -> u8 {
+pub fn member_rank(name: &str) -> u8 {
     // `name` or `name as alias`: identifiers hold no spaces.
     let bare = name.split_once(' ').map_or(name, |(bare, _)| bare);
     if bare.len() > 1 && bare.chars().all(|c| !c.is_ascii_lowercase()) {

@@ -114,26 +114,34 @@ impl TaskNames {
         }
         // The order isort gives all the names, found once for every module:
         // the tasks' (already sorted) and the picks', merged.
-        let mut sorted_picks: Vec<(&String, Pick)> =
+        let pick_list: Vec<(&String, Pick)> =
             picks.iter().map(|(key, name)| (name, *key)).collect();
-        sorted_picks.sort_unstable_by_key(|(name, _)| task_key(name));
+        let pick_keys = Keys::of(pick_list.iter().map(|(name, _)| name.as_str()));
+        let mut sorted_picks: Vec<usize> = (0..pick_list.len()).collect();
+        sorted_picks.sort_unstable_by(|&a, &b| {
+            pick_keys
+                .key(a, pick_list[a].0)
+                .cmp(&pick_keys.key(b, pick_list[b].0))
+        });
         let mut op_rank = vec![0; ops.len()];
         let mut pick_rank = HashMap::default();
         let mut rank = 0_u32;
         let mut next_pick = sorted_picks.into_iter().peekable();
         for &op in &tasks.sorted {
             if next_pick.peek().is_some() {
-                let key = task_key(&tasks.of[op]);
-                while let Some((_, pick)) = next_pick.next_if(|(name, _)| task_key(name) < key) {
-                    pick_rank.insert(pick, rank);
+                let key = tasks.keys.key(op, &tasks.of[op]);
+                while let Some(pick) =
+                    next_pick.next_if(|&pick| pick_keys.key(pick, pick_list[pick].0) < key)
+                {
+                    pick_rank.insert(pick_list[pick].1, rank);
                     rank += 1;
                 }
             }
             op_rank[op] = rank;
             rank += 1;
         }
-        for (_, pick) in next_pick {
-            pick_rank.insert(pick, rank);
+        for pick in next_pick {
+            pick_rank.insert(pick_list[pick].1, rank);
             rank += 1;
         }
         Self {
@@ -163,7 +171,8 @@ struct Callables {
 
 impl Callables {
     fn new(ops: &[Operation], order: &[usize], mut names: Names) -> Self {
-        let mut seen: HashMap<(&str, &str), usize> = HashMap::default();
+        let mut seen: HashMap<(&str, &str), usize> =
+            HashMap::with_capacity_and_hasher(ops.len(), foldhash::fast::RandomState::default());
         let mut list = Vec::new();
         let mut of = vec![0; ops.len()];
         let mut first_party = foldhash::HashSet::default();
@@ -198,6 +207,8 @@ struct Tasks {
     names: Names,
     /// Each operation's task, by its index in the manifest.
     of: Vec<String>,
+    /// Each task's key in the order isort gives names, by operation.
+    keys: Keys,
     /// The operations in the order isort gives their tasks' names.
     sorted: Vec<usize>,
 }
@@ -208,19 +219,24 @@ impl Tasks {
         let mut var = String::new();
         for &op in order {
             var.clear();
-            var.push_str(&python::bounded(&python::ident(&ops[op].name), MAX_TASK));
+            var.extend(ops[op].name.chars().map(|c| if c == '.' { '_' } else { c }));
+            if var.len() > MAX_TASK {
+                var = python::bounded(&var, MAX_TASK).into_owned();
+            }
             var.push_str("_task");
             let name = names.claim(&var);
             names[name].clone_into(&mut of[op]);
         }
-        let mut keyed: Vec<(TaskKey, usize)> = of
-            .iter()
-            .enumerate()
-            .map(|(op, name)| (task_key(name), op))
-            .collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let sorted = keyed.into_iter().map(|(_, op)| op).collect();
-        Self { names, of, sorted }
+        let keys = Keys::of(of.iter().map(String::as_str));
+        // Claimed by name, they are mostly in order already.
+        let mut sorted = order.to_vec();
+        sorted.sort_unstable_by(|&a, &b| keys.key(a, &of[a]).cmp(&keys.key(b, &of[b])));
+        Self {
+            names,
+            of,
+            keys,
+            sorted,
+        }
     }
 
     /// Whether some task's name is a callable's. A task's name ends in
@@ -233,11 +249,34 @@ impl Tasks {
     }
 }
 
-/// A task's name as isort orders it among the names imported.
-type TaskKey<'a> = ((u8, layout::Natural), &'a [u8]);
+/// Names' keys in the order isort gives the names imported from a module
+/// ([`layout::member_order`], then the bytes), one buffer for all of them.
+struct Keys {
+    natural: Vec<u8>,
+    /// Where each name's natural form ends in `natural`, and its rank.
+    ends: Vec<(usize, u8)>,
+}
 
-fn task_key(name: &str) -> TaskKey<'_> {
-    (layout::member_order(name), name.as_bytes())
+impl Keys {
+    fn of<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> Self {
+        let mut keys = Self {
+            natural: Vec::with_capacity(24 * names.len()),
+            ends: Vec::with_capacity(names.len()),
+        };
+        for name in names {
+            layout::write_natural(name, &mut keys.natural);
+            keys.ends
+                .push((keys.natural.len(), layout::member_rank(name)));
+        }
+        keys
+    }
+
+    /// The key of the `i`th name, `name`.
+    fn key<'a>(&'a self, i: usize, name: &'a str) -> (u8, &'a [u8], &'a [u8]) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].0 };
+        let (end, rank) = self.ends[i];
+        (rank, &self.natural[start..end], name.as_bytes())
+    }
 }
 
 #[derive(Template)]
