@@ -18,7 +18,7 @@ use crate::manifest::{Key, Node, Span, Value};
 
 /// The `toml` crate's nesting limit, so a document too deep for it goes
 /// to it and gets its error.
-const MAX_DEPTH: u32 = 80;
+pub(super) const MAX_DEPTH: u32 = 80;
 
 // A tree read here nests at most two levels of one-segment headers (an
 // array of tables), `MAX_DEPTH` inline arrays and tables, and a value in the
@@ -34,6 +34,11 @@ const MAX_ENTRIES: usize = 64;
 /// with spans `offset` bytes further on (`text` is a piece of the manifest
 /// starting there).
 pub(super) fn parse(text: &str, offset: usize) -> Option<Node> {
+    super::scan::parse(text, offset).or_else(|| parse_events(text, offset))
+}
+
+/// [`parse`] from `toml_parser`'s events, for what [`super::scan`] leaves.
+fn parse_events(text: &str, offset: usize) -> Option<Node> {
     let source = Source::new(text);
     // `Lexer::into_vec` reserves 2 tokens per 7 bytes, fit for hand-written
     // manifests; generated ones (short keys, inline tables) have more, and
@@ -55,7 +60,7 @@ pub(super) fn parse(text: &str, offset: usize) -> Option<Node> {
 }
 
 /// Remembers that the parser or a decoder reported an error.
-struct Failed(bool);
+pub(super) struct Failed(pub(super) bool);
 
 impl ErrorSink for Failed {
     fn report_error(&mut self, _error: ParseError) {
@@ -63,7 +68,7 @@ impl ErrorSink for Failed {
     }
 }
 
-struct Builder<'t> {
+pub(super) struct Builder<'t> {
     text: &'t str,
     /// Where `text` starts in the manifest.
     offset: usize,
@@ -109,7 +114,7 @@ enum Open {
 }
 
 impl<'t> Builder<'t> {
-    fn new(text: &'t str, offset: usize) -> Self {
+    pub(super) fn new(text: &'t str, offset: usize) -> Self {
         Self {
             text,
             offset,
@@ -224,7 +229,7 @@ impl<'t> Builder<'t> {
         }
     }
 
-    fn finish(mut self) -> Option<Node> {
+    pub(super) fn finish(mut self) -> Option<Node> {
         if self.opening.is_some() || self.key.is_some() || !self.open.is_empty() {
             return None;
         }
@@ -366,17 +371,33 @@ mod tests {
 
     use super::super::parse_whole;
 
-    /// Whether the events took `text`; when they did, they give `toml`'s tree.
+    /// Whether the events took `text`; when they did, they give `toml`'s
+    /// tree. So does the hand scan when it takes it, which it does only
+    /// when the events do.
     fn taken(text: &str) -> bool {
-        match (super::parse(text, 0), parse_whole(text)) {
+        let reference = parse_whole(text);
+        let same = |read: Option<crate::manifest::Node>, by: &str| match (read, &reference) {
             (None, _) => false,
             (Some(read), Ok(reference)) => {
                 // Compared as printed: `nan` is not equal to itself.
-                assert_eq!(format!("{read:?}"), format!("{reference:?}"), "{text}");
+                assert_eq!(
+                    format!("{read:?}"),
+                    format!("{reference:?}"),
+                    "{by}: {text}"
+                );
                 true
             }
-            (Some(_), Err(errors)) => panic!("read what toml rejects: {errors:?}\n{text}"),
-        }
+            (Some(_), Err(errors)) => panic!("{by} read what toml rejects: {errors:?}\n{text}"),
+        };
+        let scanned = same(super::super::scan::parse(text, 0), "scan");
+        let events = same(super::parse_events(text, 0), "events");
+        assert!(!scanned || events, "scanned what the events leave: {text}");
+        events
+    }
+
+    /// Whether the hand scan takes `text` (and gives `toml`'s tree).
+    fn scanned(text: &str) -> bool {
+        taken(text) && super::super::scan::parse(text, 0).is_some()
     }
 
     fn texts_under(folder: &Path, out: &mut Vec<String>) {
@@ -403,8 +424,14 @@ mod tests {
         manifests.retain(|text| text.contains("[[operations]]"));
         let read = manifests.iter().filter(|text| taken(text)).count();
         assert!(manifests.len() > 50, "{} manifests", manifests.len());
-        // Most manifests have the common shape.
+        // Most manifests have the common shape; many are scanned.
         assert!(read * 2 > manifests.len(), "{read} of {}", manifests.len());
+        let scanned = manifests.iter().filter(|text| scanned(text)).count();
+        assert!(
+            scanned * 3 > manifests.len(),
+            "{scanned} of {}",
+            manifests.len()
+        );
         // Near misses: every manifest cut short, and with a byte taken out,
         // at twenty places each.
         for text in &manifests {
@@ -439,6 +466,37 @@ mod tests {
             "a = [\n  1, # one\n  2,\n]\r\nb = 1\r\n",
         ] {
             assert!(taken(text), "{text}");
+        }
+        // What the hand scan takes, and what it leaves to the events.
+        let nested = |n: usize| format!("a = {}{}\n", "[".repeat(n), "]".repeat(n));
+        for text in [
+            "version = 1\n[project]\nname = \"p\" # note\n\n[[operations]]\nname = 'a.b'\n",
+            "[[operations]]\nname = \"a\"\nparams = { x = { type = \"int\", default = [1, 2.5, 0x1F, -1e3, -inf, true] } }\n",
+            "\"quoted key\" = 1\n'literal' = 2\n\"\\u00e9\" = 3\n[ \"spaced\" ]\na = [ [ ], { }, [ { b = 1 } ] ]\n",
+            "a = 99999999999999999999\nb = 0b1010\nc = 0o17\nd = +1_000\ne = nan\n",
+            "a = [\n  1, # one\n  2,\n]\r\nb = 1\r\n",
+            "a = \"q\\\"uote\" \t# é\nb = ''\nc = \"\"\n",
+            nested(80).as_str(),
+        ] {
+            assert!(scanned(text), "{text}");
+        }
+        for text in [
+            "[[operations]]\n[[operations]]\n[project]\n[deploy]\nwork_pool = \"\"\"\nmulti\\tline\"\"\"\n",
+            "a = '''lit'''\n",
+            "a = { b = 1, }\n",
+            "a = { b = 1,\n c = 2 }\n",
+            "a . b = 1\n",
+            "a = 1979-05-27\n",
+            "a = 07:32:00\n",
+            "a = \"new\\\nline\"\n",
+            "a = 1\rb = 2\n",
+            "a = 1 # bell \u{7}\n",
+            "a = [1 2]\n",
+            "a = 1 2\n",
+            nested(81).as_str(),
+        ] {
+            taken(text);
+            assert!(super::super::scan::parse(text, 0).is_none(), "{text}");
         }
         let many_keys: String = (0..100).map(|i| format!("k{i} = {i}\n")).collect();
         let deep = format!("a = {}{}\n", "[".repeat(100), "]".repeat(100));

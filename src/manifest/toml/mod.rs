@@ -13,6 +13,7 @@
 //! built, so only a few pieces' worth is ever alive at once.
 
 mod events;
+mod scan;
 
 use toml::de::{DeTable, DeValue};
 
