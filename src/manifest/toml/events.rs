@@ -347,7 +347,14 @@ impl EventReceiver for Builder<'_> {
         let value = match self.raw(span, encoding).decode_scalar(&mut decoded, error) {
             ScalarKind::String => Value::Str(decoded.as_ref().into()),
             ScalarKind::Boolean(b) => Value::Bool(b),
-            ScalarKind::Integer(radix) => integer(&decoded, radix.value()),
+            ScalarKind::Integer(radix) => {
+                // No digits: left to the `toml` crate's tree, which reports it.
+                let Some(value) = integer(&decoded, radix.value()) else {
+                    self.other = true;
+                    return;
+                };
+                value
+            }
             ScalarKind::Float => Value::Float(float(&decoded)),
             ScalarKind::DateTime => {
                 self.other = true;

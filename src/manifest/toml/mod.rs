@@ -155,13 +155,19 @@ fn parse_whole(text: &str) -> Result<Node, Vec<(String, Span)>> {
             .collect());
     }
     let span = table.span();
-    Ok(Node {
+    let mut errors = Vec::new();
+    let root = Node {
         span: Span::new(span.start, span.end),
-        value: table_value(table.get_ref()),
-    })
+        value: table_value(table.get_ref(), &mut errors),
+    };
+    if errors.is_empty() {
+        Ok(root)
+    } else {
+        Err(errors)
+    }
 }
 
-fn table_value(table: &DeTable<'_>) -> Value {
+fn table_value(table: &DeTable<'_>, errors: &mut Vec<(String, Span)>) -> Value {
     Value::Table(
         table
             .iter()
@@ -172,40 +178,89 @@ fn table_value(table: &DeTable<'_>) -> Value {
                         name: key.get_ref().as_ref().into(),
                         span: Span::new(span.start, span.end),
                     },
-                    node(value),
+                    node(value, errors),
                 )
             })
             .collect(),
     )
 }
 
-fn node(value: &Spanned<DeValue<'_>>) -> Node {
-    let span = value.span();
+fn node(value: &Spanned<DeValue<'_>>, errors: &mut Vec<(String, Span)>) -> Node {
+    let span = Span::new(value.span().start, value.span().end);
     let value = match value.get_ref() {
         DeValue::String(s) => Value::Str(s.as_ref().into()),
-        DeValue::Integer(i) => integer(i.as_str(), i.radix()),
+        DeValue::Integer(i) => integer(i.as_str(), i.radix()).unwrap_or_else(|| {
+            errors.push((no_digits(i.radix()), span));
+            Value::Null
+        }),
         DeValue::Float(f) => Value::Float(float(f.as_str())),
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::Datetime(compact_str::format_compact!("{d}")),
-        DeValue::Array(items) => Value::Array(items.iter().map(node).collect()),
-        DeValue::Table(table) => table_value(table),
+        DeValue::Array(items) => {
+            Value::Array(items.iter().map(|item| node(item, errors)).collect())
+        }
+        DeValue::Table(table) => table_value(table, errors),
     };
-    Node {
-        span: Span::new(span.start, span.end),
-        value,
-    }
+    Node { span, value }
 }
 
-fn integer(digits: &str, radix: u32) -> Value {
+/// An integer from its digits in `radix` (sign included, prefix and
+/// underscores not), or `None` when it has no digits (`toml_parser` lets
+/// `0x` by). Beyond 64 bits it is kept exact, as decimal digits.
+fn integer(digits: &str, radix: u32) -> Option<Value> {
+    const LIMB: u64 = 1_000_000_000;
     if let Ok(i) = i64::from_str_radix(digits, radix) {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
-    match i128::from_str_radix(digits, radix) {
-        Ok(i) => Value::BigInt(compact_str::format_compact!("{i}")),
-        // Beyond 128 bits only decimal is kept; the text is already exact.
-        Err(_) if radix == 10 => Value::BigInt(digits.trim_start_matches('+').into()),
-        Err(_) => Value::BigInt(compact_str::format_compact!("0x{digits}")),
+    let (negative, unsigned) = match digits.strip_prefix('-') {
+        Some(unsigned) => (true, unsigned),
+        None => (false, digits.strip_prefix('+').unwrap_or(digits)),
+    };
+    if unsigned.is_empty() {
+        return None;
     }
+    if radix == 10 {
+        let sign = if negative { "-" } else { "" };
+        return Some(Value::BigInt(compact_str::format_compact!(
+            "{sign}{unsigned}"
+        )));
+    }
+    // Another radix, converted: base 10⁹ limbs, least significant first.
+    let mut limbs: Vec<u64> = vec![0];
+    for digit in unsigned.chars() {
+        let mut carry = u64::from(digit.to_digit(radix)?);
+        for limb in &mut limbs {
+            let value = *limb * u64::from(radix) + carry;
+            *limb = value % LIMB;
+            carry = value / LIMB;
+        }
+        if carry > 0 {
+            limbs.push(carry);
+        }
+    }
+    let mut text = compact_str::CompactString::default();
+    if negative {
+        text.push('-');
+    }
+    let mut limbs = limbs.iter().rev();
+    if let Some(first) = limbs.next() {
+        text.push_str(&first.to_string());
+    }
+    for limb in limbs {
+        text.push_str(&format!("{limb:09}"));
+    }
+    Some(Value::BigInt(text))
+}
+
+/// Why an integer with a prefix but no digits is refused.
+fn no_digits(radix: u32) -> String {
+    let prefix = match radix {
+        16 => "0x",
+        8 => "0o",
+        2 => "0b",
+        _ => "",
+    };
+    format!("expected digits after `{prefix}`")
 }
 
 fn float(text: &str) -> f64 {
@@ -247,6 +302,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn integers_of_every_radix_and_size_are_kept_exact_in_decimal() {
+        let big = |text: &str| Some(Value::BigInt(text.into()));
+        assert_eq!(integer("ff", 16), Some(Value::Int(255)));
+        assert_eq!(integer("-42", 10), Some(Value::Int(-42)));
+        assert_eq!(integer("+7", 10), Some(Value::Int(7)));
+        assert_eq!(
+            integer("9223372036854775808", 10),
+            big("9223372036854775808")
+        );
+        assert_eq!(
+            integer("+99999999999999999999", 10),
+            big("99999999999999999999")
+        );
+        assert_eq!(
+            integer("-99999999999999999999", 10),
+            big("-99999999999999999999")
+        );
+        // Past 128 bits too: every radix to decimal digits, not a prefix.
+        assert_eq!(
+            integer(&"7".repeat(50), 8),
+            big("1427247692705959881058285969449495136382746623")
+        );
+        assert_eq!(
+            integer(&"1".repeat(130), 2),
+            big("1361129467683753853853498429727072845823")
+        );
+        assert_eq!(
+            integer(&"DEADBEEF".repeat(5), 16),
+            big("1271270613000041655817448348132275889066893754095")
+        );
+        assert_eq!(
+            integer("10000000000000000", 16),
+            big("18446744073709551616")
+        );
+        // A prefix without digits (`0x`), which `toml_parser` lets by.
+        assert_eq!(integer("", 16), None);
+        assert_eq!(integer("", 2), None);
+        assert!(parse_whole("a = 0x\n").is_err());
+        assert!(parse("a = 0o\n").is_err());
     }
 
     const OP: &str = "[[operations]]\nname = \"a.b\"\ncall = \"m:f\"\nparams = { x = { type = \"int\", default = 1 } }\n";
