@@ -182,9 +182,15 @@ impl Resolver<'_> {
         let mut subtrees: HashMap<&str, Vec<usize>> = HashMap::new();
         let indexed = |&(i, name): &(usize, &&str)| valid[i] && index.get(*name) == Some(&i);
         if !asked.is_empty() {
+            // Only a prefix as long as an asked one can be one: most are
+            // not looked up at all.
+            let mut lengths = vec![false; asked.iter().map(String::len).max().unwrap_or(0) + 1];
+            for prefix in &asked {
+                lengths[prefix.len()] = true;
+            }
             for (i, name) in names.iter().enumerate().filter(indexed) {
                 for (dot, _) in name.match_indices('.') {
-                    if asked.contains(&name[..dot]) {
+                    if lengths.get(dot) == Some(&true) && asked.contains(&name[..dot]) {
                         subtrees.entry(&name[..dot]).or_default().push(i);
                     }
                 }

@@ -6,12 +6,14 @@ use serde::Serialize;
 use crate::manifest::{Document, Node, Span, Value};
 
 /// Every parameter default of a manifest, read from its document tree, so
-/// the tree can be dropped before binding: keyed by operation index and
-/// parameter name; an `Err` says why the value is not a literal, and where.
-/// The values of the flows' deployment settings are read with them.
+/// the tree can be dropped before binding: by operation index, then
+/// parameter name (an operation's few in a list: every table parameter
+/// asks for its default while binding, and a key of its own would be an
+/// allocation each); an `Err` says why the value is not a literal, and
+/// where. The values of the flows' deployment settings are read with them.
 #[derive(Debug, Default)]
 pub struct Defaults(
-    HashMap<(usize, String), DefaultRead>,
+    HashMap<usize, Vec<(String, DefaultRead)>>,
     pub(super) super::deploy::Literals,
 );
 
@@ -43,7 +45,12 @@ impl Defaults {
         for (key, param) in params {
             if let Some(default) = param.get("default") {
                 let literal = Literal::from_node(default).map(|l| (l, default.span));
-                self.0.insert((i, key.name.to_string()), literal);
+                let defaults = self.0.entry(i).or_default();
+                // A key written twice (a reader may keep both): the last.
+                match defaults.iter_mut().find(|(name, _)| *name == key.name) {
+                    Some((_, read)) => *read = literal,
+                    None => defaults.push((key.name.to_string(), literal)),
+                }
             }
             if let Some(choices) = param.get("choices") {
                 self.1.choices(i, &key.name, choices);
@@ -63,7 +70,7 @@ impl Defaults {
     pub fn split_off(&mut self, from: usize) -> Self {
         let (later, earlier) = std::mem::take(&mut self.0)
             .into_iter()
-            .partition(|((i, _), _)| *i >= from);
+            .partition(|(i, _)| *i >= from);
         self.0 = earlier;
         Self(later, super::deploy::Literals::default())
     }
@@ -73,7 +80,9 @@ impl Defaults {
         if self.0.is_empty() {
             return None;
         }
-        self.0.remove(&(i, param.to_owned()))
+        let defaults = self.0.get_mut(&i)?;
+        let at = defaults.iter().position(|(name, _)| name == param)?;
+        Some(defaults.swap_remove(at).1)
     }
 }
 
