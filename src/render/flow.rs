@@ -161,7 +161,7 @@ pub(super) fn module(
     let mut ranks: Vec<u32> = Vec::with_capacity(flow.operations.len());
     let mut task_of: Vec<usize> = Vec::with_capacity(flow.operations.len());
     for &op in &flow.operations {
-        let task = tasks.ops[op].as_str();
+        let task = tasks.op(op);
         task_of.push(imported.len());
         imported.push((task, names.claim(task)));
         ranks.push(tasks.op_rank[op]);
@@ -187,7 +187,7 @@ pub(super) fn module(
     let mut pick_tasks: HashMap<(usize, usize), usize> = HashMap::default();
     for &(at, index) in &used {
         let producer = flow.operations[at];
-        let task = tasks.picks[&(producer, index)].as_str();
+        let task = tasks.picked(producer, index);
         pick_tasks.insert((at, index), imported.len());
         imported.push((task, names.claim(task)));
         ranks.push(tasks.pick_rank[&(producer, index)]);

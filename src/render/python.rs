@@ -184,7 +184,7 @@ pub struct Names {
 }
 
 /// A name claimed in a [`Names`]: `names[name]` is its text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Name(u32);
 
 impl std::ops::Index<Name> for Names {

@@ -10,7 +10,7 @@ use foldhash::HashMap;
 
 use super::file;
 use super::layout::{self, Section};
-use super::python::{self, Names};
+use super::python::{self, Name, Names};
 use crate::graph::FlowGraph;
 use crate::manifest::raw::{Cache, Executor, Serializer};
 use crate::resolve::{Binding, Literal, Operation};
@@ -26,17 +26,21 @@ pub const MAX_TASK: usize = 35;
 /// output's, by the name the flow modules import.
 #[derive(Debug)]
 pub struct TaskNames {
+    /// The tasks' names (and the names they stay clear of).
+    tasks: Names,
     /// Each operation's task, by its index in the manifest.
-    pub ops: Vec<String>,
+    ops: Vec<Name>,
     /// The task picking a named output, by (producer, output index).
-    pub picks: HashMap<(usize, usize), String>,
+    picks: HashMap<(usize, usize), Name>,
     /// Each task's place among all of them in the order isort imports
     /// names: each operation's, then each pick's, by the same keys.
     pub op_rank: Vec<u32>,
     pub pick_rank: HashMap<(usize, usize), u32>,
+    /// The callables' names.
+    callable_names: Names,
     /// The callables imported, each by the first operation (in the module's
     /// order) that calls it, with the name it is bound to.
-    callables: Vec<(usize, String)>,
+    callables: Vec<(usize, Name)>,
     /// Each operation's callable, by its index in the manifest.
     callable_of: Vec<usize>,
     /// The top-level packages the operations live in: beside the manifest,
@@ -60,6 +64,21 @@ const FIXED: &[&str] = &[
 ];
 
 impl TaskNames {
+    /// The task of operation `op`.
+    pub fn op(&self, op: usize) -> &str {
+        &self.tasks[self.ops[op]]
+    }
+
+    /// The task picking output `index` of operation `op`, if one is used.
+    pub fn pick(&self, op: usize, index: usize) -> Option<&str> {
+        self.picks.get(&(op, index)).map(|&name| &self.tasks[name])
+    }
+
+    /// The task picking output `index` of operation `op`, which a flow uses.
+    pub fn picked(&self, op: usize, index: usize) -> &str {
+        &self.tasks[self.picks[&(op, index)]]
+    }
+
     pub fn new(graph: &FlowGraph) -> Self {
         let ops = &graph.manifest.operations;
         // The module's order, and the order names are claimed in: by name.
@@ -110,13 +129,15 @@ impl TaskNames {
             var.push_str(&python::bounded(&base, MAX_TASK));
             var.push_str("_task");
             let name = tasks.names.claim_beside(&var, &callables.names);
-            picks.insert((op, index), tasks.names[name].to_owned());
+            picks.insert((op, index), name);
         }
         // The order isort gives all the names, found once for every module:
         // the tasks' (already sorted) and the picks', merged.
-        let pick_list: Vec<(&String, Pick)> =
-            picks.iter().map(|(key, name)| (name, *key)).collect();
-        let pick_keys = Keys::of(pick_list.iter().map(|(name, _)| name.as_str()));
+        let pick_list: Vec<(&str, Pick)> = picks
+            .iter()
+            .map(|(key, &name)| (&tasks.names[name], *key))
+            .collect();
+        let pick_keys = Keys::of(pick_list.iter().map(|(name, _)| *name));
         let mut sorted_picks: Vec<usize> = (0..pick_list.len()).collect();
         sorted_picks.sort_unstable_by(|&a, &b| {
             pick_keys
@@ -129,7 +150,7 @@ impl TaskNames {
         let mut next_pick = sorted_picks.into_iter().peekable();
         for &op in &tasks.sorted {
             if next_pick.peek().is_some() {
-                let key = tasks.keys.key(op, &tasks.of[op]);
+                let key = tasks.keys.key(op, &tasks.names[tasks.of[op]]);
                 while let Some(pick) =
                     next_pick.next_if(|&pick| pick_keys.key(pick, pick_list[pick].0) < key)
                 {
@@ -144,12 +165,15 @@ impl TaskNames {
             pick_rank.insert(pick_list[pick].1, rank);
             rank += 1;
         }
+        drop(pick_list);
         Self {
             op_rank,
             pick_rank,
+            tasks: tasks.names,
             ops: tasks.of,
             picks,
             first_party: callables.first_party,
+            callable_names: callables.names,
             callables: callables.list,
             callable_of: callables.of,
         }
@@ -162,7 +186,7 @@ struct Callables {
     names: Names,
     /// Each callable, by the first operation (in the module's order) that
     /// calls it, with the name it is bound to.
-    list: Vec<(usize, String)>,
+    list: Vec<(usize, Name)>,
     /// Each operation's callable, by its index in the manifest.
     of: Vec<usize>,
     /// The top-level packages of the callables.
@@ -186,8 +210,7 @@ impl Callables {
                     if !first_party.contains(root) {
                         first_party.insert(root.to_owned());
                     }
-                    let name = names.claim(first);
-                    list.push((op, names[name].to_owned()));
+                    list.push((op, names.claim(first)));
                     list.len() - 1
                 });
         }
@@ -206,7 +229,7 @@ struct Tasks {
     /// tasks were claimed after the callables, the callables').
     names: Names,
     /// Each operation's task, by its index in the manifest.
-    of: Vec<String>,
+    of: Vec<Name>,
     /// Each task's key in the order isort gives names, by operation.
     keys: Keys,
     /// The operations in the order isort gives their tasks' names.
@@ -215,7 +238,7 @@ struct Tasks {
 
 impl Tasks {
     fn new(ops: &[Operation], order: &[usize], mut names: Names) -> Self {
-        let mut of = vec![String::new(); ops.len()];
+        let mut of = vec![Name::default(); ops.len()];
         let mut var = String::new();
         for &op in order {
             var.clear();
@@ -224,13 +247,13 @@ impl Tasks {
                 var = python::bounded(&var, MAX_TASK).into_owned();
             }
             var.push_str("_task");
-            let name = names.claim(&var);
-            names[name].clone_into(&mut of[op]);
+            of[op] = names.claim(&var);
         }
-        let keys = Keys::of(of.iter().map(String::as_str));
+        let keys = Keys::of(of.iter().map(|&name| &names[name]));
         // Claimed by name, they are mostly in order already.
         let mut sorted = order.to_vec();
-        sorted.sort_unstable_by(|&a, &b| keys.key(a, &of[a]).cmp(&keys.key(b, &of[b])));
+        sorted
+            .sort_unstable_by(|&a, &b| keys.key(a, &names[of[a]]).cmp(&keys.key(b, &names[of[b]])));
         Self {
             names,
             of,
@@ -242,10 +265,10 @@ impl Tasks {
     /// Whether some task's name is a callable's. A task's name ends in
     /// `_task` or `_task_<n>`: only a callable's that holds `_task` can be.
     fn took_any(&self, callables: &Callables) -> bool {
-        callables
-            .list
-            .iter()
-            .any(|(_, name)| name.contains("_task") && self.names.contains(name))
+        callables.list.iter().any(|&(_, name)| {
+            let name = &callables.names[name];
+            name.contains("_task") && self.names.contains(name)
+        })
     }
 }
 
@@ -296,8 +319,9 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
     let mut first_party = Section::default();
     let mut local = Section::default();
     local.from("._runtime", "Results".into());
-    for (by, binding) in &names.callables {
-        let call = &ops[*by].call;
+    for &(by, binding) in &names.callables {
+        let binding = &names.callable_names[binding];
+        let call = &ops[by].call;
         let first = first_segment(&call.qualname);
         // A callable of the standard library sorts with it, as isort does.
         let section = if layout::is_stdlib(&call.module) {
@@ -319,7 +343,7 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         let operation = &ops[op];
         let call = &operation.call;
         let first = first_segment(&call.qualname);
-        let binding = &names.callables[names.callable_of[op]].1;
+        let binding = &names.callable_names[names.callables[names.callable_of[op]].1];
         let rest = &call.qualname[first.len()..];
         let callable: Cow<str> = if rest.is_empty() {
             Cow::Borrowed(binding)
@@ -378,12 +402,12 @@ pub(super) fn module(graph: &FlowGraph, names: &TaskNames, manifest: &str) -> St
         if operation.settings.cache_expiration_seconds().is_some() {
             standard.from("datetime", "timedelta".into());
         }
-        let var = &names.ops[op];
+        let var = names.op(op);
         tasks.push_str(var);
         tasks.push_str(" = ");
         layout::call(&mut tasks, 0, var.len() + 3, "task", &args, "\n");
         for (index, (output, _)) in operation.outputs.iter().enumerate() {
-            if let Some(var) = names.picks.get(&(op, index)) {
+            if let Some(var) = names.pick(op, index) {
                 local.from("._runtime", "pick".into());
                 let args = [
                     Cow::Borrowed("pick"),
