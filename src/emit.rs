@@ -112,7 +112,7 @@ struct State {
 impl<'a> Package<'a> {
     /// Start a package in `dir`; `force` replaces generated files edited by hand.
     pub fn new(dir: &Path, force: bool) -> Result<Self, Vec<Diagnostic>> {
-        Self::with_writer(dir, force, Box::new(|path, text| fs::write(path, text)))
+        Self::with_writer(dir, force, Box::new(write_in_pieces))
     }
 
     fn with_writer(
@@ -379,6 +379,23 @@ fn swap(a: &Path, b: &Path) -> io::Result<()> {
     fs::rename(&old, a)
 }
 
+/// How much of a file one `write` hands the kernel.
+const WRITE_PIECE: usize = 64 * 1024;
+
+/// Write `text` to a new file at `path`, [`WRITE_PIECE`] bytes at a time.
+/// A large module written in one call had the kernel look for large runs
+/// of free memory for its page cache, and on a machine whose memory other
+/// processes had churned, that waited on compaction (BENCHMARKS.md, tenth
+/// round); in pieces it does not.
+fn write_in_pieces(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut file = fs::File::create(path)?;
+    for piece in text.as_bytes().chunks(WRITE_PIECE) {
+        file.write_all(piece)?;
+    }
+    Ok(())
+}
+
 /// Make a folder's entries durable (best effort: not every system allows it).
 fn sync_dir(dir: &Path) {
     if let Ok(file) = fs::File::open(dir) {
@@ -471,6 +488,20 @@ mod tests {
 
     fn read(dir: &Path, name: &str) -> String {
         fs::read_to_string(dir.join(name)).unwrap()
+    }
+
+    #[test]
+    fn a_file_written_in_pieces_is_the_text_whole() {
+        let scratch = Scratch::new("pieces");
+        // Pieces that end inside a character of several bytes, and a last
+        // short one.
+        let text = "é✓𝄞 ".repeat(3 * super::WRITE_PIECE / 10 + 7);
+        assert!(text.len() > 2 * super::WRITE_PIECE);
+        let path = scratch.0.join("long.py");
+        super::write_in_pieces(&path, &text).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        super::write_in_pieces(&path, "short\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "short\n");
     }
 
     #[test]
