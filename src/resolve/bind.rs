@@ -255,7 +255,8 @@ impl Resolver<'_> {
             self.bind_rest(raw, shared, &mut memo, &early, 0, rest);
         } else {
             let half = count / 2;
-            let mut other = self.beside(half);
+            let defaults = self.defaults.split_off(half);
+            let mut other = self.beside(defaults);
             let (lowered, more_lowered) = lowered.split_at_mut(half);
             let (bound, more_bound) = bound.split_at_mut(half);
             let (references, more_references) = references.split_at_mut(half);
@@ -273,7 +274,7 @@ impl Resolver<'_> {
 
         // What only binding read goes before the operations are made (on a
         // large manifest they reuse its memory), and each lowered operation
-        // as soon as its checked one is made; half of them on a second core.
+        // as soon as its checked one is made.
         let Graph {
             returns,
             outputs,
@@ -283,7 +284,7 @@ impl Resolver<'_> {
             ..
         } = graph;
         drop((names, subtrees, upstream, memo));
-        make_operations(raw, (lowered, bound, returns, outputs, references))
+        make_operations(raw, lowered, bound, returns, outputs, references)
     }
 }
 
@@ -295,91 +296,84 @@ type Slots<'a, 'r> = (
     &'a mut [Vec<(usize, Span)>],
 );
 
-/// What binding found and the lowered operations, in the manifest's order,
-/// for [`make_operations`].
-type Bound<'r> = (
-    Vec<Lowered<'r>>,
-    Vec<Option<Vec<Param>>>,
-    Vec<Option<TypeExpr>>,
-    Vec<Vec<(String, TypeExpr)>>,
-    Vec<Vec<(usize, Span)>>,
-);
-
-/// The checked operations from what binding found, each lowered operation
-/// let go as soon as its checked one is made.
-fn make_operations(raw: &RawManifest, bound: Bound<'_>) -> Vec<Operation> {
-    let (lowered, bound, returns, outputs, references) = bound;
-    let mut operations = Vec::with_capacity(lowered.len());
-    operations.extend(
-        lowered
-            .into_iter()
-            .zip(bound)
-            .zip(returns.into_iter().zip(outputs))
-            .zip(references)
-            .enumerate()
-            .map(|(i, (((low, params), (returns, outputs)), mut refs))| {
-                let op = low.raw;
-                let params = params.unwrap_or_default();
-                let after: Vec<usize> = {
-                    let mut after = Vec::new();
-                    for &(dep, span) in &low.depends_on {
-                        refs.push((dep, span));
-                        let binds = params.iter().any(
-                            |p| matches!(&p.binding, Binding::Operation { op, .. } if *op == dep),
-                        );
-                        if !binds && !after.contains(&dep) {
-                            after.push(dep);
-                        }
+/// The checked operations from what binding found (each in the manifest's
+/// order), each lowered operation let go as soon as its checked one is made.
+fn make_operations(
+    raw: &RawManifest,
+    lowered: Vec<Lowered<'_>>,
+    bound: Vec<Option<Vec<Param>>>,
+    returns: Vec<Option<TypeExpr>>,
+    outputs: Vec<Vec<(String, TypeExpr)>>,
+    references: Vec<Vec<(usize, Span)>>,
+) -> Vec<Operation> {
+    lowered
+        .into_iter()
+        .zip(bound)
+        .zip(returns.into_iter().zip(outputs))
+        .zip(references)
+        .enumerate()
+        .map(|(i, (((low, params), (returns, outputs)), mut refs))| {
+            let op = low.raw;
+            let params = params.unwrap_or_default();
+            let after: Vec<usize> = {
+                let mut after = Vec::new();
+                for &(dep, span) in &low.depends_on {
+                    refs.push((dep, span));
+                    let binds = params
+                        .iter()
+                        .any(|p| matches!(&p.binding, Binding::Operation { op, .. } if *op == dep));
+                    if !binds && !after.contains(&dep) {
+                        after.push(dep);
                     }
-                    after
-                };
-                let (module, qualname) = op.call.split_once(':').unwrap_or((op.call.as_str(), ""));
-                let map: Vec<String> = op.mapped().iter().map(|p| p.value.clone()).collect();
-                // Back to one result's type (see `returns` above).
-                let returns = match returns {
-                    Some(super::TypeExpr::Name {
-                        args: Some(mut args),
-                        ..
-                    }) if op.map.is_some() && args.len() == 1 => args.pop(),
-                    returns => returns,
-                };
-                Operation {
-                    name: op.name.value.clone(),
-                    span: raw.operations[i].name.span,
-                    call: Call {
-                        module: module.to_owned(),
-                        qualname: qualname.to_owned(),
-                    },
-                    is_async: op.is_async,
-                    params,
-                    returns,
-                    outputs,
-                    after,
-                    settings: settings(raw, op),
-                    doc: op.doc.clone(),
-                    references: refs,
-                    map,
-                    all_done: op
-                        .trigger
-                        .as_ref()
-                        .is_some_and(|t| t.value == crate::manifest::raw::Trigger::AllDone),
-                    hooks: [
-                        ("on_failure", &op.on_failure),
-                        ("on_completion", &op.on_completion),
-                    ]
-                    .into_iter()
-                    .filter_map(|(key, refs)| {
-                        let refs: Vec<String> = items(refs.as_deref())
-                            .iter()
-                            .map(|r| r.value.clone())
-                            .collect();
-                        (!refs.is_empty()).then_some((key, refs))
-                    })
-                    .collect(),
                 }
-            }),
-    );
-    operations
+                after
+            };
+            let (module, qualname) = op.call.split_once(':').unwrap_or((op.call.as_str(), ""));
+            let map: Vec<String> = op.mapped().iter().map(|p| p.value.clone()).collect();
+            // Back to one result's type (see `returns` above).
+            let returns = match returns {
+                Some(super::TypeExpr::Name {
+                    args: Some(mut args),
+                    ..
+                }) if op.map.is_some() && args.len() == 1 => args.pop(),
+                returns => returns,
+            };
+            Operation {
+                name: op.name.value.clone(),
+                span: raw.operations[i].name.span,
+                call: Call {
+                    module: module.to_owned(),
+                    qualname: qualname.to_owned(),
+                },
+                is_async: op.is_async,
+                params,
+                returns,
+                outputs,
+                after,
+                settings: settings(raw, op),
+                doc: op.doc.clone(),
+                references: refs,
+                map,
+                all_done: op
+                    .trigger
+                    .as_ref()
+                    .is_some_and(|t| t.value == crate::manifest::raw::Trigger::AllDone),
+                hooks: [
+                    ("on_failure", &op.on_failure),
+                    ("on_completion", &op.on_completion),
+                ]
+                .into_iter()
+                .filter_map(|(key, refs)| {
+                    let refs: Vec<String> = items(refs.as_deref())
+                        .iter()
+                        .map(|r| r.value.clone())
+                        .collect();
+                    (!refs.is_empty()).then_some((key, refs))
+                })
+                .collect(),
+            }
+        })
+        .collect()
 }
 
 impl Resolver<'_> {

@@ -68,18 +68,12 @@ impl Defaults {
     /// another thread); the flows' literals stay.
     #[must_use]
     pub fn split_off(&mut self, from: usize) -> Self {
-        let (later, earlier) = std::mem::take(&mut self.0)
-            .into_iter()
-            .partition(|(i, _)| *i >= from);
-        self.0 = earlier;
+        let later = self.0.extract_if(|&i, _| i >= from).collect();
         Self(later, super::deploy::Literals::default())
     }
 
     /// The default of parameter `param` of operation `i` and its span, taken out.
     pub fn take(&mut self, i: usize, param: &str) -> Option<DefaultRead> {
-        if self.0.is_empty() {
-            return None;
-        }
         let defaults = self.0.get_mut(&i)?;
         let at = defaults.iter().position(|(name, _)| name == param)?;
         Some(defaults.swap_remove(at).1)

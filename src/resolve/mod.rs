@@ -507,7 +507,7 @@ impl Resolver<'_> {
         if crate::parallel::workers(operations.len()) < 2 {
             return run(self, 0, operations.len(), operations.len());
         }
-        let mut other = self.beside(operations.len());
+        let mut other = self.beside(Defaults::default());
         let (mut first, second) = crate::parallel::join(
             true,
             || run(self, 0, half, operations.len()),
@@ -518,12 +518,12 @@ impl Resolver<'_> {
         first
     }
 
-    /// A resolver for a second thread, working on operations `from` on: the
-    /// defaults of those operations are moved to it.
-    fn beside(&mut self, from: usize) -> Self {
+    /// A resolver for a second thread, with the defaults of the operations
+    /// it works on.
+    fn beside(&self, defaults: Defaults) -> Self {
         Resolver {
             source: self.source,
-            defaults: self.defaults.split_off(from),
+            defaults,
             diagnostics: Vec::new(),
             types: HashMap::new(),
         }
