@@ -179,29 +179,43 @@ impl<'a> Section<'a> {
     }
 }
 
-/// What a member of an import sorts by: its kind, its natural order, its bytes.
-pub type MemberKey = (u8, Natural, Box<[u8]>);
-
-/// The key of the order isort gives the names imported from one module.
-pub fn member_key(name: &str) -> MemberKey {
-    let (rank, natural) = member_order(name);
-    // Names equal but for case: as their bytes (`a_Fetch` before `a_fetch`).
-    (rank, natural, name.as_bytes().into())
+/// The keys of the order isort gives the names imported from one module,
+/// for many names at once, in one buffer: each name's kind
+/// ([`member_rank`]), its natural order ([`Natural`]), then its bytes
+/// (names equal but for case: `a_Fetch` before `a_fetch`).
+pub struct MemberKeys {
+    natural: Vec<u8>,
+    /// Where each name's natural form ends in `natural`, and its kind.
+    ends: Vec<(usize, u8)>,
 }
 
-/// A member's key but for its bytes, which break the ties it leaves.
-pub fn member_order(name: &str) -> (u8, Natural) {
-    (member_rank(name), Natural::of(name))
+impl MemberKeys {
+    pub fn of<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> Self {
+        let mut keys = Self {
+            natural: Vec::with_capacity(24 * names.len()),
+            ends: Vec::with_capacity(names.len()),
+        };
+        for name in names {
+            write_natural(name, &mut keys.natural);
+            keys.ends.push((keys.natural.len(), member_rank(name)));
+        }
+        keys
+    }
+
+    /// The key of the `i`th name, `name`.
+    pub fn key<'a>(&'a self, i: usize, name: &'a str) -> (u8, &'a [u8], &'a [u8]) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].0 };
+        let (end, rank) = self.ends[i];
+        (rank, &self.natural[start..end], name.as_bytes())
+    }
 }
 
 /// Sort names as isort orders the members of one import.
 pub fn sort_members<T>(names: Vec<T>, name: impl Fn(&T) -> &str) -> Vec<T> {
-    let mut keyed: Vec<(MemberKey, T)> = names
-        .into_iter()
-        .map(|item| (member_key(name(&item)), item))
-        .collect();
-    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    keyed.into_iter().map(|(_, item)| item).collect()
+    let keys = MemberKeys::of(names.iter().map(&name));
+    let mut numbered: Vec<(usize, T)> = names.into_iter().enumerate().collect();
+    numbered.sort_unstable_by(|(a, x), (b, y)| keys.key(*a, name(x)).cmp(&keys.key(*b, name(y))));
+    numbered.into_iter().map(|(_, item)| item).collect()
 }
 
 /// A name as isort compares it (`natord`, ignoring case), as bytes that
@@ -222,7 +236,7 @@ impl Natural {
 }
 
 /// The bytes of [`Natural::of`] `name`, added to `key`.
-pub fn write_natural(name: &str, key: &mut Vec<u8>) {
+fn write_natural(name: &str, key: &mut Vec<u8>) {
     let lower;
     let bytes = if name
         .bytes()
@@ -292,7 +306,7 @@ fn lowercase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// isort's order of imported members: CONSTANTS, then Classes, then the
 /// rest (each by lowercased name).
-pub fn member_rank(name: &str) -> u8 {
+fn member_rank(name: &str) -> u8 {
     // `name` or `name as alias`: identifiers hold no spaces.
     let bare = name.split_once(' ').map_or(name, |(bare, _)| bare);
     if bare.len() > 1 && bare.chars().all(|c| !c.is_ascii_lowercase()) {

@@ -9,7 +9,7 @@ use askama::Template;
 use foldhash::HashMap;
 
 use super::file;
-use super::layout::{self, Section};
+use super::layout::{self, MemberKeys, Section};
 use super::python::{self, Name, Names};
 use crate::graph::FlowGraph;
 use crate::manifest::raw::{Cache, Executor, Serializer};
@@ -137,7 +137,7 @@ impl TaskNames {
             .iter()
             .map(|(key, &name)| (&tasks.names[name], *key))
             .collect();
-        let pick_keys = Keys::of(pick_list.iter().map(|(name, _)| *name));
+        let pick_keys = MemberKeys::of(pick_list.iter().map(|(name, _)| *name));
         let mut sorted_picks: Vec<usize> = (0..pick_list.len()).collect();
         sorted_picks.sort_unstable_by(|&a, &b| {
             pick_keys
@@ -231,7 +231,7 @@ struct Tasks {
     /// Each operation's task, by its index in the manifest.
     of: Vec<Name>,
     /// Each task's key in the order isort gives names, by operation.
-    keys: Keys,
+    keys: MemberKeys,
     /// The operations in the order isort gives their tasks' names.
     sorted: Vec<usize>,
 }
@@ -239,17 +239,16 @@ struct Tasks {
 impl Tasks {
     fn new(ops: &[Operation], order: &[usize], mut names: Names) -> Self {
         let mut of = vec![Name::default(); ops.len()];
-        let mut var = String::new();
+        let (mut ident, mut var) = (String::new(), String::new());
         for &op in order {
+            ident.clear();
+            python::push_ident(&mut ident, &ops[op].name);
             var.clear();
-            var.extend(ops[op].name.chars().map(|c| if c == '.' { '_' } else { c }));
-            if var.len() > MAX_TASK {
-                var = python::bounded(&var, MAX_TASK).into_owned();
-            }
+            var.push_str(&python::bounded(&ident, MAX_TASK));
             var.push_str("_task");
             of[op] = names.claim(&var);
         }
-        let keys = Keys::of(of.iter().map(|&name| &names[name]));
+        let keys = MemberKeys::of(of.iter().map(|&name| &names[name]));
         // Claimed by name, they are mostly in order already.
         let mut sorted = order.to_vec();
         sorted
@@ -269,36 +268,6 @@ impl Tasks {
             let name = &callables.names[name];
             name.contains("_task") && self.names.contains(name)
         })
-    }
-}
-
-/// Names' keys in the order isort gives the names imported from a module
-/// ([`layout::member_order`], then the bytes), one buffer for all of them.
-struct Keys {
-    natural: Vec<u8>,
-    /// Where each name's natural form ends in `natural`, and its rank.
-    ends: Vec<(usize, u8)>,
-}
-
-impl Keys {
-    fn of<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> Self {
-        let mut keys = Self {
-            natural: Vec::with_capacity(24 * names.len()),
-            ends: Vec::with_capacity(names.len()),
-        };
-        for name in names {
-            layout::write_natural(name, &mut keys.natural);
-            keys.ends
-                .push((keys.natural.len(), layout::member_rank(name)));
-        }
-        keys
-    }
-
-    /// The key of the `i`th name, `name`.
-    fn key<'a>(&'a self, i: usize, name: &'a str) -> (u8, &'a [u8], &'a [u8]) {
-        let start = if i == 0 { 0 } else { self.ends[i - 1].0 };
-        let (end, rank) = self.ends[i];
-        (rank, &self.natural[start..end], name.as_bytes())
     }
 }
 
