@@ -117,18 +117,23 @@ impl Scanner<'_> {
                 Some(b'#' | b'\n' | b'\r') => self.line_end()?,
                 Some(b'[') => self.header()?,
                 Some(_) => {
-                    self.key()?;
-                    self.spaces();
-                    if self.peek() != Some(b'=') {
-                        return None;
-                    }
-                    self.at += 1;
-                    self.spaces();
-                    self.value()?;
+                    self.key_value()?;
                     self.line_end()?;
                 }
             }
         }
+    }
+
+    /// `key = value`, at the top level or in an inline table.
+    fn key_value(&mut self) -> Option<()> {
+        self.key()?;
+        self.spaces();
+        if self.peek()? != b'=' {
+            return None;
+        }
+        self.at += 1;
+        self.spaces();
+        self.value()
     }
 
     /// `[key]` or `[[key]]`, and the rest of its line.
@@ -314,14 +319,7 @@ impl Scanner<'_> {
         self.spaces();
         if self.peek()? != b'}' {
             loop {
-                self.key()?;
-                self.spaces();
-                if self.peek()? != b'=' {
-                    return None;
-                }
-                self.at += 1;
-                self.spaces();
-                self.value()?;
+                self.key_value()?;
                 self.spaces();
                 match self.peek()? {
                     b',' => {
