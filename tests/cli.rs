@@ -1243,6 +1243,7 @@ fn large_manifest() -> String {
 /// operation's task would be.
 fn split_manifest(clash: bool) -> String {
     let mut text = String::from("version = 1\n\n[project]\nname = \"split\"\n");
+    let name = |i: usize| format!("g{}.s{:02}.op{i:04}", i % 7, i % 13);
     for i in 0..3_000 {
         if i == 700 || i == 2_300 {
             // A subtree, `gN.sub`, whose sink a parameter `sub` binds to by
@@ -1255,7 +1256,6 @@ fn split_manifest(clash: bool) -> String {
                  \n[[operations]]\nname = \"g{g}.user\"\ncall = \"pkg.sub:user\"\nparams = {{ sub = \"int\", k{g} = {{ type = \"int\", default = {g} }} }}\nreturns = \"int\"\n"
             );
         }
-        let name = format!("g{}.s{:02}.op{i:04}", i % 7, i % 13);
         let call = if clash && i == 2_999 {
             // The task of `g1.s01.op0001`.
             "pkg.m:g1_s01_op0001_task".to_owned()
@@ -1264,7 +1264,8 @@ fn split_manifest(clash: bool) -> String {
         };
         let _ = write!(
             text,
-            "\n[[operations]]\nname = \"{name}\"\ncall = \"{call}\"\n"
+            "\n[[operations]]\nname = \"{}\"\ncall = \"{call}\"\n",
+            name(i)
         );
         if i % 10 == 0 {
             text.push_str("outputs = { left = \"int\", right = \"str\" }\n");
@@ -1274,26 +1275,23 @@ fn split_manifest(clash: bool) -> String {
             let up = i - 1;
             let _ = write!(
                 text,
-                "params = {{ x = {{ type = \"int\", from = \"g{}.s{:02}.op{up:04}.left\" }}, n = {{ type = \"int\", default = 3, choices = [1, 3] }} }}\nreturns = \"int\"\n",
-                up % 7,
-                up % 13
+                "params = {{ x = {{ type = \"int\", from = \"{}.left\" }}, n = {{ type = \"int\", default = 3, choices = [1, 3] }} }}\nreturns = \"int\"\n",
+                name(up)
             );
         } else if i % 100 == 52 {
             // Bound by type, among `depends_on`.
             let up = i - 1;
             let _ = write!(
                 text,
-                "params = {{ y = \"int\" }}\ndepends_on = [\"g{}.s{:02}.op{up:04}\"]\nreturns = \"int\"\n",
-                up % 7,
-                up % 13
+                "params = {{ y = \"int\" }}\ndepends_on = [\"{}\"]\nreturns = \"int\"\n",
+                name(up)
             );
         } else {
             let up = i - i % 10;
             let _ = write!(
                 text,
-                "params = {{ x = {{ type = \"int\", from = \"g{}.s{:02}.op{up:04}.left\" }} }}\nreturns = \"int\"\n",
-                up % 7,
-                up % 13
+                "params = {{ x = {{ type = \"int\", from = \"{}.left\" }} }}\nreturns = \"int\"\n",
+                name(up)
             );
         }
     }

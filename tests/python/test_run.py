@@ -1081,7 +1081,8 @@ def test_dask_task_runner_spreads_operations_over_processes(
 
 # Running part of a flow --------------------------------------------------------
 
-CHAIN_STEPS = """\
+# The steps of the projects below: each records that it ran, in `ran.log`.
+RAN = """\
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -1090,7 +1091,9 @@ HERE = Path(__file__).parent
 def _ran(name):
     with (HERE / "ran.log").open("a") as log:
         log.write(name + "\\n")
+"""
 
+CHAIN_STEPS = f"""{RAN}
 
 def a(seed: int) -> int:
     _ran("a")
@@ -1211,16 +1214,7 @@ def test_resume_runs_again_what_changed(opflow: Opflow, chain: Path) -> None:
     assert ran(chain) == ["c", "d", "e"]
 
 
-SAME_VALUE_STEPS = """\
-from pathlib import Path
-
-HERE = Path(__file__).parent
-
-
-def _ran(name):
-    with (HERE / "ran.log").open("a") as log:
-        log.write(name + "\\n")
-
+SAME_VALUE_STEPS = f"""{RAN}
 
 def a(seed: int) -> int:
     _ran("a")
